@@ -1,0 +1,84 @@
+"""Score a model on labelled images: per-source and combined accuracy and loss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from digit_experiments.pipeline import evaluation_dataset
+
+
+@dataclass
+class Scores:
+    """A model's predictions on one labelled set, and what follows from them.
+
+    Attributes:
+        images: The ``(N, 28, 28)`` uint8 images.
+        labels: The true digits.
+        probabilities: ``(N, 10)`` predicted probabilities.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    probabilities: np.ndarray
+
+    @property
+    def predictions(self) -> np.ndarray:
+        """The most probable digit of each image."""
+        return self.probabilities.argmax(axis=1)
+
+    @property
+    def accuracy(self) -> float:
+        """Share of images whose most probable digit is the true one."""
+        return float((self.predictions == self.labels).mean())
+
+    @property
+    def loss(self) -> float:
+        """Mean cross-entropy of the true digits (without the L2 penalty)."""
+        picked = self.probabilities[np.arange(len(self.labels)), self.labels]
+        return float(-np.log(np.clip(picked, 1e-7, 1.0)).mean())
+
+
+def predict_probabilities(model, images: np.ndarray, batch_size: int, verbose: int | str = 0) -> np.ndarray:
+    """``model``'s class probabilities for uint8 images, through the evaluation pipeline."""
+    dataset = evaluation_dataset(images, np.zeros(len(images), np.int64), batch_size).map(lambda x, _: x)
+    return np.asarray(model.predict(dataset, verbose=verbose), dtype=np.float32)
+
+
+def score_sets(
+    model, tests: dict[str, tuple[np.ndarray, np.ndarray]], batch_size: int
+) -> dict[str, Scores]:
+    """Score ``model`` on each named test set, plus ``"all"`` (their union) when there are several.
+
+    Returns:
+        ``{set name: Scores}``.
+    """
+    scores = {
+        name: Scores(images, labels, predict_probabilities(model, images, batch_size))
+        for name, (images, labels) in tests.items()
+    }
+    if len(scores) > 1:
+        parts = list(scores.values())
+        scores["all"] = Scores(
+            np.concatenate([s.images for s in parts]),
+            np.concatenate([s.labels for s in parts]),
+            np.concatenate([s.probabilities for s in parts]),
+        )
+    return scores
+
+
+def test_metrics(scores: dict[str, Scores]) -> dict[str, float]:
+    """MLflow metric names for the scores.
+
+    ``test_accuracy``/``test_loss`` are the combined figures (the only set when
+    there is one source); each source also gets ``test_<source>_accuracy`` and
+    ``test_<source>_loss``.
+    """
+    combined = scores.get("all") or next(iter(scores.values()))
+    metrics = {"test_accuracy": combined.accuracy, "test_loss": combined.loss}
+    for name, score in scores.items():
+        if name != "all":
+            metrics[f"test_{name}_accuracy"] = score.accuracy
+            metrics[f"test_{name}_loss"] = score.loss
+    return metrics

@@ -1,0 +1,65 @@
+"""``cnn_bn``: the seed's convolutional network with batch normalisation and dropout.
+
+Three blocks of two 3×3 convolutions (each followed by batch normalisation), a
+2×2 max-pool and spatial dropout; then a wide L2-regularised dense layer with
+batch normalisation and dropout, and a softmax over the 10 digits. With the
+default settings it has 934,064 parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+from keras import layers, regularizers
+
+from digit_experiments.model.registry import INPUT_SHAPE, MODELS, NUM_CLASSES
+
+
+@MODELS.register("cnn_bn")
+def build_cnn_bn(
+    filters: Sequence[int] = (32, 96, 128),
+    paddings: Sequence[str] = ("valid", "valid", "same"),
+    kernel_size: int = 3,
+    convs_per_block: int = 2,
+    conv_dropout: float = 0.2,
+    dense_units: int = 1050,
+    dense_dropout: float = 0.5,
+    l2: float = 1e-4,
+) -> keras.Model:
+    """Build the seed CNN.
+
+    Args:
+        filters: Filters of each convolutional block.
+        paddings: Padding of each block's convolutions ("valid" or "same").
+        kernel_size: Side of the square convolution kernels.
+        convs_per_block: Convolution + batch-norm pairs in each block.
+        conv_dropout: SpatialDropout2D rate after each block (sweep key ``model.conv_dropout``).
+        dense_units: Width of the dense layer.
+        dense_dropout: Dropout rate after the dense layer (sweep key ``model.dense_dropout``).
+        l2: L2 factor on the dense layer's kernel (sweep key ``model.l2``).
+
+    Returns:
+        An uncompiled Keras model.
+    """
+    if len(filters) != len(paddings):
+        raise ValueError(f"model.filters has {len(filters)} blocks but model.paddings has {len(paddings)}")
+    inputs = keras.Input(shape=INPUT_SHAPE, name="image")
+    x = inputs
+    for block, (block_filters, padding) in enumerate(zip(filters, paddings), start=1):
+        for conv in range(1, convs_per_block + 1):
+            x = layers.Conv2D(
+                block_filters, kernel_size, padding=padding, activation="relu", name=f"block{block}_conv{conv}"
+            )(x)
+            x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+        x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+        x = layers.SpatialDropout2D(conv_dropout, name=f"block{block}_dropout")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(
+        dense_units, activation="relu", kernel_regularizer=regularizers.L2(l2), name="dense"
+    )(x)
+    x = layers.BatchNormalization(name="dense_bn")(x)
+    x = layers.Dropout(dense_dropout, name="dense_dropout")(x)
+    # float32 output keeps the softmax and loss stable under mixed precision.
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="digit")(x)
+    return keras.Model(inputs, outputs, name="cnn_bn")

@@ -1,0 +1,24 @@
+"""The model registry and the one function that turns a ``model`` config into a Keras model."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from digit_experiments.registry import Registry, plain
+
+MODELS = Registry("model", "model.name")
+
+INPUT_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+
+
+def build_model(config: Mapping[str, Any]):
+    """Build the model named by ``config["name"]`` with the remaining keys as arguments.
+
+    Returns:
+        An uncompiled ``keras.Model`` taking ``(batch, 28, 28, 1)`` float inputs in
+        [0, 1] and returning softmax probabilities over the 10 digits.
+    """
+    options = plain(config)
+    name = options.pop("name")
+    return MODELS.build(name, **options)

@@ -1,0 +1,114 @@
+"""tf.data input pipelines: shuffled, augmented training batches and plain evaluation batches.
+
+Images stay in memory as uint8 tensors; the pipeline shuffles *indices* and
+gathers whole batches, so every per-batch step (choosing the static augmented
+copy, scaling to [0, 1], the random affine transform) is one vectorised op.
+Randomness comes from per-batch stateless seeds drawn from ``Dataset.random``,
+so a given seed always yields the same batches, epoch after epoch.
+
+tf.data's autotuner is switched off: on 2-core machines it was seen to block
+for 20+ seconds when an epoch's iterator is torn down. Parallelism and
+prefetch depth are fixed by the ``pipeline`` config instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from digit_experiments.augment.albumentations_set import apply_compose, build_compose
+from digit_experiments.augment.geometric import random_affine
+
+
+def _options(parallel_calls: int) -> tf.data.Options:
+    """Deterministic options with autotuning off (see the module docstring)."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.deterministic = True
+    options.threading.private_threadpool_size = max(1, parallel_calls)
+    return options
+
+
+def _to_float(images: tf.Tensor) -> tf.Tensor:
+    """uint8 ``(B, 28, 28)`` → float32 ``(B, 28, 28, 1)`` in [0, 1]."""
+    return tf.cast(images, tf.float32)[..., tf.newaxis] / 255.0
+
+
+def training_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    seed: int,
+    augment: Mapping[str, Any],
+    augmented_copy: np.ndarray | None = None,
+    parallel_calls: int = 2,
+    prefetch: int = 2,
+) -> tf.data.Dataset:
+    """Shuffled, augmented training batches, reshuffled every epoch.
+
+    Args:
+        images: ``(N, 28, 28)`` uint8 training images.
+        labels: ``(N,)`` integer labels.
+        batch_size: Images per batch (the last batch may be smaller).
+        seed: Seed of the shuffle and of every random augmentation.
+        augment: The ``augment`` config (``albumentations`` and ``geometric`` parts).
+        augmented_copy: The static Albumentations copy of ``images`` (static mode).
+        parallel_calls: Batches prepared in parallel.
+        prefetch: Batches prepared ahead of the model.
+
+    Returns:
+        A dataset of ``(float32 (B, 28, 28, 1) in [0, 1], int64 (B,))`` pairs.
+    """
+    albumentations = augment.get("albumentations") or {}
+    geometric = {k: float(v) for k, v in (augment.get("geometric") or {}).items()}
+    image_table = tf.constant(images)
+    label_table = tf.constant(labels, dtype=tf.int64)
+    copy_table = tf.constant(augmented_copy) if augmented_copy is not None else None
+    p_augmented = float(albumentations.get("p_augmented", 0.5))
+    realtime = albumentations.get("mode") == "realtime" and albumentations.get("transforms")
+    compose = build_compose(albumentations["transforms"], seed) if realtime else None
+
+    def realtime_albumentations(batch: tf.Tensor, batch_seed: tf.Tensor) -> tf.Tensor:
+        def run(array: np.ndarray, seed_value: np.ndarray) -> np.ndarray:
+            compose.set_random_seed(int(seed_value) % 2**31)
+            return apply_compose(compose, array)
+
+        out = tf.numpy_function(run, [batch, batch_seed[0]], tf.uint8, stateful=False)
+        return tf.ensure_shape(out, batch.shape)
+
+    def make_batch(indices: tf.Tensor, batch_seeds: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        seeds = tf.random.experimental.stateless_split(tf.cast(batch_seeds, tf.int64), num=2)
+        batch = tf.gather(image_table, indices)
+        if copy_table is not None:
+            use_copy = tf.random.stateless_uniform(tf.shape(indices), seed=seeds[0]) < p_augmented
+            batch = tf.where(use_copy[:, None, None], tf.gather(copy_table, indices), batch)
+        if compose is not None:
+            batch = realtime_albumentations(batch, batch_seeds)
+        batch = _to_float(batch)
+        if any(geometric.values()):
+            batch = random_affine(batch, seeds[1], **geometric)
+        return batch, tf.gather(label_table, indices)
+
+    count = len(labels)
+    indices = tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    batch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    dataset = tf.data.Dataset.zip(indices.batch(batch_size), batch_seeds)
+    dataset = dataset.map(make_batch, num_parallel_calls=parallel_calls, deterministic=True)
+    return dataset.prefetch(prefetch).with_options(_options(parallel_calls))
+
+
+def evaluation_dataset(
+    images: np.ndarray, labels: np.ndarray, batch_size: int, parallel_calls: int = 2, prefetch: int = 2
+) -> tf.data.Dataset:
+    """Unshuffled, unaugmented batches for validation, testing and prediction."""
+    image_table = tf.constant(images)
+    label_table = tf.constant(labels, dtype=tf.int64)
+
+    def make_batch(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return _to_float(tf.gather(image_table, indices)), tf.gather(label_table, indices)
+
+    dataset = tf.data.Dataset.range(len(labels)).batch(batch_size)
+    dataset = dataset.map(make_batch, num_parallel_calls=parallel_calls, deterministic=True)
+    return dataset.prefetch(prefetch).with_options(_options(parallel_calls))

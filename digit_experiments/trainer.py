@@ -1,0 +1,73 @@
+"""Runtime set-up and the Keras fit: seeds, precision, threads, compile, train."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+import keras
+import tensorflow as tf
+
+log = logging.getLogger(__name__)
+
+
+def configure_runtime(seed: int, precision: str = "float32", threads: int | None = None) -> None:
+    """Seed every random generator and set the precision policy and thread counts.
+
+    Must run before TensorFlow executes its first op: thread counts cannot
+    change afterwards.
+
+    Args:
+        seed: Seeds Python's, NumPy's and TensorFlow's generators.
+        precision: A Keras dtype policy: ``float32`` or ``mixed_bfloat16``
+            (``mixed_float16`` only pays off on GPUs).
+        threads: Intra-op threads (and 1 inter-op thread) so parallel jobs
+            share the cores; ``None`` or 0 keeps TensorFlow's default.
+    """
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            log.warning("TensorFlow already started; trainer.threads=%s not applied.", threads)
+    keras.utils.set_random_seed(seed)
+    keras.mixed_precision.set_global_policy(precision)
+
+
+def compile_model(model: keras.Model, optimizer: keras.optimizers.Optimizer) -> keras.Model:
+    """Compile for integer labels with accuracy as the metric."""
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def fit(
+    model: keras.Model,
+    train: tf.data.Dataset,
+    validation: tf.data.Dataset,
+    epochs: int,
+    callbacks: Sequence[keras.callbacks.Callback],
+    verbose: Any = "auto",
+    initial_epoch: int = 0,
+) -> keras.callbacks.History:
+    """Train with Keras's own loop and progress bar."""
+    return model.fit(
+        train,
+        validation_data=validation,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        callbacks=list(callbacks),
+        verbose=verbose,
+        shuffle=False,  # the tf.data pipeline shuffles
+    )
+
+
+def best_value(history: dict[str, list[float]], metric: str) -> float:
+    """The best epoch's value of ``metric``: the minimum for losses, else the maximum.
+
+    Raises:
+        KeyError: when the history has no such metric, naming the ones it has.
+    """
+    if metric not in history:
+        raise KeyError(f"optimized_metric {metric!r} is not in the training history; it has {sorted(history)}")
+    values = history[metric]
+    return float(min(values) if "loss" in metric else max(values))

@@ -1,0 +1,119 @@
+"""Check a composed run config before any work starts.
+
+Two kinds of checks, both reported as a :class:`ConfigError` naming the key:
+
+* value rules (a dropout of 1.5, a negative learning rate, a batch size of 0),
+  declared once in :data:`RULES` against dotted key patterns;
+* registry names and options (``model.name``, callback and augmentation
+  names, dataset sources), checked against the registries.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any, Callable, Iterator, Mapping
+
+from omegaconf import DictConfig, OmegaConf
+
+from digit_experiments.errors import ConfigError
+
+Check = Callable[[Any], bool]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _optional(check: Check) -> Check:
+    return lambda value: value is None or check(value)
+
+
+POSITIVE_INT: Check = lambda v: _integer(v) and v >= 1
+NON_NEGATIVE_INT: Check = lambda v: _integer(v) and v >= 0
+POSITIVE: Check = lambda v: _number(v) and v > 0
+NON_NEGATIVE: Check = lambda v: _number(v) and v >= 0
+RATE: Check = lambda v: _number(v) and 0 <= v < 1
+PROBABILITY: Check = lambda v: _number(v) and 0 <= v <= 1
+FRACTION: Check = lambda v: _number(v) and 0 < v < 1
+
+#: (dotted key pattern, check, what a valid value is). Patterns use fnmatch syntax.
+RULES: list[tuple[str, Check, str]] = [
+    ("batch_size", POSITIVE_INT, "an integer >= 1"),
+    ("epochs", POSITIVE_INT, "an integer >= 1"),
+    ("seed", NON_NEGATIVE_INT, "an integer >= 0"),
+    ("model.*dropout", RATE, "a rate in [0, 1)"),
+    ("model.l2", NON_NEGATIVE, "a number >= 0"),
+    ("model.dense_units", POSITIVE_INT, "an integer >= 1"),
+    ("model.filters", lambda v: _integer(v) and v >= 1 or isinstance(v, list) and all(POSITIVE_INT(f) for f in v),
+     "positive integer(s)"),
+    ("optimizer.learning_rate", POSITIVE, "a number > 0"),
+    ("optimizer.clipnorm", _optional(POSITIVE), "null or a number > 0"),
+    ("optimizer.clipvalue", _optional(POSITIVE), "null or a number > 0"),
+    ("dataset.val_fraction", FRACTION, "a fraction in (0, 1)"),
+    ("dataset.max_train_images", _optional(POSITIVE_INT), "null or an integer >= 1"),
+    ("dataset.max_test_images_per_source", _optional(POSITIVE_INT), "null or an integer >= 1"),
+    ("augment.albumentations.mode", lambda v: v in ("static", "realtime", "off"), "one of static, realtime, off"),
+    ("augment.albumentations.p_augmented", PROBABILITY, "a probability in [0, 1]"),
+    ("augment.albumentations.transforms.*.p", PROBABILITY, "a probability in [0, 1]"),
+    ("augment.geometric.*", NON_NEGATIVE, "a number >= 0"),
+    ("trainer.precision", lambda v: v in ("float32", "mixed_bfloat16", "mixed_float16"),
+     "one of float32, mixed_bfloat16, mixed_float16"),
+    ("trainer.threads", _optional(NON_NEGATIVE_INT), "null or an integer >= 0 (0 = TensorFlow's default)"),
+    ("pipeline.parallel_calls", POSITIVE_INT, "an integer >= 1"),
+    ("pipeline.prefetch", NON_NEGATIVE_INT, "an integer >= 0"),
+    ("callbacks.*.patience", NON_NEGATIVE_INT, "an integer >= 0"),
+    ("callbacks.*.factor", FRACTION, "a fraction in (0, 1)"),
+]
+
+
+def flatten(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield ``(dotted.key, value)`` for every leaf of a nested mapping (lists are leaves)."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from flatten(value, f"{prefix}{key}.")
+    else:
+        yield prefix[:-1], node
+
+
+def check_values(config: Mapping[str, Any]) -> None:
+    """Apply :data:`RULES` to every matching key; raise on the first invalid value."""
+    for key, value in flatten(config):
+        for pattern, check, valid in RULES:
+            if fnmatch.fnmatchcase(key, pattern) and not check(value):
+                raise ConfigError(
+                    f"Invalid value for `{key}`: {value!r}. It must be {valid}. "
+                    f"Fix it in the config or on the command line, e.g. `{key}=...`."
+                )
+
+
+def check_names(config: Mapping[str, Any]) -> None:
+    """Check every registry name and option in the config against its registry."""
+    from digit_experiments.augment.albumentations_set import check_transforms
+    from digit_experiments.callbacks import check_callbacks
+    from digit_experiments.dataset.mix import check_sources
+    from digit_experiments.model import MODELS
+    from digit_experiments.optimizer import OPTIMIZERS
+
+    for registry, section in ((MODELS, config["model"]), (OPTIMIZERS, config["optimizer"])):
+        options = dict(section)
+        registry.check_arguments(options.pop("name"), options)
+    check_callbacks(config.get("callbacks"))
+    check_transforms((config["augment"].get("albumentations") or {}).get("transforms") or {})
+    check_sources(config["dataset"]["sources"])
+
+
+def validate(config: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
+    """Resolve and check a run config; return it as a plain dict.
+
+    Raises:
+        ConfigError: naming the first invalid key and what a valid value is.
+    """
+    if isinstance(config, DictConfig):
+        config = OmegaConf.to_container(config, resolve=True)
+    check_values(config)
+    check_names(config)
+    return dict(config)

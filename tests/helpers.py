@@ -1,0 +1,40 @@
+"""Helpers shared by the tests: composing the real config and running the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = PROJECT_ROOT / "conf"
+
+
+def compose_config(overrides: list[str] | None = None) -> DictConfig:
+    """Compose ``conf/train.yaml`` with ``overrides`` through Hydra's compose API."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides or []))
+
+
+def run_config(tmp_path: Path, overrides: list[str] | None = None) -> DictConfig:
+    """A composed config whose outputs and MLflow store live in ``tmp_path``."""
+    return compose_config(
+        [
+            f"paths.output_dir={tmp_path / 'output'}",
+            f"paths.mlruns_dir={tmp_path / 'mlruns'}",
+            *(overrides or []),
+        ]
+    )
+
+
+def run_cli(module: str, args: list[str], cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m <module> <args>`` in ``cwd`` as a user would, capturing its output."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )

@@ -1,0 +1,87 @@
+"""Config composition and validation through Hydra's compose API."""
+
+from __future__ import annotations
+
+import pytest
+
+from digit_experiments.errors import ConfigError
+from digit_experiments.validation import validate
+
+from helpers import CONF_DIR, compose_config
+
+GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra")
+
+
+def group_options() -> list[tuple[str, str]]:
+    return [(group, yaml.stem) for group in GROUPS for yaml in sorted((CONF_DIR / group).glob("*.yaml"))]
+
+
+@pytest.mark.parametrize(("group", "option"), group_options())
+def test_every_group_option_composes_and_validates(group: str, option: str) -> None:
+    cfg = compose_config([f"{group}={option}", "paths.output_dir=/tmp/unused"])
+    config = validate(cfg)
+    assert config["batch_size"] >= 1
+
+
+def test_design_card_overrides_reach_the_config() -> None:
+    cfg = compose_config(["model=cnn_bn", "batch_size=384", "epochs=3", "seed=7"])
+    assert (cfg.batch_size, cfg.epochs, cfg.seed, cfg.model.name) == (384, 3, 7, "cnn_bn")
+
+
+def test_smoke_only_shrinks_the_work_and_composes_with_other_choices() -> None:
+    cfg = compose_config(["experiment=smoke", "model=tiny", "augment=none", "batch_size=32"])
+    assert cfg.model.name == "tiny"
+    assert cfg.augment.albumentations.mode == "off"
+    assert cfg.batch_size == 32
+    assert cfg.epochs == 1
+    assert cfg.dataset.max_train_images <= 1000
+
+
+def test_seed_experiment_is_the_seed_recipe() -> None:
+    cfg = compose_config(["experiment=seed"])
+    assert cfg.model.name == "cnn_bn" and cfg.batch_size == 384
+    assert cfg.optimizer.name == "adam" and cfg.optimizer.learning_rate == pytest.approx(1e-3)
+    assert cfg.optimizer.clipnorm is not None
+    assert set(cfg.callbacks) == {"early_stopping", "model_checkpoint", "reduce_lr_on_plateau"}
+    assert cfg.dataset.val_fraction == pytest.approx(0.1)
+    transforms = set(cfg.augment.albumentations.transforms)
+    assert transforms == {"elastic_transform", "gauss_noise", "coarse_dropout", "random_brightness_contrast", "invert"}
+    assert all(cfg.augment.geometric[key] > 0 for key in ("rotation_degrees", "width_shift", "height_shift", "zoom"))
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("model.conv_dropout=1.5", "model.conv_dropout"),
+        ("model.dense_dropout=-0.1", "model.dense_dropout"),
+        ("optimizer.learning_rate=-0.001", "optimizer.learning_rate"),
+        ("batch_size=0", "batch_size"),
+        ("model.l2=-1", "model.l2"),
+        ("augment.albumentations.transforms.gauss_noise.p=2", "augment.albumentations.transforms.gauss_noise.p"),
+        ("trainer.precision=float8", "trainer.precision"),
+    ],
+)
+def test_invalid_values_name_the_key(override: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"`{key}`"):
+        validate(compose_config([override, "paths.output_dir=/tmp/unused"]))
+
+
+@pytest.mark.parametrize(
+    ("override", "valid"),
+    [
+        ("model.name=resnet", "cnn_bn, tiny"),
+        ("optimizer.name=rmsprop", "adam, sgd"),
+        ("+callbacks.tensorboard={}", "early_stopping"),
+        ("+augment.albumentations.transforms.blur={p: 0.5}", "elastic_transform"),
+        ("+dataset.sources.nope={}", "mnist"),
+    ],
+)
+def test_unknown_registry_names_list_the_valid_ones(override: str, valid: str) -> None:
+    with pytest.raises(ConfigError, match="Valid") as raised:
+        validate(compose_config([override, "paths.output_dir=/tmp/unused"]))
+    assert valid in str(raised.value)
+
+
+def test_unknown_option_of_a_registered_builder_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="does not take the option.*dropuot"):
+        validate(compose_config(["+model.dropuot=0.3", "paths.output_dir=/tmp/unused"]))

@@ -1,0 +1,91 @@
+"""The tf.data pipeline and the augmentations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from digit_experiments.augment.albumentations_set import CHUNK_SIZE, compute_static_copy, static_copy
+from digit_experiments.augment.geometric import random_affine
+from digit_experiments.errors import ConfigError
+from digit_experiments.pipeline import evaluation_dataset, training_dataset
+
+from helpers import compose_config
+
+SEED_AUGMENT = dict(compose_config(["augment=seed"]).augment)
+NO_AUGMENT = {"albumentations": {"mode": "off"}, "geometric": {}}
+
+
+def labelled_images(count: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    """Images whose every pixel encodes the label, so alignment is checkable after batching."""
+    labels = np.arange(count) % 10
+    images = np.repeat((labels * 25).astype(np.uint8)[:, None, None], 28, axis=1).repeat(28, axis=2)
+    return images, labels
+
+
+def collect(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    batches = list(dataset.as_numpy_iterator())
+    return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+
+
+def test_training_batches_keep_labels_aligned_and_cover_every_image() -> None:
+    images, labels = labelled_images()
+    x, y = collect(training_dataset(images, labels, batch_size=64, seed=1, augment=NO_AUGMENT))
+    assert x.shape == (300, 28, 28, 1) and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    np.testing.assert_allclose(x[:, 0, 0, 0], y * 25 / 255.0, rtol=1e-6)
+    assert sorted(y.tolist()) == sorted(labels.tolist())
+    assert not np.array_equal(y, labels), "training batches must be shuffled"
+
+
+def test_augmented_batches_are_deterministic_for_a_seed_and_in_range() -> None:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (200, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, 200)
+    copy = compute_static_copy(images, SEED_AUGMENT["albumentations"]["transforms"], seed=5, workers=1)
+
+    def batches(seed: int) -> tuple[np.ndarray, np.ndarray]:
+        return collect(training_dataset(images, labels, 50, seed, SEED_AUGMENT, copy))
+
+    first, again, other = batches(5), batches(5), batches(6)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[0], other[0])
+    assert first[0].shape == (200, 28, 28, 1) and 0.0 <= first[0].min() and first[0].max() <= 1.0
+
+
+def test_each_epoch_is_reshuffled_and_reaugmented() -> None:
+    images, labels = labelled_images(128)
+    dataset = training_dataset(images, labels, 32, 2, SEED_AUGMENT, images)
+    epoch1, epoch2 = collect(dataset), collect(dataset)
+    assert not np.array_equal(epoch1[1], epoch2[1])
+
+
+def test_evaluation_batches_are_in_order_and_unaugmented() -> None:
+    images, labels = labelled_images(100)
+    x, y = collect(evaluation_dataset(images, labels, batch_size=32))
+    np.testing.assert_array_equal(y, labels)
+    np.testing.assert_allclose(x[..., 0], images / 255.0, rtol=1e-6)
+
+
+def test_random_affine_with_zero_ranges_is_the_identity_and_moves_pixels_otherwise() -> None:
+    images = tf.random.stateless_uniform([4, 28, 28, 1], seed=[1, 2])
+    seed = tf.constant([3, 4], tf.int64)
+    np.testing.assert_allclose(random_affine(images, seed).numpy(), images.numpy(), atol=1e-5)
+    moved = random_affine(images, seed, rotation_degrees=15, width_shift=0.1, height_shift=0.1, zoom=0.1)
+    assert np.abs(moved.numpy() - images.numpy()).mean() > 0.05
+
+
+def test_static_copy_is_cached_and_deterministic() -> None:
+    images = np.full((CHUNK_SIZE + 100, 28, 28), 200, np.uint8)  # two chunks: two worker processes
+    transforms = {"coarse_dropout": {"p": 1.0, "num_holes_range": [2, 2], "hole_height_range": [4, 4], "hole_width_range": [4, 4]}}
+    first = static_copy(images, transforms, seed=9)
+    assert ((first != images).reshape(len(images), -1).any(axis=1)).all(), "coarse dropout with p=1 changes every image"
+    np.testing.assert_array_equal(first, compute_static_copy(images, transforms, seed=9, workers=1))
+    np.testing.assert_array_equal(first, static_copy(images, transforms, seed=9))  # from the cache
+
+
+def test_albumentations_option_errors_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="gauss_noise"):
+        compute_static_copy(np.zeros((2, 28, 28), np.uint8), {"gauss_noise": {"p": 1.0, "std_range": [0.5, 0.1]}}, 0, 1)

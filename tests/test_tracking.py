@@ -1,0 +1,56 @@
+"""MLflow run status and store selection, against a real SQLite store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from digit_experiments.tracking import tracked_run, tracking_uri
+
+
+def tracking_config(tmp_path: Path) -> dict[str, object]:
+    return {
+        "uri": f"sqlite:///{tmp_path}/mlflow.db",
+        "artifact_location": str(tmp_path / "artifacts"),
+        "experiment_name": "status-test",
+        "run_name": None,
+    }
+
+
+def last_run(tmp_path: Path):
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.get_experiment_by_name("status-test")
+    return client.search_runs([experiment.experiment_id], order_by=["start_time DESC"])[0]
+
+
+def test_successful_run_is_finished_with_local_artifacts(tmp_path: Path) -> None:
+    with tracked_run(tracking_config(tmp_path)):
+        mlflow.log_text("hello", "note.txt")
+    run = last_run(tmp_path)
+    assert run.info.status == "FINISHED"
+    assert (tmp_path / "artifacts" / run.info.run_id / "artifacts" / "note.txt").read_text() == "hello"
+
+
+def test_exception_marks_the_run_failed_with_its_reason(tmp_path: Path) -> None:
+    with pytest.raises(ValueError), tracked_run(tracking_config(tmp_path)):
+        raise ValueError("boom")
+    run = last_run(tmp_path)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["failure_reason"] == "ValueError: boom"
+
+
+def test_ctrl_c_marks_the_run_killed(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt), tracked_run(tracking_config(tmp_path)):
+        raise KeyboardInterrupt
+    assert last_run(tmp_path).info.status == "KILLED"
+
+
+def test_environment_tracking_uri_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    assert tracking_uri("sqlite:///mlruns/mlflow.db") == "http://127.0.0.1:5999"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.chdir(tmp_path)
+    assert tracking_uri("sqlite:///mlruns/mlflow.db") == f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    assert (tmp_path / "mlruns").is_dir()

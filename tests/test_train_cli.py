@@ -1,0 +1,112 @@
+"""The real training entry point, end to end, against temporary MLflow stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import mlflow
+import numpy as np
+import pytest
+
+from digit_experiments import experiment
+from digit_experiments.errors import TrainingDiverged
+
+from helpers import run_cli, run_config
+
+PLOTS = {
+    "plots/training_curves.png",
+    "plots/confusion_matrix_mnist.png",
+    "plots/misclassified_mnist.png",
+    "plots/augmented_samples.png",
+    "plots/samples_per_source.png",
+}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One smoke training through the real CLI (tiny model), run from an empty directory."""
+    workdir = tmp_path_factory.mktemp("smoke")
+    result = run_cli("digit_experiments.train", ["experiment=smoke", "model=tiny", "epochs=2"], cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    experiment_ = client.get_experiment_by_name("digit_experiments")
+    (run,) = client.search_runs([experiment_.experiment_id])
+    return workdir, client, run
+
+
+def test_smoke_run_is_finished_with_config_tags_and_metrics(smoke_run) -> None:
+    workdir, client, run = smoke_run
+    assert run.info.status == "FINISHED"
+    assert run.data.params["model.name"] == "tiny"
+    assert run.data.params["batch_size"] == "64" and run.data.params["epochs"] == "2"
+    assert run.data.tags["data.sha256.mnist/train-images-idx3-ubyte.gz"].startswith("440fcabf")
+    assert len(run.data.tags["git.commit"]) in (40, len("unknown"))
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
+        history = client.get_metric_history(run.info.run_id, key)
+        assert [m.step for m in history] == [0, 1], key
+    assert 0.0 <= run.data.metrics["test_accuracy"] <= 1.0
+    assert run.data.metrics["test_mnist_accuracy"] == run.data.metrics["test_accuracy"]
+    assert run.data.metrics["test_loss"] > 0
+
+
+def test_smoke_run_logs_config_plots_and_checkpoint(smoke_run) -> None:
+    workdir, client, run = smoke_run
+    artifacts = {f.path for folder in ("config", "plots") for f in client.list_artifacts(run.info.run_id, folder)}
+    assert {"config/resolved.yaml", "config/overrides.txt"} <= artifacts
+    assert PLOTS <= artifacts
+    overrides = Path(client.download_artifacts(run.info.run_id, "config/overrides.txt")).read_text()
+    assert "experiment=smoke" in overrides and "model=tiny" in overrides
+    assert list((workdir / "outputs").glob("*/*/checkpoints/best.keras")), "ModelCheckpoint keeps the best model"
+    assert (workdir / "mlruns" / "artifacts").is_dir(), "artifacts live under ./mlruns"
+
+
+def test_logged_model_loads_with_pyfunc_and_keras(smoke_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    workdir, client, run = smoke_run
+    uri = f"runs:/{run.info.run_id}/model"
+    store = f"sqlite:///{workdir}/mlruns/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)  # undone after the test; set_tracking_uri exports it
+    mlflow.set_tracking_uri(store)
+    images = np.random.default_rng(0).random((5, 28, 28, 1)).astype(np.float32)
+    predictions = mlflow.pyfunc.load_model(uri).predict(images)
+    assert np.asarray(predictions).shape == (5, 10)
+    model = mlflow.keras.load_model(uri)
+    assert isinstance(model, keras.Model) and model.name == "tiny"
+    local = Path(client.download_artifacts(run.info.run_id, "model"))
+    assert (local / "input_example.json").exists(), "the input example is kept"
+    assert "keras==" in (local / "requirements.txt").read_text()
+
+
+def test_bad_value_on_the_command_line_is_one_clear_paragraph(tmp_path: Path) -> None:
+    result = run_cli("digit_experiments.train", ["model.conv_dropout=1.5"], cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert "Invalid value for `model.conv_dropout`: 1.5" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "mlruns").exists(), "nothing is tracked for a rejected config"
+
+
+def test_unknown_group_option_lists_the_valid_choices(tmp_path: Path) -> None:
+    result = run_cli("digit_experiments.train", ["model=resnet"], cwd=tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert "Available options in 'model'" in result.stderr and "cnn_bn" in result.stderr and "tiny" in result.stderr
+
+
+def test_missing_data_is_reported_with_where_to_put_it(tmp_path: Path) -> None:
+    result = run_cli("digit_experiments.train", ["dataset=mnist", f"paths.data_dir={tmp_path}/nowhere"], cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert "MNIST files missing" in result.stderr and "DIGITS_DATA_DIR" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_non_finite_loss_stops_training_and_fails_the_run(data_dir: Path, tmp_path: Path) -> None:
+    cfg = run_config(
+        tmp_path,
+        ["experiment=smoke", "model=tiny", "augment=none", "optimizer.learning_rate=1e30", "optimizer.clipnorm=null",
+         "model.l2=0"],
+    )
+    with pytest.raises(TrainingDiverged, match="loss became"):
+        experiment.run(cfg)
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    (run,) = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
+    assert run.info.status == "FAILED"
+    assert "TrainingDiverged" in run.data.tags["failure_reason"]
