@@ -1,9 +1,20 @@
 """Data sources, standardisation and the train/validation/test splits.
 
-Importing this package registers every source in :data:`SOURCES`.
+Importing this package registers every source in :data:`SOURCES`: ``mnist``,
+``emnist_digits``, ``usps``, ``not_mnist``, ``folder``, ``csv``, ``embedded``
+and ``auto`` (MNIST, or the embedded set when MNIST cannot be had).
 """
 
-from digit_experiments.dataset import mnist  # noqa: F401  (registers the source)
+from digit_experiments.dataset import (  # noqa: F401  (each module registers its source)
+    auto,
+    csv_source,
+    embedded,
+    emnist,
+    folder,
+    mnist,
+    not_mnist,
+    usps,
+)
 from digit_experiments.dataset.base import SOURCES, SourceData
 from digit_experiments.dataset.mix import DatasetSplits, load_dataset
 

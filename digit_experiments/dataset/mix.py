@@ -4,13 +4,19 @@ The ``dataset`` config names its sources with per-source options::
 
     sources:
       mnist: {}
-      usps: {cap: 5000}
+      usps: {weight: 3}
+      not_mnist: {cap: 30000}
       emnist_digits: {required: false}
 
-Every source is loaded through the :data:`SOURCES` registry, optionally capped,
-then pooled; one stratified split with the run's seed carves the validation
-set out of the pool. Each source keeps its own test set, so results can be
-reported per source.
+Every source is loaded through the :data:`SOURCES` registry; ``cap`` limits
+how many of its training images enter the pool (a stratified subsample) and
+``weight`` scales its share: below 1 it keeps that fraction of the images,
+above 1 its training images are repeated (after the split, so no copy reaches
+the validation set). A source with ``required: false`` is skipped, with a
+warning and a run tag, when its files are missing. One stratified split with
+the run's seed (stratified by source and digit) carves the validation set out
+of the pool. Each source keeps its own test set, so results can be reported
+per source.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from digit_experiments.errors import ConfigError, DataError
 log = logging.getLogger(__name__)
 
 #: Per-source options handled here rather than by the source's loader.
-MIX_OPTIONS = ("cap", "required")
+MIX_OPTIONS = ("cap", "weight", "required")
 
 
 @dataclass
@@ -42,6 +48,9 @@ class DatasetSplits:
         tests: ``{source name: (images, labels)}``, each source's own test set.
         checksums: ``{file: sha256}`` of every data file read.
         notes: Facts to record as run tags (skipped sources, fallbacks).
+        source_counts: ``{source: {"train": n, "val": n, "test": n}}``, how
+            many images each source contributes to each split (train counts
+            include the repeats of a weight above 1).
     """
 
     train_images: np.ndarray
@@ -51,6 +60,7 @@ class DatasetSplits:
     tests: dict[str, tuple[np.ndarray, np.ndarray]]
     checksums: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    source_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def summary(self) -> str:
         """One line with the split sizes, for the log."""
@@ -59,12 +69,19 @@ class DatasetSplits:
 
 
 def check_sources(sources: Mapping[str, Mapping[str, Any] | None]) -> None:
-    """Fail early, with the valid choices, on an unknown source or source option."""
+    """Fail early, with the valid choices, on an unknown source, source option or bad weight."""
     if not sources:
         raise ConfigError("`dataset.sources` is empty. Name at least one source, e.g. `dataset=mnist`.")
     for name, options in sources.items():
-        loader_options = {k: v for k, v in (options or {}).items() if k not in MIX_OPTIONS}
+        options = options or {}
+        loader_options = {k: v for k, v in options.items() if k not in MIX_OPTIONS}
         SOURCES.check_arguments(name, loader_options)
+        weight = options.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
+            raise ConfigError(
+                f"`dataset.sources.{name}.weight` must be a number above 0 (0.5 keeps half of the source's "
+                f"training images, 2 shows each twice), got {weight!r}."
+            )
 
 
 def load_dataset(
@@ -75,12 +92,12 @@ def load_dataset(
     max_train_images: int | None = None,
     max_test_images_per_source: int | None = None,
 ) -> DatasetSplits:
-    """Load, cap, pool and split the configured sources.
+    """Load, cap, weight, pool and split the configured sources.
 
     Args:
         sources: ``{source name: options}`` from the ``dataset`` config.
         data_dir: Root data directory.
-        seed: Seed of every random choice (subsampling, the split).
+        seed: Seed of every random choice (subsampling, the split, repeats).
         val_fraction: Share of the pool held out for validation.
         max_train_images: Optional cap on the pooled train+validation images
             (a stratified subsample; used by ``experiment=smoke``).
@@ -90,7 +107,44 @@ def load_dataset(
         The splits, with the checksums of every file read.
     """
     check_sources(sources)
-    loaded: list[tuple[SourceData, Mapping[str, Any]]] = []
+    loaded, notes = _load_sources(sources, data_dir)
+    rng = np.random.default_rng(seed)
+    pool_images, pool_labels, pool_origin, tests, checksums = [], [], [], {}, {}
+    for index, (source, mix_options) in enumerate(loaded):
+        keep = _subsample(source.train_labels, mix_options.get("cap"), rng)
+        weight = float(mix_options.get("weight", 1.0))
+        if weight < 1:
+            keep = keep[_subsample(source.train_labels[keep], max(10, round(weight * len(keep))), rng)]
+        pool_images.append(source.train_images[keep])
+        pool_labels.append(source.train_labels[keep])
+        pool_origin.append(np.full(len(keep), index))
+        test_keep = _subsample(source.test_labels, max_test_images_per_source, rng)
+        tests[source.name] = (source.test_images[test_keep], source.test_labels[test_keep])
+        checksums.update(source.checksums)
+    labels, origin = np.concatenate(pool_labels), np.concatenate(pool_origin)
+    pool = _subsample(labels, max_train_images, rng)
+    train, val = train_test_split(
+        pool, test_size=val_fraction, random_state=seed, stratify=_strata(labels[pool], origin[pool])
+    )
+    weights = np.array([float(options.get("weight", 1.0)) for _, options in loaded])
+    train = _repeat(train, origin, weights, rng)
+    images = np.concatenate(pool_images)
+    counts = {
+        source.name: {
+            "train": int((origin[train] == index).sum()),
+            "val": int((origin[val] == index).sum()),
+            "test": len(tests[source.name][1]),
+        }
+        for index, (source, _) in enumerate(loaded)
+    }
+    return DatasetSplits(images[train], labels[train], images[val], labels[val], tests, checksums, notes, counts)
+
+
+def _load_sources(
+    sources: Mapping[str, Mapping[str, Any] | None], data_dir: Path
+) -> tuple[list[tuple[SourceData, dict[str, Any]]], dict[str, str]]:
+    """Build every source; skip optional ones that fail, with a warning and a note."""
+    loaded: list[tuple[SourceData, dict[str, Any]]] = []
     notes: dict[str, str] = {}
     for name, options in sources.items():
         options = dict(options or {})
@@ -107,32 +161,40 @@ def load_dataset(
         notes.update(source.notes)
     if not loaded:
         raise DataError("None of the configured dataset sources could be loaded; see the warnings above.")
-
-    rng = np.random.default_rng(seed)
-    pool_images, pool_labels, tests, checksums = [], [], {}, {}
-    for source, mix_options in loaded:
-        images, labels = _subsample(source.train_images, source.train_labels, mix_options.get("cap"), rng)
-        pool_images.append(images)
-        pool_labels.append(labels)
-        tests[source.name] = _subsample(source.test_images, source.test_labels, max_test_images_per_source, rng)
-        checksums.update(source.checksums)
-    images, labels = _subsample(np.concatenate(pool_images), np.concatenate(pool_labels), max_train_images, rng)
-    train_x, val_x, train_y, val_y = train_test_split(
-        images, labels, test_size=val_fraction, random_state=seed, stratify=labels
-    )
-    return DatasetSplits(train_x, train_y, val_x, val_y, tests, checksums, notes)
+    return loaded, notes
 
 
-def _subsample(
-    images: np.ndarray, labels: np.ndarray, limit: int | None, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """A stratified random subset of at most ``limit`` images (all of them when no limit)."""
+def _subsample(labels: np.ndarray, limit: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of a stratified random subset of at most ``limit`` labels (all when no limit)."""
     if limit is None or limit >= len(labels):
-        return images, labels
+        return np.arange(len(labels))
     if limit < 10:
         raise ConfigError(f"An image cap of {limit} is too small: keep at least 10 images (one per digit).")
     keep, _ = train_test_split(
         np.arange(len(labels)), train_size=limit, random_state=int(rng.integers(2**31)), stratify=labels
     )
-    keep = np.sort(keep)
-    return images[keep], labels[keep]
+    return np.sort(keep)
+
+
+def _strata(labels: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """Stratify the split by (source, digit), or by digit alone when a pair has fewer than 2 images."""
+    pairs = origin * 10 + labels
+    counts = np.bincount(pairs)
+    return pairs if counts[counts > 0].min() >= 2 else labels
+
+
+def _repeat(train: np.ndarray, origin: np.ndarray, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Repeat the training indices of each source with a weight above 1, then shuffle.
+
+    A weight of 2.5 shows every image of the source twice plus a random half a
+    third time.
+    """
+    if (weights <= 1).all():
+        return train
+    extra = []
+    for index in np.flatnonzero(weights > 1):
+        members = train[origin[train] == index]
+        whole, fraction = divmod(weights[index], 1.0)
+        extra += [members] * (int(whole) - 1)
+        extra.append(rng.choice(members, round(fraction * len(members)), replace=False))
+    return rng.permutation(np.concatenate([train, *extra]))

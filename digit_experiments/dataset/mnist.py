@@ -1,11 +1,19 @@
-"""MNIST from its canonical IDX ``.gz`` files, verified against known checksums."""
+"""MNIST from its canonical IDX ``.gz`` files, verified against known checksums.
+
+Missing files are downloaded from public mirrors (see :mod:`.download`) when
+``download`` is on (``dataset=auto`` turns it on); otherwise, or offline,
+loading fails with a message that says where to put the files. MNIST defines
+the target style, so its images are used as they are.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from digit_experiments.dataset.base import SOURCES, SourceData
 from digit_experiments.dataset.checksums import verify_sha256
+from digit_experiments.dataset.download import DEFAULT_TIMEOUT, MNIST_MIRRORS, DownloadError, download_files
 from digit_experiments.dataset.idx import read_idx
 from digit_experiments.errors import DataError
 
@@ -29,21 +37,40 @@ def missing_mnist_files(data_dir: Path) -> list[str]:
 
 
 @SOURCES.register("mnist")
-def load_mnist(data_dir: Path) -> SourceData:
+def load_mnist(
+    data_dir: Path,
+    download: bool = False,
+    mirrors: Sequence[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> SourceData:
     """Load MNIST's 60,000 training and 10,000 test images from ``data_dir/mnist``.
 
     Every file is verified against its canonical sha256 before it is parsed.
 
+    Args:
+        data_dir: Root data directory.
+        download: Fetch missing files from the mirrors first. Off by default, so
+            an explicit ``dataset=mnist`` never touches the network unasked.
+        mirrors: Base URLs to download from, in order (default: :data:`MNIST_MIRRORS`).
+        timeout: Seconds before an unresponsive mirror is given up.
+
     Raises:
-        DataError: when a file is missing (saying where to put it) or corrupt
-            (naming the file and both checksums).
+        DataError: when a file is missing and cannot be downloaded (saying
+            where to put it) or is corrupt (naming the file and both checksums).
     """
     folder = mnist_dir(data_dir)
+    failure = ""
+    if download and missing_mnist_files(data_dir):
+        try:
+            download_files(folder, MNIST_FILES, MNIST_MIRRORS if mirrors is None else mirrors, timeout)
+        except DownloadError as error:
+            failure = f" Downloading them failed: {error}."
     missing = missing_mnist_files(data_dir)
     if missing:
+        fetch = "" if download else ", let the run download them (`dataset=auto`)"
         raise DataError(
-            f"MNIST files missing from {folder}: {', '.join(missing)}. Put the four canonical IDX .gz files "
-            f"({', '.join(MNIST_FILES)}) in that folder, or point the data directory elsewhere with "
+            f"MNIST files missing from {folder}: {', '.join(missing)}.{failure} Put the four canonical IDX .gz files "
+            f"({', '.join(MNIST_FILES)}) in that folder{fetch}, or point the data directory elsewhere with "
             "`paths.data_dir=/path/to/data` or the DIGITS_DATA_DIR environment variable."
         )
     fix = f"Delete it and put the canonical file in {folder}."

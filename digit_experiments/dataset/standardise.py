@@ -1,0 +1,176 @@
+"""Bring any digit image to MNIST style.
+
+MNIST's images were made by fitting each digit into a 20×20 box (aspect ratio
+kept, anti-aliased) and translating it so that its centre of mass lands in the
+middle of a 28×28 field. Measured on the MNIST test set, that centre of mass is
+pixel (14, 14) (row and column means 13.99 and 14.01, every image within
+0.5 px on each axis), so (14, 14) is the target here too.
+
+Every source other than MNIST goes through :func:`standardise_batch`:
+
+1. make the ink bright on a dark background (detected per image, or forced);
+2. subtract the background level (the median of the border);
+3. crop to the ink's bounding box and resize it so its longer side is 20 px,
+   stretching the ink to a peak of 255;
+4. paste it into a black 28×28 canvas with its centre of mass at (14, 14).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from digit_experiments.errors import ConfigError
+
+CANVAS = 28
+BOX = 20
+CENTRE = 14.0
+#: Pixels below this fraction of the ink's peak do not count towards the
+#: bounding box, so paper texture and faint smudges do not shrink the digit.
+INK_THRESHOLD = 0.2
+POLARITIES = ("auto", "light_on_dark", "dark_on_light")
+
+#: Everything the output depends on. It is part of every cache key, so a change
+#: here (bump ``version`` when the method changes) invalidates cached sources.
+SETTINGS = {"canvas": CANVAS, "box": BOX, "centre": CENTRE, "ink_threshold": INK_THRESHOLD, "version": 1}
+
+#: Images standardised together; bounds the float scratch memory (~25 MB at 28×28).
+_SLICE = 8192
+
+
+def check_polarity(polarity: str) -> str:
+    """Return ``polarity`` if it is one of :data:`POLARITIES`, else raise a ConfigError."""
+    if polarity not in POLARITIES:
+        raise ConfigError(
+            f"Unknown polarity {polarity!r}. Use one of {', '.join(POLARITIES)}: `auto` detects it per image, "
+            "`dark_on_light` means dark ink on light paper, `light_on_dark` bright ink on black (like MNIST)."
+        )
+    return polarity
+
+
+def standardise_batch(images: np.ndarray, polarity: str = "auto") -> np.ndarray:
+    """Standardise a stack of same-size greyscale digit images to MNIST style.
+
+    Polarity, background level and bounding boxes are computed for the whole
+    stack at once; only the resize and the paste run per image. The stack is
+    processed in slices, so a large source needs little scratch memory.
+
+    Args:
+        images: ``(N, H, W)``, any numeric dtype, 0 = black and 255 = white.
+        polarity: ``"auto"`` to detect it per image, or the input's known
+            polarity: ``"light_on_dark"`` (MNIST-like) or ``"dark_on_light"``
+            (ink on paper).
+
+    Returns:
+        ``(N, 28, 28)`` uint8 with bright ink peaking at 255 on a zero
+        background; an image without any ink comes out all zeros.
+    """
+    check_polarity(polarity)
+    out = np.zeros((len(images), CANVAS, CANVAS), np.uint8)
+    for start in range(0, len(images), _SLICE):
+        chunk = images[start : start + _SLICE]
+        out[start : start + len(chunk)] = _standardise_slice(chunk.astype(np.float32), polarity)
+    return out
+
+
+def standardise_images(images: Sequence[np.ndarray], polarity: str = "auto") -> np.ndarray:
+    """Standardise greyscale images of mixed sizes (a user's folder), keeping their order.
+
+    Images of the same size are batched together through :func:`standardise_batch`.
+
+    Returns:
+        ``(N, 28, 28)`` uint8.
+    """
+    out = np.zeros((len(images), CANVAS, CANVAS), np.uint8)
+    by_shape: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for index, image in enumerate(images):
+        by_shape[image.shape].append(index)
+    for indices in by_shape.values():
+        out[indices] = standardise_batch(np.stack([images[i] for i in indices]), polarity)
+    return out
+
+
+def _borders(images: np.ndarray) -> np.ndarray:
+    """The outermost ring of pixels of each image of a ``(N, H, W)`` stack, as ``(N, 2H + 2W - 4)``."""
+    return np.concatenate([images[:, 0], images[:, -1], images[:, 1:-1, 0], images[:, 1:-1, -1]], axis=1)
+
+
+def _standardise_slice(images: np.ndarray, polarity: str) -> np.ndarray:
+    """:func:`standardise_batch` for one slice of float32 images."""
+    ink = _ink_on_black(images, polarity)
+    peak = ink.max(axis=(1, 2))
+    inked = ink > INK_THRESHOLD * peak[:, None, None]
+    top, bottom = _extent(inked.any(axis=2))
+    left, right = _extent(inked.any(axis=1))
+    boxes = np.zeros((len(ink), BOX, BOX), np.float32)
+    sizes = np.zeros((len(ink), 2), np.int64)
+    for i in np.flatnonzero(peak > 0):
+        box = _fit_box(ink[i, top[i] : bottom[i], left[i] : right[i]])
+        boxes[i, : box.shape[0], : box.shape[1]] = box
+        sizes[i] = box.shape
+    return _centre_by_mass(boxes, sizes)
+
+
+def _ink_on_black(images: np.ndarray, polarity: str) -> np.ndarray:
+    """Turn float images into ink >= 0 on a zero background, inverting dark-on-light ones.
+
+    For ``polarity="auto"``: the border is almost all background while the ink
+    covers a minority of the image, so the ink pulls the image's mean away from
+    the background level, below it for dark ink and above it for bright ink.
+    Comparing the two, rather than the border with a fixed grey, also works for
+    dim photos of paper.
+    """
+    background = np.median(_borders(images), axis=1)
+    if polarity == "auto":
+        flip = background > images.mean(axis=(1, 2))
+    else:
+        flip = np.full(len(images), polarity == "dark_on_light")
+    images[flip] = 255.0 - images[flip]
+    background[flip] = 255.0 - background[flip]
+    return np.clip(images - background[:, None, None], 0.0, None)
+
+
+def _extent(occupied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First index and one past the last index of the True entries of each row of ``occupied``."""
+    first = occupied.argmax(axis=1)
+    end = occupied.shape[1] - occupied[:, ::-1].argmax(axis=1)
+    return first, end
+
+
+def _fit_box(crop: np.ndarray) -> np.ndarray:
+    """Resize ``crop`` so its longer side is :data:`BOX` px, keeping the aspect ratio."""
+    height, width = crop.shape
+    scale = BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def _centre_by_mass(boxes: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Paste each box into a black 28×28 canvas with its centre of mass at (14, 14), ink peak 255.
+
+    Args:
+        boxes: ``(N, 20, 20)`` float, each digit in the top-left ``sizes[i]`` corner
+            (all zeros for an image without ink).
+        sizes: ``(N, 2)`` height and width of each digit.
+
+    Returns:
+        ``(N, 28, 28)`` uint8. The shift is in whole pixels, as in MNIST, and
+        clamped so that no ink leaves the canvas.
+    """
+    peak = boxes.max(axis=(1, 2), keepdims=True)
+    boxes = np.rint(boxes * (255.0 / np.maximum(peak, 1e-6))).astype(np.uint8)
+    mass = np.maximum(boxes.sum(axis=(1, 2), dtype=np.float64), 1e-6)
+    row_mass = boxes.sum(axis=2, dtype=np.float64) @ np.arange(BOX) / mass
+    col_mass = boxes.sum(axis=1, dtype=np.float64) @ np.arange(BOX) / mass
+    tops = np.clip(np.floor(CENTRE - row_mass + 0.5).astype(np.int64), 0, CANVAS - sizes[:, 0])
+    lefts = np.clip(np.floor(CENTRE - col_mass + 0.5).astype(np.int64), 0, CANVAS - sizes[:, 1])
+    rows = tops[:, None, None] + np.arange(BOX)[None, :, None]
+    cols = lefts[:, None, None] + np.arange(BOX)[None, None, :]
+    inside = (rows < CANVAS) & (cols < CANVAS)  # only zero padding of a box falls outside
+    images = np.arange(len(boxes))[:, None, None]
+    out = np.zeros((len(boxes), CANVAS, CANVAS), np.uint8)
+    out.reshape(-1)[((images * CANVAS + rows) * CANVAS + cols)[inside]] = boxes[inside]
+    return out

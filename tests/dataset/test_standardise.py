@@ -1,0 +1,72 @@
+"""Standardisation: any digit image becomes a 28×28 MNIST-style image."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from digit_experiments.dataset.base import SourceData
+from digit_experiments.dataset.standardise import standardise_batch, standardise_images
+from digit_experiments.errors import ConfigError
+
+from digit_checks import assert_mnist_style, similarity
+
+
+def _photo(digit: np.ndarray, size: tuple[int, int], scale: float, offset: tuple[int, int]) -> np.ndarray:
+    """An MNIST digit as dark ink on grey paper, scaled and placed off-centre on a larger canvas."""
+    ink = cv2.resize(digit, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    paper = np.full(size, 200.0, np.float32)
+    top, left = offset
+    patch = paper[top : top + ink.shape[0], left : left + ink.shape[1]]
+    patch -= ink * (170.0 / 255.0)
+    return paper
+
+
+def test_mnist_is_nearly_a_fixed_point(mnist: SourceData) -> None:
+    """MNIST is the definition of the style: standardising it again barely changes it."""
+    images = mnist.test_images[:2000]
+    again = standardise_batch(images, "light_on_dark")
+    assert np.abs(again.astype(int) - images).mean() < 1.0
+    assert (again == images).all(axis=(1, 2)).mean() > 0.5
+    assert_mnist_style(again)
+
+
+def test_position_size_and_polarity_do_not_matter(mnist: SourceData) -> None:
+    digits = mnist.test_images[:40]
+    photos = [
+        _photo(digit, (110 + 7 * (i % 5), 100 + 3 * (i % 7)), 2.0 + (i % 3) * 0.5, (5 + i % 11, 3 + i % 7))
+        for i, digit in enumerate(digits)
+    ]
+    standardised = standardise_images(photos)
+    assert_mnist_style(standardised)
+    assert similarity(standardised, standardise_batch(digits)).min() > 0.9
+    inverted = standardise_images([255.0 - photo for photo in photos])
+    np.testing.assert_array_equal(inverted, standardised)
+
+
+def test_dim_photo_of_paper_is_detected_as_dark_ink() -> None:
+    paper = np.full((60, 60), 90, np.uint8)
+    cv2.putText(paper, "4", (12, 48), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 20, 5)
+    out = standardise_images([paper])
+    assert_mnist_style(out)
+    assert out[0, 14].max() == 255  # the ink, not the paper, became bright
+
+
+def test_forced_polarity_overrides_detection() -> None:
+    canvas = np.zeros((40, 40), np.uint8)
+    cv2.putText(canvas, "7", (8, 34), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 255, 4)
+    auto = standardise_batch(canvas[None])
+    np.testing.assert_array_equal(standardise_batch(canvas[None], "light_on_dark"), auto)
+    np.testing.assert_array_equal(standardise_batch(255 - canvas[None], "dark_on_light"), auto)
+    assert not np.array_equal(standardise_batch(canvas[None], "dark_on_light"), auto)
+
+
+def test_blank_image_stays_blank() -> None:
+    out = standardise_batch(np.full((2, 16, 16), 255, np.uint8))
+    assert out.shape == (2, 28, 28) and out.max() == 0
+
+
+def test_unknown_polarity_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="dark_on_light"):
+        standardise_batch(np.zeros((1, 28, 28), np.uint8), "inverted")
