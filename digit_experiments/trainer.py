@@ -30,6 +30,7 @@ def configure_runtime(seed: int, precision: str = "float32", threads: int | None
             tf.config.threading.set_inter_op_parallelism_threads(1)
         except RuntimeError:
             log.warning("TensorFlow already started; trainer.threads=%s not applied.", threads)
+    keras.backend.clear_session()  # forget models of earlier jobs in this process (sweeps, tests)
     keras.utils.set_random_seed(seed)
     keras.mixed_precision.set_global_policy(precision)
 

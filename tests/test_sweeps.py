@@ -1,0 +1,161 @@
+"""Sweeps through the real CLI: grid multirun, a failing job, Optuna with pruning and resume,
+the joblib launcher, and two workers sharing one study and one MLflow server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import optuna
+import pytest
+
+from helpers import run_cli
+
+#: Tiny, fast jobs: a few hundred images, no augmentation, no model logging.
+SMALL = [
+    "experiment=smoke", "model=tiny", "augment=none", "dataset.max_train_images=300",
+    "dataset.max_test_images_per_source=100", "trainer.verbose=0", "tracking.log_model=false",
+]
+
+
+def runs_by_role(store: str) -> tuple[list, list]:
+    """(parent runs, child runs) of the default experiment in ``store``."""
+    client = mlflow.MlflowClient(store)
+    experiment = client.get_experiment_by_name("digit_experiments")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("sweep.role") == "parent"]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return parents, children
+
+
+def report(store: str, parent_id: str) -> str:
+    return Path(mlflow.MlflowClient(store).download_artifacts(parent_id, "report/sweep_report.csv")).read_text()
+
+
+def test_grid_sweep_nests_jobs_and_reports_failures(data_dir: Path, tmp_path: Path) -> None:
+    args = ["-m", *SMALL, "optimizer.clipnorm=null", "model.dense_dropout=0.3,0.5", "optimizer.learning_rate=1e-3,1e30"]
+    result = run_cli("digit_experiments.train", args, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    store = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    (parent,), children = runs_by_role(store)
+    assert len(children) == 4
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    failed = [c for c in children if c.info.status == "FAILED"]
+    assert len(failed) == 2 and all(c.data.params["optimizer.learning_rate"] == "1e+30" for c in failed)
+    assert parent.info.status == "FINISHED"
+    csv_lines = report(store, parent.info.run_id).strip().splitlines()
+    header = csv_lines[0].split(",")
+    assert "model.dense_dropout" in header and "optimizer.learning_rate" in header and "best_val_accuracy" in header
+    assert len(csv_lines) == 1 + 4
+    assert sum(",FAILED," in line for line in csv_lines) == 2
+    best = parent.data.tags["best_run_id"]
+    assert best in csv_lines[1], "the report is sorted best first"
+    artifacts = {f.path for f in mlflow.MlflowClient(store).list_artifacts(parent.info.run_id, "report")}
+    assert {"report/sweep_report.csv", "report/sweep_report.md", "report/sweep_plot.png"} <= artifacts
+
+
+def optuna_args(storage: str, n_trials: int, extra: list[str] | None = None) -> list[str]:
+    return [
+        "-m", "hparams_search=dropout_l2", *SMALL, "epochs=4",
+        f"hydra.sweeper.storage={storage}", f"hydra.sweeper.n_trials={n_trials}",
+        *(extra or []),
+    ]
+
+
+def test_optuna_search_prunes_and_resumes(data_dir: Path, tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path}/study.db"
+    prune_everything = [  # a threshold no tiny model reaches: every trial is pruned after epoch 2
+        "hydra.sweeper.pruner.type=threshold", "+hydra.sweeper.pruner.lower=0.999",
+        "~hydra.sweeper.pruner.n_startup_trials", "hydra.sweeper.pruner.n_warmup_steps=1",
+    ]
+    first = run_cli("digit_experiments.train", optuna_args(storage, 2, prune_everything), cwd=tmp_path, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    study = optuna.load_study(study_name="dropout_l2", storage=storage)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.PRUNED] * 2
+
+    store = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    _, children = runs_by_role(store)
+    assert {c.data.tags["trial.state"] for c in children} == {"PRUNED"}
+    assert all(c.data.metrics["epochs_trained"] == 2 for c in children), "pruned after epoch 2 of 4"
+
+    again = run_cli("digit_experiments.train", optuna_args(storage, 3), cwd=tmp_path, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    study = optuna.load_study(study_name="dropout_l2", storage=storage)
+    assert len(study.trials) == 3, "the resumed search ran only the missing trial"
+    assert study.trials[2].state == optuna.trial.TrialState.COMPLETE
+    parents, children = runs_by_role(store)
+    assert len(parents) == 1 and len(children) == 3, "a resumed search stays under its parent run"
+    assert sorted(c.data.tags["trial.number"] for c in children) == ["0", "1", "2"]
+
+
+def test_joblib_launcher_runs_jobs_in_parallel_without_losing_records(data_dir: Path, tmp_path: Path) -> None:
+    args = ["-m", *SMALL, "epochs=2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model.dense_dropout=0.2,0.4"]
+    result = run_cli("digit_experiments.train", args, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    store = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    (parent,), children = runs_by_role(store)
+    assert len(children) == 2 and all(c.info.status == "FINISHED" for c in children)
+    assert {c.data.params["trainer.threads"] for c in children} == {str(max(1, (os.cpu_count() or 1) // 2))}
+    client = mlflow.MlflowClient(store)
+    for child in children:
+        assert [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")] == [0, 1]
+        assert "test_accuracy" in child.data.metrics
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path):
+    """A real `mlflow server` on 127.0.0.1, stopped after the test."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
+         "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(1)
+    else:
+        server.kill()
+        pytest.fail("mlflow server did not start within 120 s")
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_two_workers_share_one_study_and_one_tracking_server(data_dir: Path, tmp_path: Path, mlflow_server: str) -> None:
+    storage = f"sqlite:///{tmp_path}/shared-study.db"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "digit_experiments.train", *optuna_args(storage, 4, ["epochs=2"])]
+    workers = []
+    for index in range(2):
+        workdir = tmp_path / f"worker{index}"
+        workdir.mkdir()
+        workers.append(subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        time.sleep(3)  # the first worker creates the study and the parent run
+    outputs = [w.communicate(timeout=900)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+
+    study = optuna.load_study(study_name="dropout_l2", storage=storage)
+    numbers = [t.number for t in study.trials]
+    assert sorted(numbers) == [0, 1, 2, 3], "no trial is run twice and none is lost"
+    parents, children = runs_by_role(mlflow_server)
+    assert sorted(c.data.tags["trial.number"] for c in children) == ["0", "1", "2", "3"]
+    assert len(parents) == 1 and {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
