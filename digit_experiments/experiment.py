@@ -1,7 +1,7 @@
 """One training run, start to finish: the body of ``python -m digit_experiments.train``.
 
 validate config → seed and set up TensorFlow → load data → (static
-augmentation) → MLflow run { log config and data checksums → build, compile
+augmentation) → MLflow run (new, or the interrupted one when ``resume`` is set) { log config and data checksums → build, compile
 and fit the model → score the best checkpoint on every test set → log
 metrics, plots and the model } → return the optimised metric.
 """
@@ -15,17 +15,19 @@ from typing import Any, Mapping
 import keras
 import mlflow
 import numpy as np
+import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from digit_experiments import plots, tracking, trainer
 from digit_experiments.augment.albumentations_set import static_copy
-from digit_experiments.callbacks import CHECKPOINT_FILE, build_callbacks
+from digit_experiments.callbacks import CHECKPOINT_FILE, build_callbacks, with_resume_state
 from digit_experiments.dataset import DatasetSplits, load_dataset
 from digit_experiments.evaluation import score_sets, test_metrics
 from digit_experiments.model import build_model
 from digit_experiments.optimizer import build_optimizer
 from digit_experiments.paths import resolve
 from digit_experiments.pipeline import evaluation_dataset, training_dataset
+from digit_experiments.pruning import pruning_callback
 from digit_experiments.validation import validate
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,8 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> float:
         The best epoch's value of ``cfg.optimized_metric``.
     """
     config = validate(cfg)
-    output_dir = resolve(config["paths"]["output_dir"])
+    resumed = tracking.find_resumable_run(config["tracking"], str(config["resume"])) if config.get("resume") else None
+    output_dir = Path(resumed.data.tags[tracking.OUTPUT_DIR_TAG]) if resumed else resolve(config["paths"]["output_dir"])
     runtime = config["trainer"]
     trainer.configure_runtime(config["seed"], runtime["precision"], runtime["threads"])
 
@@ -51,13 +54,31 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> float:
     augmented = _static_augmentation(splits.train_images, config["augment"], config["seed"])
 
     tags = {**tracking.git_tags(), **tracking.data_tags(splits.checksums, splits.notes)}
-    with tracking.tracked_run(config["tracking"], tags=tags) as active:
-        log.info("MLflow run %s in %s", active.info.run_id, mlflow.get_tracking_uri())
-        tracking.log_config(config, OmegaConf.to_yaml(cfg, resolve=True), list(overrides or []))
-        model, history = _train(config, splits, augmented, output_dir)
-        _evaluate_and_log(config, splits, model, history, augmented, output_dir)
+    trial = config.get("optuna")
+    if trial:
+        tags.update({"trial.number": str(trial.get("trial_number", "")), "trial.study": trial["study_name"]})
+    tags[tracking.OUTPUT_DIR_TAG] = str(output_dir)
+    start = {"run_id": resumed.info.run_id} if resumed else {}
+    with tracking.tracked_run(config["tracking"], tags=tags, **start) as active:
+        log.info("MLflow run %s in %s%s", active.info.run_id, mlflow.get_tracking_uri(), " (resumed)" if resumed else "")
+        if resumed:
+            tracking.check_resume_config(resumed, config)
+        else:
+            tracking.log_config(config, OmegaConf.to_yaml(cfg, resolve=True), list(overrides or []))
+        mlflow.log_params({
+            f"data.{source}.{split}": count for source, counts in splits.source_counts.items() for split, count in counts.items()
+        })
+        pruner = pruning_callback(trial, config["optimized_metric"])
+        model, history = _train(config, splits, augmented, output_dir, [pruner] if pruner else [])
         metric = trainer.best_value(history, config["optimized_metric"])
         mlflow.log_metric(f"best_{config['optimized_metric']}", metric)
+        pruned = pruner is not None and pruner.pruned_at_epoch is not None
+        if trial:
+            mlflow.set_tag("trial.state", "PRUNED" if pruned else "COMPLETE")
+        if not pruned:  # a pruned trial is not worth scoring on the test sets
+            _evaluate_and_log(config, splits, model, history, augmented, output_dir)
+    if pruned:
+        raise optuna.TrialPruned(f"pruned after epoch {pruner.pruned_at_epoch}")
     return metric
 
 
@@ -80,18 +101,35 @@ def _datasets(config: Mapping[str, Any], splits: DatasetSplits, augmented: np.nd
     return train, validation
 
 
-def _train(config: Mapping[str, Any], splits: DatasetSplits, augmented: np.ndarray | None, output_dir: Path):
-    """Build, compile and fit the model; return the best checkpoint and the history."""
+def _train(
+    config: Mapping[str, Any],
+    splits: DatasetSplits,
+    augmented: np.ndarray | None,
+    output_dir: Path,
+    extra_callbacks: list[keras.callbacks.Callback],
+):
+    """Build, compile and fit the model; return the best checkpoint and the history.
+
+    Training resumes from ``<output_dir>/backup`` when an interrupted run left
+    one there; the history returned is then the run's whole logged history.
+    """
     train, validation = _datasets(config, splits, augmented)
     model = trainer.compile_model(build_model(config["model"]), build_optimizer(config["optimizer"]))
     mlflow.log_param("model.parameters", model.count_params())
-    callbacks = build_callbacks(config["callbacks"], output_dir) + [tracking.MlflowMetricsLogger()]
-    result = trainer.fit(model, train, validation, config["epochs"], callbacks, config["trainer"]["verbose"])
-    mlflow.log_metric("epochs_trained", len(result.epoch))
+    run_id = mlflow.active_run().info.run_id
+    logged_through = tracking.last_logged_epoch(run_id) if config.get("resume") else -1
+    callbacks = build_callbacks(config["callbacks"], output_dir) + [
+        tracking.MlflowMetricsLogger(logged_through), *extra_callbacks
+    ]
+    result = trainer.fit(
+        model, train, validation, config["epochs"], with_resume_state(callbacks, output_dir), config["trainer"]["verbose"]
+    )
+    history = tracking.logged_history(run_id, result.history) if config.get("resume") else result.history
+    mlflow.log_metric("epochs_trained", len(history["loss"]))
     checkpoint = output_dir / CHECKPOINT_FILE
     if checkpoint.exists():
         model = keras.models.load_model(checkpoint)
-    return model, result.history
+    return model, history
 
 
 def _evaluate_and_log(

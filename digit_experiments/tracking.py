@@ -13,24 +13,32 @@ import importlib.metadata
 import logging
 import math
 import os
+import re
 import subprocess
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import keras
 import mlflow
 import numpy as np
 from matplotlib.figure import Figure
-from mlflow.entities import RunStatus
+from mlflow.entities import Run, RunStatus
 from mlflow.models import infer_signature
 
+from digit_experiments.errors import ConfigError, UserError
 from digit_experiments.validation import flatten
 
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: Set by the sweep callback: the id of the sweep's parent run.
+PARENT_RUN_ENV = "DIGITS_PARENT_RUN_ID"
 #: MLflow's limit on the length of a param value.
 MAX_PARAM_LENGTH = 6000
+#: Tag holding a training run's output directory, where a resume finds its backup.
+OUTPUT_DIR_TAG = "output_dir"
+#: Config keys that may differ when a run is resumed (where things live, how verbose, the resume itself).
+RESUME_MAY_CHANGE = ("resume", "paths.*", "trainer.verbose", "trainer.threads", "tracking.*")
 
 
 def tracking_uri(configured: str) -> str:
@@ -57,6 +65,13 @@ def use_experiment(tracking: Mapping[str, Any]) -> str:
     return mlflow.create_experiment(tracking["experiment_name"], artifact_location=artifact_location)
 
 
+def connect(tracking: Mapping[str, Any]) -> str:
+    """Point MLflow at the configured store without creating anything in it; return its URI."""
+    uri = tracking_uri(tracking["uri"])
+    _set_tracking_uri_keeping_environment(uri)
+    return uri
+
+
 def _set_tracking_uri_keeping_environment(uri: str) -> None:
     """``mlflow.set_tracking_uri`` without its side effect of exporting ``$MLFLOW_TRACKING_URI``.
 
@@ -80,8 +95,11 @@ def tracked_run(tracking: Mapping[str, Any], tags: Mapping[str, str] | None = No
     exception is re-raised: tracking never swallows errors.
     """
     experiment_id = use_experiment(tracking)
+    tags = dict(tags or {})
+    if os.environ.get(PARENT_RUN_ENV):  # a sweep job: nest it under the sweep's parent run
+        tags["mlflow.parentRunId"] = os.environ[PARENT_RUN_ENV]
     run = mlflow.start_run(
-        experiment_id=experiment_id, run_name=tracking.get("run_name"), tags=dict(tags or {}), **start_kwargs
+        experiment_id=experiment_id, run_name=tracking.get("run_name"), tags=tags, **start_kwargs
     )
     try:
         yield run
@@ -111,9 +129,15 @@ def git_tags() -> dict[str, str]:
         return {"git.commit": "unknown"}
 
 
+def tag_key(text: str) -> str:
+    """``text`` with the characters MLflow refuses in tag keys replaced by ``_``."""
+    return re.sub(r"[^\w./ -]", "_", text)
+
+
 def data_tags(checksums: Mapping[str, str], notes: Mapping[str, str]) -> dict[str, str]:
     """One ``data.sha256.<file>`` tag per data file read, plus the dataset notes."""
-    return {**{f"data.sha256.{name}": digest for name, digest in checksums.items()}, **notes}
+    tags = {f"data.sha256.{name}": digest for name, digest in checksums.items()}
+    return {tag_key(key): str(value)[:5000] for key, value in {**tags, **notes}.items()}
 
 
 def log_config(config: Mapping[str, Any], resolved_yaml: str, overrides: list[str]) -> None:
@@ -137,9 +161,20 @@ class MlflowMetricsLogger(keras.callbacks.Callback):
 
     Steps are epoch indices (0-based), so a resumed run continues the same
     series without gaps or duplicates.
+
+    Args:
+        logged_through: The last epoch already in the run (resumed runs). An epoch
+            repeated because the process died between logging it and backing it up
+            is not logged twice.
     """
 
+    def __init__(self, logged_through: int = -1) -> None:
+        super().__init__()
+        self.logged_through = logged_through
+
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if epoch <= self.logged_through:
+            return
         metrics = {key: float(value) for key, value in (logs or {}).items() if np.isscalar(value) or np.ndim(value) == 0}
         metrics.setdefault("learning_rate", float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
         mlflow.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)}, step=epoch)
@@ -182,3 +217,68 @@ def log_keras_model(model: keras.Model, example: np.ndarray, local_dir: Path, ar
     )
     mlflow.log_artifacts(str(local_dir), artifact_path)
     return f"runs:/{mlflow.active_run().info.run_id}/{artifact_path}"
+
+
+def find_resumable_run(tracking: Mapping[str, Any], resume: str) -> Run:
+    """The unfinished training run that ``resume`` names: a run id or the run's output directory.
+
+    Raises:
+        UserError: when no such run exists in the store, it already finished,
+            or it has no output directory to resume from.
+    """
+    client = mlflow.MlflowClient(tracking_uri(tracking["uri"]))
+    folder = Path(resume).expanduser()
+    if folder.is_dir():
+        experiment_id = use_experiment(tracking)
+        found = client.search_runs([experiment_id], filter_string=f"tags.{OUTPUT_DIR_TAG} = '{folder.absolute()}'")
+        if not found:
+            raise UserError(f"No run in {tracking_uri(tracking['uri'])} was trained in {folder.absolute()}; pass its run id instead.")
+        run = found[0]
+    else:
+        try:
+            run = client.get_run(resume)
+        except Exception as error:  # noqa: BLE001  (MLflow raises several types for a missing run)
+            raise UserError(
+                f"Cannot resume {resume!r}: it is neither a folder nor a run id in {tracking_uri(tracking['uri'])} ({error})."
+            ) from error
+    if run.info.status == "FINISHED":
+        raise UserError(f"Run {run.info.run_id} already finished; there is nothing to resume.")
+    if OUTPUT_DIR_TAG not in run.data.tags:
+        raise UserError(f"Run {run.info.run_id} has no `{OUTPUT_DIR_TAG}` tag, so its training state cannot be found.")
+    return run
+
+
+def check_resume_config(run: Run, config: Mapping[str, Any]) -> None:
+    """Refuse to resume ``run`` with a config that differs from the one it started with.
+
+    Raises:
+        ConfigError: listing the keys whose values differ.
+    """
+    import fnmatch
+
+    logged = run.data.params
+    differ = [
+        f"{key} (was {logged[key]!r}, now {str(value)[:MAX_PARAM_LENGTH]!r})"
+        for key, value in flatten(config)
+        if key in logged and str(value)[:MAX_PARAM_LENGTH] != logged[key]
+        and not any(fnmatch.fnmatchcase(key, pattern) for pattern in RESUME_MAY_CHANGE)
+    ]
+    if differ:
+        raise ConfigError(
+            f"Run {run.info.run_id} is resumed with a different config: {'; '.join(differ)}. "
+            "Resume with the same overrides as the interrupted command."
+        )
+
+
+def last_logged_epoch(run_id: str, key: str = "loss") -> int:
+    """The highest epoch step of ``key`` in the run, or -1 when none is logged."""
+    history = mlflow.MlflowClient().get_metric_history(run_id, key)
+    return max((m.step for m in history), default=-1)
+
+
+def logged_history(run_id: str, keys: Iterable[str]) -> dict[str, list[float]]:
+    """The per-epoch series of ``keys`` as logged in the run, in step order (a resumed run's full history)."""
+    client = mlflow.MlflowClient()
+    return {
+        key: [m.value for m in sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)] for key in keys
+    }

@@ -1,0 +1,196 @@
+"""Load trained models for evaluation, prediction and export, one or several at once.
+
+A model reference (``model_uri``) is any of:
+
+* an MLflow model URI: ``runs:/<run id>/model``, ``models:/<name>/<version>``
+  or ``models:/<name>@<alias>`` (read from the configured tracking store);
+* a local file ``.keras`` (the training checkpoint, or an export);
+* a local folder: an MLflow model (it holds ``MLmodel``) or a TensorFlow
+  SavedModel (it holds ``saved_model.pb``, as written by the export command);
+* ``sweep:<parent run id>``: the ``top`` best finished jobs of a sweep, ranked
+  by the sweep's optimised metric.
+
+A list of references is an :class:`Ensemble` whose probabilities are the mean
+of its members'. A reference that cannot be read is a :class:`UserError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import keras
+import mlflow
+import numpy as np
+import tensorflow as tf
+
+from digit_experiments.errors import UserError
+from digit_experiments.evaluation import predict_probabilities
+
+log = logging.getLogger(__name__)
+
+SWEEP_PREFIX = "sweep:"
+
+
+@dataclass
+class Member:
+    """One loaded model.
+
+    Attributes:
+        uri: The reference it was loaded from.
+        model: The model: ``(n, 28, 28, 1)`` float32 in [0, 1] → ``(n, 10)`` probabilities.
+        run_id: The MLflow run that trained it, when known.
+    """
+
+    uri: str
+    model: keras.Model
+    run_id: str | None
+
+
+class Ensemble:
+    """One or more models whose class probabilities are averaged.
+
+    It has the ``predict(dataset, verbose)`` method of a Keras model, so
+    :func:`digit_experiments.evaluation.score_sets` scores it like a model.
+    """
+
+    def __init__(self, members: Sequence[Member]) -> None:
+        self.members = list(members)
+
+    @property
+    def run_ids(self) -> list[str]:
+        """The training runs of the members, where known."""
+        return [m.run_id for m in self.members if m.run_id]
+
+    def predict(self, dataset: tf.data.Dataset, verbose: int | str = 0) -> np.ndarray:
+        """Mean ``(n, 10)`` probabilities of the members on a dataset of float image batches."""
+        outputs = [np.asarray(m.model.predict(dataset, verbose=verbose), np.float32) for m in self.members]
+        return np.mean(outputs, axis=0)
+
+    def probabilities(self, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """Mean ``(n, 10)`` probabilities of the members for ``(n, 28, 28)`` uint8 standardised images."""
+        if len(images) == 0:
+            return np.zeros((0, 10), np.float32)
+        return predict_probabilities(self, images, batch_size)
+
+
+def load_ensemble(uris: str | Sequence[str], top: int = 3) -> Ensemble:
+    """Load one model reference or a list of them (see the module docstring).
+
+    Args:
+        uris: A reference or a list of references.
+        top: How many jobs a ``sweep:<parent run id>`` reference stands for.
+
+    Returns:
+        The loaded models as an :class:`Ensemble` (of one, for a single reference).
+
+    Raises:
+        UserError: for an empty list, or a reference that cannot be found or read.
+    """
+    references = [uris] if isinstance(uris, str) else list(uris or [])
+    if not references:
+        raise UserError("No model given. Pass `model_uri=runs:/<run id>/model` (or a .keras file, or a list).")
+    expanded = [uri for reference in references for uri in _expand(str(reference), top)]
+    members = [load_member(uri) for uri in expanded]
+    log.info("Loaded %d model(s): %s", len(members), ", ".join(m.uri for m in members))
+    return Ensemble(members)
+
+
+def _expand(reference: str, top: int) -> list[str]:
+    """A ``sweep:`` reference as the model URIs of its best jobs; anything else as itself."""
+    if not reference.startswith(SWEEP_PREFIX):
+        return [reference]
+    return best_sweep_models(reference[len(SWEEP_PREFIX):].strip("/"), top)
+
+
+def best_sweep_models(parent_run_id: str, top: int) -> list[str]:
+    """``runs:/<id>/model`` of the ``top`` best finished jobs of a sweep, best first.
+
+    Raises:
+        UserError: when the parent run does not exist or has no finished job with a logged model.
+    """
+    from digit_experiments.sweep import child_runs, report_rows
+
+    client = mlflow.MlflowClient()
+    try:
+        parent = client.get_run(parent_run_id)
+    except Exception as error:  # noqa: BLE001  (MLflow raises several types for a missing run)
+        raise UserError(f"No sweep parent run {parent_run_id!r} in {mlflow.get_tracking_uri()}: {error}") from error
+    metric = parent.data.params.get("optimized_metric", "val_accuracy")
+    finished = [run for run in child_runs(client, parent_run_id) if run.info.status == "FINISHED"]
+    _, rows = report_rows(finished, metric)
+    best = [row["run_id"] for row in rows if not math.isnan(row[f"best_{metric}"])][:top]
+    if not best:
+        raise UserError(f"Sweep {parent_run_id} has no finished job to ensemble (ranked by best_{metric}).")
+    return [f"runs:/{run_id}/model" for run_id in best]
+
+
+def load_member(uri: str) -> Member:
+    """Load one model reference (not a list, not ``sweep:``).
+
+    Raises:
+        UserError: naming the reference and what went wrong.
+    """
+    path = Path(uri).expanduser()
+    if ":/" in uri and not path.exists():
+        return _load_mlflow(uri)
+    if not path.exists():
+        raise UserError(
+            f"Model {uri!r} not found: it is neither an existing file or folder nor an MLflow URI "
+            "(runs:/<run id>/model, models:/<name>/<version>)."
+        )
+    if path.is_file():
+        return Member(uri, _load_keras_file(path), None)
+    if (path / "MLmodel").exists():
+        return _load_mlflow(str(path.absolute()))
+    if (path / "saved_model.pb").exists():
+        return Member(uri, _load_saved_model(path), None)
+    raise UserError(f"Folder {uri!r} holds no model: expected an MLflow model (MLmodel) or a SavedModel (saved_model.pb).")
+
+
+def _load_mlflow(uri: str) -> Member:
+    """An MLflow Keras-flavour model and the id of the run that logged it."""
+    try:
+        model = mlflow.keras.load_model(uri)
+        run_id = mlflow.models.get_model_info(uri).run_id or _training_run_id(uri)
+    except Exception as error:  # noqa: BLE001  (MLflow and the stores raise many types)
+        raise UserError(
+            f"Cannot load model {uri!r} from the tracking store {mlflow.get_tracking_uri()}: "
+            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}. Check the run id or "
+            "model name, and point at the right store with tracking.uri=... or $MLFLOW_TRACKING_URI."
+        ) from error
+    return Member(uri, model, run_id)
+
+
+def _training_run_id(uri: str) -> str | None:
+    """The run that logged the model at a ``runs:/`` or ``models:/`` URI (None for other URIs)."""
+    if uri.startswith("runs:/"):
+        return uri[len("runs:/"):].split("/")[0]
+    if uri.startswith("models:/"):
+        from mlflow.store.artifact.utils.models import get_model_name_and_version
+
+        client = mlflow.MlflowClient()
+        return client.get_model_version(*get_model_name_and_version(client, uri)).run_id
+    return None
+
+
+def _load_keras_file(path: Path) -> keras.Model:
+    """A model saved with ``model.save(...)`` (``.keras``)."""
+    try:
+        return keras.models.load_model(path)
+    except Exception as error:  # noqa: BLE001  (Keras raises many types for a bad file)
+        raise UserError(f"Cannot read {path} as a Keras model (.keras file): {type(error).__name__}: {error}") from error
+
+
+def _load_saved_model(path: Path) -> keras.Model:
+    """A TensorFlow SavedModel with a ``serve`` endpoint, wrapped as a Keras model."""
+    try:
+        layer = keras.layers.TFSMLayer(str(path), call_endpoint="serve")
+    except Exception as error:  # noqa: BLE001
+        raise UserError(f"Cannot read {path} as a TensorFlow SavedModel: {type(error).__name__}: {error}") from error
+    inputs = keras.Input((28, 28, 1), name="images")
+    return keras.Model(inputs, layer(inputs), name=path.name)
+

@@ -1,0 +1,155 @@
+"""Evaluate, predict and export through their real CLIs, on a smoke-trained model."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import mlflow
+import numpy as np
+import pytest
+
+from digit_experiments.dataset.idx import read_idx
+
+from helpers import run_cli
+
+SMOKE = ["experiment=smoke", "model=tiny", "augment=none", "epochs=2", "dataset.max_test_images_per_source=300"]
+
+
+def smoke_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One smoke training through the real CLI per test session, shared by the modules that need a model.
+
+    Returns:
+        The working directory (holding ``mlruns/``) and the training run id.
+    """
+    workdir = tmp_path_factory.getbasetemp() / "smoke_model"
+    if not (workdir / "run_id.txt").exists():
+        workdir.mkdir(exist_ok=True)
+        result = run_cli("digit_experiments.train", SMOKE, cwd=workdir)
+        assert result.returncode == 0, result.stderr[-3000:]
+        client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+        (run,) = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
+        (workdir / "run_id.txt").write_text(run.info.run_id)
+    return workdir, (workdir / "run_id.txt").read_text()
+
+
+def mnist_test_images(data_dir: Path, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``count`` MNIST test images and labels."""
+    mnist = data_dir / "mnist"
+    return read_idx(mnist / "t10k-images-idx3-ubyte.gz")[:count], read_idx(mnist / "t10k-labels-idx1-ubyte.gz")[:count]
+
+
+@pytest.fixture(scope="module")
+def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    return smoke_model(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def image_folder(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 MNIST test PNGs, one of them also as a large, inverted colour JPEG, and a broken file."""
+    folder = tmp_path_factory.mktemp("images")
+    images, labels = mnist_test_images(data_dir, 12)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        cv2.imwrite(str(folder / f"{i:02d}_{label}.png"), image)
+    big = cv2.resize(255 - images[0], (140, 140), interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(folder / "zz_big_inverted.jpg"), cv2.merge([big, big // 2, big]))
+    (folder / "zz_broken.png").write_bytes(b"not an image")
+    return folder
+
+
+def test_evaluate_prints_the_table_and_logs_a_linked_run(trained, data_dir: Path) -> None:
+    workdir, run_id = trained
+    result = run_cli(
+        "digit_experiments.evaluate",
+        [f"model_uri=runs:/{run_id}/model", "dataset.max_test_images_per_source=300", "log=true"], cwd=workdir,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    header, row = result.stdout.strip().splitlines()
+    assert header.split() == ["source", "n", "accuracy", "loss", "macro_f1"]
+    source, n, accuracy, loss, macro_f1 = row.split()
+    client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    training = client.get_run(run_id)
+    assert (source, n) == ("mnist", "300")
+    assert float(accuracy) == pytest.approx(training.data.metrics["test_mnist_accuracy"], abs=1e-4)
+    assert float(loss) == pytest.approx(training.data.metrics["test_mnist_loss"], abs=1e-3)
+    (evaluation,) = client.search_runs(
+        [training.info.experiment_id], filter_string=f"tags.evaluated_run_id = '{run_id}'"
+    )
+    assert evaluation.info.status == "FINISHED"
+    assert evaluation.data.metrics["test_mnist_macro_f1"] == pytest.approx(float(macro_f1), abs=1e-4)
+    artifacts = {f.path for folder in ("evaluation", "plots") for f in client.list_artifacts(evaluation.info.run_id, folder)}
+    assert {"evaluation/scores.csv", "plots/confusion_matrix_mnist.png"} <= artifacts
+
+
+def test_export_then_evaluate_an_ensemble_without_the_store(trained, tmp_path: Path) -> None:
+    workdir, run_id = trained
+    result = run_cli("digit_experiments.export", [f"model_uri=runs:/{run_id}/model", f"output={tmp_path}/export"], cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "export" / "model.keras").is_file() and (tmp_path / "export" / "saved_model" / "saved_model.pb").is_file()
+    elsewhere = tmp_path / "elsewhere"  # no MLflow store here: the files alone are enough
+    elsewhere.mkdir()
+    single = run_cli("digit_experiments.evaluate", [f"model_uri={tmp_path}/export/model.keras", "dataset.max_test_images_per_source=300"], cwd=elsewhere)
+    ensemble = run_cli(
+        "digit_experiments.evaluate",
+        [f"model_uri=[{tmp_path}/export/model.keras,{tmp_path}/export/saved_model]", "dataset.max_test_images_per_source=300"],
+        cwd=elsewhere,
+    )
+    assert single.returncode == 0 and ensemble.returncode == 0, single.stderr[-2000:] + ensemble.stderr[-2000:]
+    assert single.stdout == ensemble.stdout, "two copies of one model average to the same predictions"
+
+
+@pytest.mark.parametrize("uri, message", [
+    ("runs:/0123456789abcdef/model", "Cannot load model 'runs:/0123456789abcdef/model'"),
+    ("no/such/model.keras", "Model 'no/such/model.keras' not found"),
+])
+def test_bad_model_uri_is_a_clear_error(trained, uri: str, message: str) -> None:
+    workdir, _ = trained
+    result = run_cli("digit_experiments.evaluate", [f"model_uri={uri}"], cwd=workdir, timeout=120)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_predict_reports_each_file_and_fails_only_the_broken_one(trained, image_folder: Path, data_dir: Path) -> None:
+    workdir, run_id = trained
+    result = run_cli("digit_experiments.predict", [f"model_uri=runs:/{run_id}/model", f"inputs={image_folder}", "format=json"], cwd=workdir)
+    assert result.returncode == 1, "one file failed"
+    rows = {Path(r["file"]).name: r for r in json.loads(result.stdout)}
+    assert len(rows) == 14
+    assert "not an image" in rows["zz_broken.png"]["error"]
+    _, labels = mnist_test_images(data_dir, 12)
+    good = [rows[f"{i:02d}_{label}.png"] for i, label in enumerate(labels)]
+    assert all(r["digit"] == int(np.argmax(r["probabilities"])) and 0 < r["probability"] <= 1 for r in good)
+    assert np.mean([r["digit"] == label for r, label in zip(good, labels)]) >= 0.5
+    inverted = np.array(rows["zz_big_inverted.jpg"]["probabilities"])
+    assert np.abs(inverted - np.array(good[0]["probabilities"])).max() < 0.2, "standardised like the original"
+
+
+def test_predict_table_csv_globs_tta_and_ensembles(trained, image_folder: Path) -> None:
+    workdir, run_id = trained
+    uri = f"runs:/{run_id}/model"
+    table = run_cli("digit_experiments.predict", [f"model_uri={uri}", f"inputs={image_folder}/0*.png"], cwd=workdir)
+    assert table.returncode == 0, table.stderr[-3000:]
+    lines = table.stdout.strip().splitlines()
+    assert lines[0].split() == ["file", "digit", "probability"] and len(lines) == 11
+    tta = run_cli(
+        "digit_experiments.predict",
+        [f"model_uri=[{uri},{uri}]", f"inputs=[{image_folder}/00_7.png,{image_folder}/missing.png]", "format=csv", "tta=true"],
+        cwd=workdir,
+    )
+    assert tta.returncode == 1
+    rows = list(csv.DictReader(io.StringIO(tta.stdout)))
+    assert rows[0]["digit"] != "" and rows[1]["error"] == "no such file or folder"
+
+
+def test_predict_a_folder_copied_elsewhere_with_the_exported_model(trained, image_folder: Path, tmp_path: Path) -> None:
+    workdir, run_id = trained
+    run_cli("digit_experiments.export", [f"model_uri=runs:/{run_id}/model", f"output={tmp_path}/export"], cwd=workdir)
+    shutil.copy(image_folder / "00_7.png", tmp_path / "seven.png")
+    from_store = run_cli("digit_experiments.predict", [f"model_uri=runs:/{run_id}/model", f"inputs={tmp_path}/seven.png", "format=json"], cwd=workdir)
+    exported = run_cli("digit_experiments.predict", [f"model_uri={tmp_path}/export/saved_model", f"inputs={tmp_path}/seven.png", "format=json"], cwd=tmp_path)
+    assert from_store.returncode == exported.returncode == 0, exported.stderr[-3000:]
+    assert json.loads(from_store.stdout)[0]["probabilities"] == pytest.approx(json.loads(exported.stdout)[0]["probabilities"], abs=1e-5)

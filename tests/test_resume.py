@@ -1,0 +1,80 @@
+"""Resuming a training run after its process was killed with SIGKILL mid-epoch, through the real CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from helpers import run_cli
+
+EPOCHS = 6
+ARGS = [
+    "experiment=smoke", "model=tiny", "augment=none", f"epochs={EPOCHS}", "batch_size=32",
+    "dataset.max_train_images=4000", "dataset.max_test_images_per_source=200", "trainer.verbose=2",
+    "callbacks.reduce_lr_on_plateau.patience=1",
+]
+
+
+def _start_training(workdir: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    log = open(workdir / "killed.log", "w")
+    return subprocess.Popen(
+        [sys.executable, "-m", "digit_experiments.train", *ARGS], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def _kill_mid_epoch(process: subprocess.Popen, client: mlflow.MlflowClient, done_epochs: int = 2, deadline_s: float = 240):
+    """Wait until ``done_epochs`` epochs are logged, then SIGKILL the process half way through the next one."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "training ended before it could be killed"
+        experiment = client.get_experiment_by_name("digit_experiments") if Path(client.tracking_uri[10:]).exists() else None
+        runs = client.search_runs([experiment.experiment_id]) if experiment else []
+        if runs:
+            history = sorted(client.get_metric_history(runs[0].info.run_id, "loss"), key=lambda m: m.step)
+            if len(history) >= done_epochs:
+                epoch_s = (history[-1].timestamp - history[-2].timestamp) / 1000
+                time.sleep(max(0.2, epoch_s / 2))
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait(30)
+                return runs[0].info.run_id
+        time.sleep(0.2)
+    process.kill()
+    pytest.fail("training did not log its epochs in time")
+
+
+def test_training_killed_mid_epoch_resumes_in_the_same_run(data_dir: Path, tmp_path: Path) -> None:
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    run_id = _kill_mid_epoch(_start_training(tmp_path), client)
+    killed = client.get_run(run_id)
+    assert killed.info.status == "RUNNING", "SIGKILL leaves no chance to end the run"
+    done = max(m.step for m in client.get_metric_history(run_id, "loss")) + 1
+    assert 2 <= done < EPOCHS
+    output_dir = Path(killed.data.tags["output_dir"])
+    assert (output_dir / "backup").is_dir()
+
+    result = run_cli("digit_experiments.train", [*ARGS, f"resume={run_id}"], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"Epoch {EPOCHS}/{EPOCHS}" in result.stdout and "Epoch 1/" not in result.stdout, "the epoch counter continues"
+    (run,) = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
+    assert run.info.run_id == run_id and run.info.status == "FINISHED"
+    for key in ("loss", "val_loss", "val_accuracy", "learning_rate"):
+        assert [m.step for m in client.get_metric_history(run_id, key)] == list(range(EPOCHS)), key
+    assert run.data.metrics["epochs_trained"] == EPOCHS
+    assert run.data.metrics["best_val_accuracy"] > 0.5 and run.data.metrics["test_accuracy"] > 0.5
+    assert not (output_dir / "backup").exists(), "the backup is deleted once training completes"
+    assert {f.path for f in client.list_artifacts(run_id)} >= {"model", "plots", "config"}
+
+
+def test_resuming_a_finished_or_unknown_run_is_a_clear_error(tmp_path: Path) -> None:
+    result = run_cli("digit_experiments.train", ["model=tiny", "resume=0123456789abcdef"], cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert "Cannot resume '0123456789abcdef'" in result.stderr and "Traceback" not in result.stderr
