@@ -1,0 +1,140 @@
+"""Training throughput of ``cnn_bn``: this framework's pipeline against a plain Keras script.
+
+Measures images/s of one timed epoch (after a warm-up epoch that pays for graph
+building) for:
+
+* ``plain_keras``: a 30-line Keras script — NumPy arrays straight into ``fit``;
+* ``framework_augment_none``: the framework's tf.data pipeline, no augmentation;
+* ``framework_augment_seed``: the framework's pipeline with ``augment=seed``
+  (static Albumentations copy + vectorised rotation/shift/zoom).
+
+It prints the figures and their ratios and saves them as JSON. Usage::
+
+    DIGITS_DATA_DIR=../shared/data python benchmarks/throughput.py --images 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from digit_experiments.augment.albumentations_set import static_copy  # noqa: E402
+from digit_experiments.dataset import load_dataset  # noqa: E402
+from digit_experiments.model import build_model  # noqa: E402
+from digit_experiments.pipeline import training_dataset  # noqa: E402
+from digit_experiments.trainer import configure_runtime  # noqa: E402
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records each epoch's wall time and the gaps between epochs (iterator tear-down and set-up)."""
+
+    def on_train_begin(self, logs=None):
+        self.times: list[float] = []
+        self.gaps: list[float] = []
+        self.end: float | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+        if self.end is not None:
+            self.gaps.append(self.start - self.end)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.end = time.perf_counter()
+        self.times.append(self.end - self.start)
+
+
+def plain_keras_model() -> keras.Model:
+    """The seed network written out by hand, as a plain Keras user would."""
+    layers = keras.layers
+    model = keras.Sequential([keras.Input((28, 28, 1))])
+    for filters, padding in ((32, "valid"), (96, "valid"), (128, "same")):
+        for _ in range(2):
+            model.add(layers.Conv2D(filters, 3, padding=padding, activation="relu"))
+            model.add(layers.BatchNormalization())
+        model.add(layers.MaxPooling2D(2))
+        model.add(layers.SpatialDropout2D(0.2))
+    model.add(layers.Flatten())
+    model.add(layers.Dense(1050, activation="relu", kernel_regularizer=keras.regularizers.L2(1e-4)))
+    model.add(layers.BatchNormalization())
+    model.add(layers.Dropout(0.5))
+    model.add(layers.Dense(10, activation="softmax", dtype="float32"))
+    return model
+
+
+def timed_fit(model: keras.Model, data, batch_size: int | None) -> float:
+    """Seconds of the second (warm) epoch; the gap between the epochs is printed too."""
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, clipnorm=1.0), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    timer = EpochTimer()
+    if isinstance(data, tuple):
+        model.fit(*data, batch_size=batch_size, epochs=2, callbacks=[timer], verbose=0)
+    else:
+        model.fit(data, epochs=2, callbacks=[timer], verbose=0, shuffle=False)
+    print(f"  epochs {', '.join(f'{t:.1f}' for t in timer.times)} s; gap between epochs {timer.gaps[0]:.2f} s")
+    return timer.times[-1]
+
+
+def augment_config(name: str) -> dict:
+    """The ``augment`` group option ``name``, composed by Hydra."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[f"augment={name}", "paths.output_dir=unused"])
+    return OmegaConf.to_container(cfg.augment, resolve=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=20000, help="training images per epoch (max 54000)")
+    parser.add_argument("--batch-size", type=int, default=384)
+    parser.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16"])
+    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/throughput.json"))
+    args = parser.parse_args()
+
+    data_dir = Path(os.environ.get("DIGITS_DATA_DIR", "data"))
+    splits = load_dataset({"mnist": {}}, data_dir, seed=42, max_train_images=int(args.images / 0.9))
+    images, labels = splits.train_images, splits.train_labels
+    results: dict[str, float] = {}
+
+    configure_runtime(42, args.precision)
+    x = images.astype(np.float32)[..., None] / 255.0
+    results["plain_keras"] = len(labels) / timed_fit(plain_keras_model(), (x, labels), args.batch_size)
+
+    for name in ("none", "seed"):
+        configure_runtime(42, args.precision)
+        augment = augment_config(name)
+        transforms = augment["albumentations"].get("transforms")
+        copy = static_copy(images, transforms, 42) if augment["albumentations"]["mode"] == "static" and transforms else None
+        dataset = training_dataset(images, labels, args.batch_size, 42, augment, copy)
+        results[f"framework_augment_{name}"] = len(labels) / timed_fit(build_model({"name": "cnn_bn"}), dataset, None)
+
+    report = {
+        "images_per_epoch": len(labels),
+        "batch_size": args.batch_size,
+        "precision": args.precision,
+        "images_per_second": results,
+        "framework_none_over_plain": results["framework_augment_none"] / results["plain_keras"],
+        "epoch_time_seed_over_none": results["framework_augment_none"] / results["framework_augment_seed"],
+    }
+    for key, value in results.items():
+        print(f"{key:28s} {value:8.0f} images/s")
+    print(f"framework (augment=none) / plain Keras throughput: {report['framework_none_over_plain']:.3f}")
+    print(f"epoch time augment=seed / augment=none:           {report['epoch_time_seed_over_none']:.3f} (target <= 1.10)")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"saved {args.output}")
+
+
+if __name__ == "__main__":
+    main()
