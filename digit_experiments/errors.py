@@ -1,5 +1,9 @@
 """Errors a user can fix, reported as one paragraph instead of a traceback."""
 
+import contextlib
+import sys
+from typing import Iterator, NoReturn
+
 
 class UserError(Exception):
     """A mistake in the user's config, data or command line.
@@ -19,3 +23,18 @@ class DataError(UserError):
 
 class TrainingDiverged(RuntimeError):
     """Training produced a NaN or infinite loss and was stopped."""
+
+
+def exit_for_user_error(error: UserError) -> NoReturn:
+    """Print ``error`` as one paragraph on stderr and exit with status 2, without a traceback."""
+    print(f"\nError: {error}", file=sys.stderr)
+    sys.exit(2)
+
+
+@contextlib.contextmanager
+def user_errors_exit() -> Iterator[None]:
+    """Turn a :class:`UserError` raised inside the block into :func:`exit_for_user_error`."""
+    try:
+        yield
+    except UserError as error:
+        exit_for_user_error(error)

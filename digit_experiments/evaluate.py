@@ -14,7 +14,6 @@ import csv
 import io
 import logging
 import os
-import sys
 from typing import Any, Mapping
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
@@ -22,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 import hydra  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from digit_experiments.errors import UserError  # noqa: E402
+from digit_experiments.errors import user_errors_exit  # noqa: E402
 
 log = logging.getLogger("digit_experiments")
 
@@ -129,11 +128,8 @@ def _log_evaluation(config: Mapping[str, Any], ensemble: Any, scores: Mapping[st
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     """Evaluate as configured; a user mistake exits with status 2 and one paragraph."""
-    try:
+    with user_errors_exit():
         evaluate(OmegaConf.to_container(cfg, resolve=True))
-    except UserError as error:
-        print(f"\nError: {error}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

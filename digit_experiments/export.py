@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -23,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 import hydra  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from digit_experiments.errors import UserError  # noqa: E402
+from digit_experiments.errors import UserError, user_errors_exit  # noqa: E402
 
 log = logging.getLogger("digit_experiments")
 
@@ -74,11 +73,8 @@ def export(config: Mapping[str, Any]) -> tuple[Path, Path]:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")
 def main(cfg: DictConfig) -> None:
     """Export as configured; a user mistake exits with status 2 and one paragraph."""
-    try:
+    with user_errors_exit():
         export(OmegaConf.to_container(cfg, resolve=True))
-    except UserError as error:
-        print(f"\nError: {error}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import hydra  # noqa: E402
 import numpy as np  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from digit_experiments.errors import ConfigError, UserError  # noqa: E402
+from digit_experiments.errors import ConfigError, user_errors_exit  # noqa: E402
 
 log = logging.getLogger("digit_experiments")
 
@@ -204,11 +204,8 @@ def predict(config: Mapping[str, Any]) -> int:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
     """Predict as configured; exit 1 when any file failed, 2 for a user mistake."""
-    try:
+    with user_errors_exit():
         status = predict(OmegaConf.to_container(cfg, resolve=True))
-    except UserError as error:
-        print(f"\nError: {error}", file=sys.stderr)
-        sys.exit(2)
     sys.exit(status)
 
 

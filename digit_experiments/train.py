@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
 
@@ -19,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from digit_experiments.errors import UserError  # noqa: E402
+from digit_experiments.errors import UserError, exit_for_user_error  # noqa: E402
 
 log = logging.getLogger("digit_experiments")
 
@@ -68,8 +67,7 @@ def main(cfg: DictConfig) -> float:
         log.error("%s", error)
         if multirun:
             return float("nan")
-        print(f"\nError: {error}", file=sys.stderr)
-        sys.exit(2)
+        exit_for_user_error(error)
     except Exception as error:
         if not multirun or type(error).__name__ == "TrialPruned":
             raise
