@@ -59,7 +59,8 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> float:
         tags.update({"trial.number": str(trial.get("trial_number", "")), "trial.study": trial["study_name"]})
     tags[tracking.OUTPUT_DIR_TAG] = str(output_dir)
     start = {"run_id": resumed.info.run_id} if resumed else {}
-    with tracking.tracked_run(config["tracking"], tags=tags, **start) as active:
+    failure_tags = {"trial.state": "FAIL"} if trial else {}
+    with tracking.tracked_run(config["tracking"], tags=tags, failure_tags=failure_tags, **start) as active:
         log.info("MLflow run %s in %s%s", active.info.run_id, mlflow.get_tracking_uri(), " (resumed)" if resumed else "")
         if resumed:
             tracking.check_resume_config(resumed, config)
@@ -73,10 +74,10 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> float:
         metric = trainer.best_value(history, config["optimized_metric"])
         mlflow.log_metric(f"best_{config['optimized_metric']}", metric)
         pruned = pruner is not None and pruner.pruned_at_epoch is not None
-        if trial:
-            mlflow.set_tag("trial.state", "PRUNED" if pruned else "COMPLETE")
         if not pruned:  # a pruned trial is not worth scoring on the test sets
             _evaluate_and_log(config, splits, model, history, augmented, output_dir)
+        if trial:
+            mlflow.set_tag("trial.state", "PRUNED" if pruned else "COMPLETE")
     if pruned:
         raise optuna.TrialPruned(f"pruned after epoch {pruner.pruned_at_epoch}")
     return metric

@@ -87,12 +87,18 @@ def _set_tracking_uri_keeping_environment(uri: str) -> None:
 
 
 @contextlib.contextmanager
-def tracked_run(tracking: Mapping[str, Any], tags: Mapping[str, str] | None = None, **start_kwargs: Any) -> Iterator[mlflow.ActiveRun]:
+def tracked_run(
+    tracking: Mapping[str, Any],
+    tags: Mapping[str, str] | None = None,
+    failure_tags: Mapping[str, str] | None = None,
+    **start_kwargs: Any,
+) -> Iterator[mlflow.ActiveRun]:
     """Start an MLflow run and always end it with an honest status.
 
     FINISHED on success, KILLED on Ctrl-C (KeyboardInterrupt), FAILED on any
-    other exception, with the reason in the ``failure_reason`` tag. The
-    exception is re-raised: tracking never swallows errors.
+    other exception, with the reason in the ``failure_reason`` tag and
+    ``failure_tags`` (e.g. an Optuna trial's state) set too. The exception is
+    re-raised: tracking never swallows errors.
     """
     experiment_id = use_experiment(tracking)
     tags = dict(tags or {})
@@ -104,11 +110,11 @@ def tracked_run(tracking: Mapping[str, Any], tags: Mapping[str, str] | None = No
     try:
         yield run
     except KeyboardInterrupt:
-        mlflow.set_tag("failure_reason", "interrupted (Ctrl-C or SIGTERM)")
+        mlflow.set_tags({**(failure_tags or {}), "failure_reason": "interrupted (Ctrl-C or SIGTERM)"})
         mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
         raise
     except BaseException as error:
-        mlflow.set_tag("failure_reason", f"{type(error).__name__}: {error}"[:5000])
+        mlflow.set_tags({**(failure_tags or {}), "failure_reason": f"{type(error).__name__}: {error}"[:5000]})
         mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
         raise
     else:

@@ -34,11 +34,12 @@ def test_successful_run_is_finished_with_local_artifacts(tmp_path: Path) -> None
 
 
 def test_exception_marks_the_run_failed_with_its_reason(tmp_path: Path) -> None:
-    with pytest.raises(ValueError), tracked_run(tracking_config(tmp_path)):
+    with pytest.raises(ValueError), tracked_run(tracking_config(tmp_path), failure_tags={"trial.state": "FAIL"}):
         raise ValueError("boom")
     run = last_run(tmp_path)
     assert run.info.status == "FAILED"
     assert run.data.tags["failure_reason"] == "ValueError: boom"
+    assert run.data.tags["trial.state"] == "FAIL"
 
 
 def test_ctrl_c_marks_the_run_killed(tmp_path: Path) -> None:
