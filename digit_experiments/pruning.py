@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from typing import Any, Mapping
 
 import keras
@@ -39,6 +40,18 @@ def build_pruner(spec: Mapping[str, Any]) -> optuna.pruners.BasePruner:
     if kind not in PRUNERS:
         raise ValueError(f"Unknown pruner {kind!r} in hydra.sweeper.pruner; choose one of {', '.join(PRUNERS)}.")
     return PRUNERS[kind](**options)
+
+
+def prepare_storage(storage: str) -> str:
+    """Create the folder of a relative or absolute SQLite study database; return ``storage`` unchanged.
+
+    SQLAlchemy does not create missing folders, and a first search would fail
+    with an opaque "unable to open database file".
+    """
+    prefix = "sqlite:///"
+    if storage.startswith(prefix):
+        Path(storage[len(prefix):]).absolute().parent.mkdir(parents=True, exist_ok=True)
+    return storage
 
 
 def open_trial(storage: str, study_name: str, trial_id: int) -> optuna.Trial:

@@ -3,7 +3,7 @@
 :class:`MlflowSweepCallback` is a Hydra callback (``conf/hydra/default.yaml``):
 
 * ``on_multirun_start`` creates the parent run (or, for an Optuna search shared
-  by several workers, finds the one already open for the same study) and
+  by several workers or resumed, the one recorded in the study database) and
   exports its id in ``$DIGITS_PARENT_RUN_ID``; every job's run then carries
   MLflow's ``mlflow.parentRunId`` tag, so the UI nests the jobs under it;
 * ``on_job_end`` and ``on_multirun_end`` rebuild the report from the child
@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +30,23 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
+import optuna  # noqa: E402
 from hydra.experimental.callback import Callback  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from mlflow.entities import Run, RunStatus  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from digit_experiments import tracking  # noqa: E402
+from digit_experiments.pruning import prepare_storage  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 #: Params that differ between jobs without being swept values.
 NOT_SWEPT = {"paths.output_dir", "optuna.trial_id", "optuna.trial_number"}
+#: Optuna study user attribute holding the id of the search's MLflow parent run.
+PARENT_RUN_ATTR = "mlflow_parent_run_id"
+#: How long a worker waits for another worker that is creating the study's parent run.
+PARENT_WAIT_SECONDS = 60.0
 
 
 def sweep_id(config: DictConfig) -> str:
@@ -58,15 +65,16 @@ def _client(config: DictConfig) -> tuple[mlflow.MlflowClient, str]:
 
 
 def open_parent_run(config: DictConfig) -> str:
-    """Create the sweep's parent run, or reuse the open one of the same Optuna study."""
+    """Create the sweep's parent run; an Optuna search reuses its study's one (see :func:`_study_parent_run`)."""
     client, experiment_id = _client(config)
+    if sweep_id(config).startswith("optuna:"):
+        return _study_parent_run(config, client, experiment_id)
+    return _create_parent_run(config, client, experiment_id)
+
+
+def _create_parent_run(config: DictConfig, client: mlflow.MlflowClient, experiment_id: str) -> str:
+    """A new parent run tagged with the sweep's identity and overrides."""
     identity = sweep_id(config)
-    if identity.startswith("optuna:"):  # workers and resumed searches of one study share one parent
-        existing = client.search_runs([experiment_id], filter_string=f"tags.`sweep.id` = '{identity}'")
-        if existing:
-            run_id = existing[0].info.run_id
-            client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
-            return run_id
     overrides = " ".join(OmegaConf.to_container(config.hydra.overrides.task, resolve=False))
     run = client.create_run(
         experiment_id,
@@ -76,6 +84,53 @@ def open_parent_run(config: DictConfig) -> str:
     client.log_param(run.info.run_id, "sweep.overrides", overrides[: tracking.MAX_PARAM_LENGTH])
     client.log_param(run.info.run_id, "optimized_metric", config.optimized_metric)
     return run.info.run_id
+
+
+def _study_parent_run(config: DictConfig, client: mlflow.MlflowClient, experiment_id: str) -> str:
+    """The one parent run of an Optuna study, shared by every worker and every resumed session.
+
+    Workers of one search may start at the same instant, so "search for the
+    parent, create it if missing" would race. The study database decides
+    instead: creating a study is atomic, so exactly one worker creates it, and
+    that worker creates the parent run and records its id as a study user
+    attribute (:data:`PARENT_RUN_ATTR`); the others wait for the attribute.
+    """
+    sweeper = config.hydra.sweeper
+    storage = prepare_storage(sweeper.storage)
+    try:
+        study = optuna.create_study(study_name=sweeper.study_name, storage=storage, direction=sweeper.direction)
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=sweeper.study_name, storage=storage)
+        run_id = _wait_for_parent_attr(study)
+        if run_id and _reopen(client, run_id):
+            return run_id
+        log.info("Study %s has no parent run in this MLflow store; creating one.", sweeper.study_name)
+    run_id = _create_parent_run(config, client, experiment_id)
+    study.set_user_attr(PARENT_RUN_ATTR, run_id)
+    return run_id
+
+
+def _wait_for_parent_attr(study: optuna.Study) -> str | None:
+    """The parent run id recorded in ``study``, waiting for a worker that is creating it right now.
+
+    A study that already has trials but no parent id (made by hand, or its
+    creator died) is not waited for.
+    """
+    deadline = time.monotonic() + PARENT_WAIT_SECONDS
+    while True:
+        run_id = study.user_attrs.get(PARENT_RUN_ATTR)
+        if run_id or study.get_trials(deepcopy=False) or time.monotonic() > deadline:
+            return run_id
+        time.sleep(0.5)
+
+
+def _reopen(client: mlflow.MlflowClient, run_id: str) -> bool:
+    """Mark an existing parent run RUNNING again; False when this store has no such run."""
+    try:
+        client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
+    except mlflow.exceptions.MlflowException:
+        return False
+    return True
 
 
 def child_runs(client: mlflow.MlflowClient, parent_id: str) -> list[Run]:

@@ -23,7 +23,13 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Keep the array cache of the test session out of the user's cache directory."""
+def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the test session's cache and MLflow store apart from the user's; pin the data directory.
+
+    A relative ``DIGITS_DATA_DIR`` (CI sets ``../shared/data``) is made absolute
+    here, because the CLI tests run their subprocesses from temporary directories.
+    """
     os.environ["DIGITS_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     os.environ.pop("MLFLOW_TRACKING_URI", None)
+    if os.environ.get("DIGITS_DATA_DIR"):
+        os.environ["DIGITS_DATA_DIR"] = str(Path(os.environ["DIGITS_DATA_DIR"]).expanduser().resolve())

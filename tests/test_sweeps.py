@@ -145,11 +145,10 @@ def test_two_workers_share_one_study_and_one_tracking_server(data_dir: Path, tmp
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "digit_experiments.train", *optuna_args(storage, 4, ["epochs=2"])]
     workers = []
-    for index in range(2):
+    for index in range(2):  # started together: they race to create the study and the parent run
         workdir = tmp_path / f"worker{index}"
         workdir.mkdir()
         workers.append(subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-        time.sleep(3)  # the first worker creates the study and the parent run
     outputs = [w.communicate(timeout=900)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
 
@@ -159,3 +158,4 @@ def test_two_workers_share_one_study_and_one_tracking_server(data_dir: Path, tmp
     parents, children = runs_by_role(mlflow_server)
     assert sorted(c.data.tags["trial.number"] for c in children) == ["0", "1", "2", "3"]
     assert len(parents) == 1 and {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    assert study.user_attrs["mlflow_parent_run_id"] == parents[0].info.run_id

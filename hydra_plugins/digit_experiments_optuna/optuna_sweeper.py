@@ -33,7 +33,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from digit_experiments.pruning import PRUNER_ATTR, build_pruner
+from digit_experiments.pruning import PRUNER_ATTR, build_pruner, prepare_storage
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +97,10 @@ class DigitOptunaSweeper(Sweeper):
         )
 
     def _study(self) -> "optuna.Study":
-        storage = self.settings["storage"]
-        if storage.startswith("sqlite:///") and not storage.startswith("sqlite:////"):
-            Path(storage[len("sqlite:///"):]).absolute().parent.mkdir(parents=True, exist_ok=True)
         pruner_spec = dict(self.settings["pruner"])
         study = optuna.create_study(
             study_name=self.settings["study_name"],
-            storage=storage,
+            storage=prepare_storage(self.settings["storage"]),
             sampler=optuna.samplers.TPESampler(seed=self.settings["sampler_seed"]),
             pruner=build_pruner(pruner_spec),
             direction=self.settings["direction"],
