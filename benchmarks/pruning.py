@@ -1,0 +1,72 @@
+"""Epochs saved by Optuna pruning on a small search, run through the real CLI.
+
+Runs ``python -m digit_experiments.train -m hparams_search=dropout_l2`` in a
+temporary folder (its own study database and MLflow store) with a small
+budget, then reads the study back and prints, per trial, its state and the
+epochs it trained, and in total the epochs trained against the epochs an
+unpruned search would have trained. Usage::
+
+    DIGITS_DATA_DIR=../shared/data python benchmarks/pruning.py --trials 12 --epochs 6 --images 3000
+
+Any further arguments are passed on as Hydra overrides (e.g. ``model=cnn_bn``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+
+
+def run_search(folder: Path, args: argparse.Namespace, overrides: list[str]) -> float:
+    """Run the search in ``folder``; return its wall time in seconds."""
+    command = [
+        sys.executable, "-m", "digit_experiments.train", "-m", "hparams_search=dropout_l2",
+        f"hydra.sweeper.n_trials={args.trials}", f"hydra.sweeper.storage=sqlite:///{folder}/study.db",
+        f"epochs={args.epochs}", f"dataset.max_train_images={args.images}", "dataset.max_test_images_per_source=1000",
+        f"model={args.model}", "augment=none", "trainer.verbose=0", "tracking.log_model=false", *overrides,
+    ]
+    start = time.perf_counter()
+    subprocess.run(command, cwd=folder, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--images", type=int, default=3000, help="training + validation images per trial")
+    parser.add_argument("--model", default="tiny")
+    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/pruning.json"))
+    args, overrides = parser.parse_known_args()
+
+    with tempfile.TemporaryDirectory(prefix="digits-pruning-") as folder:
+        seconds = run_search(Path(folder), args, overrides)
+        study = optuna.load_study(study_name="dropout_l2", storage=f"sqlite:///{folder}/study.db")
+        trials = [
+            {"number": t.number, "state": t.state.name, "epochs": len(t.intermediate_values), "value": t.value}
+            for t in study.trials
+        ]
+    trained = sum(t["epochs"] for t in trials)
+    budget = len(trials) * args.epochs
+    for t in trials:
+        value = "" if t["value"] is None else f"  val_accuracy {t['value']:.4f}"
+        print(f"trial {t['number']:3d}  {t['state']:8s}  {t['epochs']} epochs{value}")
+    pruned = sum(t["state"] == "PRUNED" for t in trials)
+    print(f"{pruned} of {len(trials)} trials pruned; {trained} of {budget} epochs trained "
+          f"({budget - trained} saved, {100 * (budget - trained) / budget:.0f} %); search took {seconds:.0f} s")
+    report = {"trials": trials, "epochs_trained": trained, "epochs_without_pruning": budget, "seconds": seconds,
+              "settings": {**{k: str(v) for k, v in vars(args).items()}, "overrides": overrides}}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"saved {args.output}")
+
+
+if __name__ == "__main__":
+    main()
