@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
 import keras
 import optuna
+import sqlalchemy
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,10 @@ PRUNERS = {
 }
 #: Study user attribute holding the pruner spec, so every process prunes alike.
 PRUNER_ATTR = "pruner"
+#: Seconds a worker waits for another worker's lock on a SQLite study database.
+SQLITE_LOCK_TIMEOUT = 60
+#: How often a worker tries to open a study database another worker is creating.
+SCHEMA_ATTEMPTS = 5
 
 
 def build_pruner(spec: Mapping[str, Any]) -> optuna.pruners.BasePruner:
@@ -42,16 +48,34 @@ def build_pruner(spec: Mapping[str, Any]) -> optuna.pruners.BasePruner:
     return PRUNERS[kind](**options)
 
 
-def prepare_storage(storage: str) -> str:
-    """Create the folder of a relative or absolute SQLite study database; return ``storage`` unchanged.
+def open_storage(storage: str) -> optuna.storages.BaseStorage | str:
+    """The study storage behind ``storage``, safe to open from several workers at once.
 
-    SQLAlchemy does not create missing folders, and a first search would fail
-    with an opaque "unable to open database file".
+    For an SQLAlchemy URL this is an :class:`optuna.storages.RDBStorage`:
+
+    * a SQLite database's folder is created (SQLAlchemy does not create it,
+      and a first search would fail with "unable to open database file");
+    * SQLite waits up to :data:`SQLITE_LOCK_TIMEOUT` seconds for a lock held by
+      another worker instead of failing with "database is locked";
+    * workers of one search that start together all try to create Optuna's
+      tables in a new database; the losers get an integrity error, and open it
+      again (up to :data:`SCHEMA_ATTEMPTS` times) once the tables exist.
+
+    Any other storage string (e.g. a journal file) is returned unchanged.
     """
-    prefix = "sqlite:///"
-    if storage.startswith(prefix):
-        Path(storage[len(prefix):]).absolute().parent.mkdir(parents=True, exist_ok=True)
-    return storage
+    if "://" not in storage:
+        return storage
+    engine_kwargs = {}
+    if storage.startswith("sqlite:///"):
+        Path(storage[len("sqlite:///"):]).absolute().parent.mkdir(parents=True, exist_ok=True)
+        engine_kwargs = {"connect_args": {"timeout": SQLITE_LOCK_TIMEOUT}}
+    for attempt in range(1, SCHEMA_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(storage, engine_kwargs=engine_kwargs)
+        except sqlalchemy.exc.SQLAlchemyError:
+            log.debug("Study storage %s is being created by another worker; retrying.", storage)
+            time.sleep(0.5 * attempt)
+    return optuna.storages.RDBStorage(storage, engine_kwargs=engine_kwargs)
 
 
 def open_trial(storage: str, study_name: str, trial_id: int) -> optuna.Trial:
@@ -60,7 +84,7 @@ def open_trial(storage: str, study_name: str, trial_id: int) -> optuna.Trial:
     Optuna stores no pruner in the database: the sweeper saves its spec as a
     study user attribute, and the same pruner is rebuilt here.
     """
-    study = optuna.load_study(study_name=study_name, storage=storage)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
     study.pruner = build_pruner(study.user_attrs.get(PRUNER_ATTR, {"type": "median"}))
     return optuna.Trial(study, trial_id)
 

@@ -37,7 +37,7 @@ from mlflow.entities import Run, RunStatus  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from digit_experiments import tracking  # noqa: E402
-from digit_experiments.pruning import prepare_storage  # noqa: E402
+from digit_experiments.pruning import open_storage  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def _study_parent_run(config: DictConfig, client: mlflow.MlflowClient, experimen
     attribute (:data:`PARENT_RUN_ATTR`); the others wait for the attribute.
     """
     sweeper = config.hydra.sweeper
-    storage = prepare_storage(sweeper.storage)
+    storage = open_storage(sweeper.storage)
     try:
         study = optuna.create_study(study_name=sweeper.study_name, storage=storage, direction=sweeper.direction)
     except optuna.exceptions.DuplicatedStudyError:
@@ -254,7 +254,17 @@ class MlflowSweepCallback(Callback):
         self.parent_id: str | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self.parent_id = open_parent_run(config)
+        """Open the parent run, or stop the sweep: Hydra would only warn about an exception here
+        and run every job un-nested, with no report."""
+        try:
+            self.parent_id = open_parent_run(config)
+        except Exception as error:
+            uri = tracking.tracking_uri(config.tracking.uri)
+            raise SystemExit(
+                f"\nError: the sweep could not open its MLflow parent run in {uri} "
+                f"({type(error).__name__}: {str(error)[:500]}). No job was started. Check that the "
+                "tracking store is reachable (tracking.uri or $MLFLOW_TRACKING_URI) and run the sweep again."
+            ) from error
         os.environ[tracking.PARENT_RUN_ENV] = self.parent_id
         log.info("Sweep parent run %s", self.parent_id)
 

@@ -53,16 +53,27 @@ def tracking_uri(configured: str) -> str:
 
 
 def use_experiment(tracking: Mapping[str, Any]) -> str:
-    """Point MLflow at the configured store and experiment (created if missing); return its id."""
+    """Point MLflow at the configured store and experiment (created if missing); return its id.
+
+    Sweep workers that start together may all find the experiment missing;
+    the ones that lose the race to create it use the winner's.
+    """
     uri = tracking_uri(tracking["uri"])
     _set_tracking_uri_keeping_environment(uri)
-    experiment = mlflow.get_experiment_by_name(tracking["experiment_name"])
+    name = tracking["experiment_name"]
+    experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
     artifact_location = None
     if uri.startswith("sqlite:") and tracking.get("artifact_location"):
         artifact_location = Path(tracking["artifact_location"]).absolute().as_uri()
-    return mlflow.create_experiment(tracking["experiment_name"], artifact_location=artifact_location)
+    try:
+        return mlflow.create_experiment(name, artifact_location=artifact_location)
+    except Exception:  # the SQL store raises SQLAlchemy's IntegrityError, a server an MlflowException
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
 
 
 def connect(tracking: Mapping[str, Any]) -> str:

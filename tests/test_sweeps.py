@@ -60,6 +60,16 @@ def test_grid_sweep_nests_jobs_and_reports_failures(data_dir: Path, tmp_path: Pa
     assert {"report/sweep_report.csv", "report/sweep_report.md", "report/sweep_plot.png"} <= artifacts
 
 
+def test_sweep_stops_when_its_parent_run_cannot_be_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hydra only warns when a callback raises; the sweep must not go on with un-nested jobs."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    result = run_cli("digit_experiments.train", ["-m", *SMALL, f"tracking.uri={unreachable}", "model.dense_dropout=0.3,0.5"], cwd=tmp_path)
+    assert result.returncode != 0
+    assert f"could not open its MLflow parent run in {unreachable}" in result.stderr
+    assert "Launching 2 jobs" not in result.stdout + result.stderr, "no job may start without its parent run"
+
+
 def optuna_args(storage: str, n_trials: int, extra: list[str] | None = None) -> list[str]:
     return [
         "-m", "hparams_search=dropout_l2", *SMALL, "epochs=4",
@@ -153,9 +163,11 @@ def test_two_workers_share_one_study_and_one_tracking_server(data_dir: Path, tmp
     assert [w.returncode for w in workers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
 
     study = optuna.load_study(study_name="dropout_l2", storage=storage)
+    logs = "\n".join(f"--- worker {i} ---\n{out[-4000:]}" for i, out in enumerate(outputs))
     numbers = [t.number for t in study.trials]
     assert sorted(numbers) == [0, 1, 2, 3], "no trial is run twice and none is lost"
+    assert {t.state for t in study.trials} == {optuna.trial.TrialState.COMPLETE}, logs
     parents, children = runs_by_role(mlflow_server)
-    assert sorted(c.data.tags["trial.number"] for c in children) == ["0", "1", "2", "3"]
+    assert sorted(c.data.tags["trial.number"] for c in children) == ["0", "1", "2", "3"], logs
     assert len(parents) == 1 and {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
     assert study.user_attrs["mlflow_parent_run_id"] == parents[0].info.run_id

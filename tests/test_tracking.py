@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import mlflow
 import pytest
 
-from digit_experiments.tracking import tracked_run, tracking_uri
+from digit_experiments.tracking import tracked_run, tracking_uri, use_experiment
 
 
 def tracking_config(tmp_path: Path) -> dict[str, object]:
@@ -55,3 +57,20 @@ def test_environment_tracking_uri_wins(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.chdir(tmp_path)
     assert tracking_uri("sqlite:///mlruns/mlflow.db") == f"sqlite:///{tmp_path}/mlruns/mlflow.db"
     assert (tmp_path / "mlruns").is_dir()
+
+
+def test_workers_creating_the_experiment_together_agree_on_it(tmp_path: Path) -> None:
+    """Sweep workers started at once all find the experiment missing and create it; none may fail."""
+    config = tracking_config(tmp_path)
+    mlflow.MlflowClient(config["uri"]).search_experiments()  # the store exists; only the experiment is missing
+    workers = 6
+    start = threading.Barrier(workers)
+
+    def create() -> str:
+        start.wait()
+        return use_experiment(config)
+
+    with ThreadPoolExecutor(workers) as pool:
+        ids = list(pool.map(lambda _: create(), range(workers)))
+    assert len(set(ids)) == 1
+    assert mlflow.MlflowClient(config["uri"]).get_experiment_by_name("status-test").experiment_id == ids[0]

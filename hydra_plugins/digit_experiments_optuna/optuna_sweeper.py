@@ -33,7 +33,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from digit_experiments.pruning import PRUNER_ATTR, build_pruner, prepare_storage
+from digit_experiments.pruning import PRUNER_ATTR, build_pruner, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class DigitOptunaSweeper(Sweeper):
         pruner_spec = dict(self.settings["pruner"])
         study = optuna.create_study(
             study_name=self.settings["study_name"],
-            storage=prepare_storage(self.settings["storage"]),
+            storage=open_storage(self.settings["storage"]),
             sampler=optuna.samplers.TPESampler(seed=self.settings["sampler_seed"]),
             pruner=build_pruner(pruner_spec),
             direction=self.settings["direction"],
