@@ -13,23 +13,12 @@ cache is neither used nor touched. Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
 from pathlib import Path
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
-
-
-def dataset_config(name: str) -> dict:
-    """The ``dataset`` group option ``name``, composed by Hydra."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[f"dataset={name}", "paths.output_dir=unused"])
-    return OmegaConf.to_container(cfg.dataset, resolve=True)
+from common import group_config, save_report
 
 
 def timed_load(config: dict, data_dir: Path) -> tuple[float, str]:
@@ -48,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
 
     data_dir = Path(os.environ.get("DIGITS_DATA_DIR", "data")).resolve()
-    config = dataset_config(args.dataset)
+    config = group_config("dataset", args.dataset)
     with tempfile.TemporaryDirectory(prefix="digits-cache-") as cache:
         os.environ["DIGITS_CACHE_DIR"] = cache
         cold, summary = timed_load(config, data_dir)
@@ -57,9 +46,7 @@ def main() -> None:
     print(f"dataset={args.dataset}: {summary}")
     print(f"cold load (empty cache): {cold:7.1f} s")
     print(f"warm load (cache hit):   {warm:7.1f} s   ({cold / warm:.0f}x faster)")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"saved {args.output}")
+    save_report(report, args.output)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Any further arguments are passed on as Hydra overrides (e.g. ``model=cnn_bn``).
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ import time
 from pathlib import Path
 
 import optuna
+
+from common import save_report
 
 
 def run_search(folder: Path, args: argparse.Namespace, overrides: list[str]) -> float:
@@ -63,9 +64,7 @@ def main() -> None:
           f"({budget - trained} saved, {100 * (budget - trained) / budget:.0f} %); search took {seconds:.0f} s")
     report = {"trials": trials, "epochs_trained": trained, "epochs_without_pruning": budget, "seconds": seconds,
               "settings": {**{k: str(v) for k, v in vars(args).items()}, "overrides": overrides}}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"saved {args.output}")
+    save_report(report, args.output)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ and their ratios and saves them as JSON. Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ from digit_experiments.model import build_model  # noqa: E402
 from digit_experiments.pipeline import training_dataset  # noqa: E402
 from digit_experiments.trainer import configure_runtime  # noqa: E402
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+from common import group_config, save_report  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -97,16 +96,6 @@ def pipeline_seconds(dataset, repeats: int = 2) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def augment_config(name: str) -> dict:
-    """The ``augment`` group option ``name``, composed by Hydra."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[f"augment={name}", "paths.output_dir=unused"])
-    return OmegaConf.to_container(cfg.augment, resolve=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=20000, help="training images per epoch (max 54000)")
@@ -126,7 +115,7 @@ def main() -> None:
 
     for name in ("none", "seed"):
         configure_runtime(42, args.precision)
-        augment = augment_config(name)
+        augment = group_config("augment", name)
         transforms = augment["albumentations"].get("transforms")
         copy = static_copy(images, transforms, 42) if augment["albumentations"]["mode"] == "static" and transforms else None
         dataset = training_dataset(images, labels, args.batch_size, 42, augment, copy)
@@ -145,9 +134,7 @@ def main() -> None:
         print(f"{key:32s} {value:9.0f} images/s")
     print(f"framework (augment=none) / plain Keras throughput: {report['framework_none_over_plain']:.3f}")
     print(f"epoch time augment=seed / augment=none:           {report['epoch_time_seed_over_none']:.3f} (target <= 1.10)")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"saved {args.output}")
+    save_report(report, args.output)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,25 @@
+"""What the benchmark scripts share: composing one config group option, and saving the figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def group_config(group: str, option: str) -> dict:
+    """The config group option ``group=option`` (e.g. ``dataset=mix``), composed by Hydra as a run would."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[f"{group}={option}", "paths.output_dir=unused"])
+    return OmegaConf.to_container(cfg[group], resolve=True)
+
+
+def save_report(report: dict, output: Path) -> None:
+    """Write ``report`` as indented JSON to ``output`` (folders created) and say where."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"saved {output}")
