@@ -1,12 +1,16 @@
 """Training callbacks, built by name from the ``callbacks`` config group.
 
 The group is a mapping ``{callback name: options}``; set an entry to ``null``
-to switch it off (``callbacks.early_stopping=null``). The non-finite-loss
+to switch it off (``callbacks.early_stopping=null``). Early stopping and
+learning-rate reduction are Keras's own classes, so every Keras option
+(``mode``, ``baseline``, ``start_from_epoch``, ``verbose``, ...) is a config
+key. The non-finite-loss
 guard is always on: a NaN or infinite loss stops training at once.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -28,34 +32,31 @@ BACKUP_DIR = Path("backup")
 _STATE_ATTRIBUTES = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter")
 
 
-@CALLBACKS.register("early_stopping")
-def build_early_stopping(
-    output_dir: Path,
-    monitor: str = "val_loss",
-    patience: int = 8,
-    min_delta: float = 0.0,
-    restore_best_weights: bool = True,
-) -> keras.callbacks.Callback:
-    """Stop when ``monitor`` stops improving and restore the best epoch's weights."""
-    return keras.callbacks.EarlyStopping(
-        monitor=monitor, patience=patience, min_delta=min_delta, restore_best_weights=restore_best_weights, verbose=1
-    )
+CALLBACKS.register("early_stopping")(keras.callbacks.EarlyStopping)
+CALLBACKS.register("reduce_lr_on_plateau")(keras.callbacks.ReduceLROnPlateau)
 
 
 @CALLBACKS.register("model_checkpoint")
-def build_model_checkpoint(output_dir: Path, monitor: str = "val_loss") -> keras.callbacks.Callback:
-    """Keep the best model so far in ``<output_dir>/checkpoints/best.keras``."""
+def build_model_checkpoint(
+    output_dir: Path,
+    monitor: str = "val_loss",
+    mode: str = "auto",
+    verbose: int = 0,
+    save_freq: str | int = "epoch",
+    initial_value_threshold: float | None = None,
+) -> keras.callbacks.Callback:
+    """Keras's ModelCheckpoint keeping the best model in ``<output_dir>/checkpoints/best.keras``.
+
+    The one factory among the callbacks: the path and ``save_best_only`` belong
+    to the run (a resume and the final scoring read that file); every other
+    ModelCheckpoint option passes through.
+    """
     path = output_dir / CHECKPOINT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    return keras.callbacks.ModelCheckpoint(str(path), monitor=monitor, save_best_only=True, verbose=0)
-
-
-@CALLBACKS.register("reduce_lr_on_plateau")
-def build_reduce_lr_on_plateau(
-    output_dir: Path, monitor: str = "val_loss", factor: float = 0.5, patience: int = 3, min_lr: float = 1e-6
-) -> keras.callbacks.Callback:
-    """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement."""
-    return keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=factor, patience=patience, min_lr=min_lr, verbose=1)
+    return keras.callbacks.ModelCheckpoint(
+        str(path), monitor=monitor, mode=mode, verbose=verbose, save_best_only=True, save_freq=save_freq,
+        initial_value_threshold=initial_value_threshold,
+    )
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
@@ -74,6 +75,11 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             )
 
 
+def _run_context(name: str, output_dir: Path) -> dict[str, Any]:
+    """What the run itself gives a callback builder: the output directory, to factories that ask for it."""
+    return {"output_dir": output_dir} if "output_dir" in inspect.signature(CALLBACKS.get(name)).parameters else {}
+
+
 def check_callbacks(config: Mapping[str, Any] | None) -> None:
     """Fail early on an unknown callback name or option, listing the valid ones."""
     for name, options in plain(config).items():
@@ -84,7 +90,7 @@ def check_callbacks(config: Mapping[str, Any] | None) -> None:
 def build_callbacks(config: Mapping[str, Any] | None, output_dir: Path) -> list[keras.callbacks.Callback]:
     """The enabled callbacks of the ``callbacks`` config, then the non-finite-loss guard."""
     callbacks = [
-        CALLBACKS.build(name, output_dir=output_dir, **options)
+        CALLBACKS.build(name, **options, **_run_context(name, output_dir))
         for name, options in plain(config).items()
         if options is not None
     ]

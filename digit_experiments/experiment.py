@@ -25,9 +25,10 @@ from digit_experiments.dataset import DatasetSplits, load_dataset
 from digit_experiments.evaluation import score_sets, test_metrics
 from digit_experiments.model import build_model
 from digit_experiments.optimizer import build_optimizer
-from digit_experiments.paths import resolve
+from digit_experiments.paths import resolve, set_aside_previous_outputs
 from digit_experiments.pipeline import evaluation_dataset, training_dataset
 from digit_experiments.pruning import pruning_callback
+from digit_experiments.selection import restores_best, selected_epoch
 from digit_experiments.validation import validate
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,15 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> float:
 
     splits = load_dataset(data_dir=resolve(config["paths"]["data_dir"]), seed=config["seed"], **config["dataset"])
     log.info("Data: %s", splits.summary())
+    batch_size = trainer.training_batch_size(config["batch_size"], len(splits.train_labels), runtime["min_steps_per_epoch"])
+    if batch_size != config["batch_size"]:
+        log.warning(
+            "Training with batch size %d instead of %d, so that an epoch of %d images has at least %d steps "
+            "(trainer.min_steps_per_epoch=null keeps %d).", batch_size, config["batch_size"], len(splits.train_labels),
+            runtime["min_steps_per_epoch"], config["batch_size"],
+        )
+    if not resumed:
+        set_aside_previous_outputs(output_dir)
     augmented = _static_augmentation(splits.train_images, config["augment"], config["seed"])
 
     tags = {**tracking.git_tags(), **tracking.data_tags(splits.checksums, splits.notes)}
@@ -69,10 +79,10 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> float:
         mlflow.log_params({
             f"data.{source}.{split}": count for source, counts in splits.source_counts.items() for split, count in counts.items()
         })
+        mlflow.log_param("trainer.batch_size", batch_size)
         pruner = pruning_callback(trial, config["optimized_metric"])
-        model, history = _train(config, splits, augmented, output_dir, [pruner] if pruner else [])
-        metric = trainer.best_value(history, config["optimized_metric"])
-        mlflow.log_metric(f"best_{config['optimized_metric']}", metric)
+        model, history = _train(config, batch_size, splits, augmented, output_dir, [pruner] if pruner else [])
+        metric = _log_selected_epoch(config, history)
         pruned = pruner is not None and pruner.pruned_at_epoch is not None
         if not pruned:  # a pruned trial is not worth scoring on the test sets
             _evaluate_and_log(config, splits, model, history, augmented, output_dir)
@@ -83,6 +93,16 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> float:
     return metric
 
 
+def _log_selected_epoch(config: Mapping[str, Any], history: Mapping[str, list[float]]) -> float:
+    """Log the epoch whose weights the run tests (``best_epoch``, 1-based) and its ``best_<metric>``; return that value."""
+    name, mode = config["optimized_metric"], config["optimized_mode"]
+    epoch = selected_epoch(history, name, mode, restores_best(config["callbacks"]))
+    value = float(history[name][epoch])
+    mlflow.log_metrics({f"best_{name}": value, "best_epoch": epoch + 1})
+    log.info("Selected epoch %d of %d by %s (%s): %.4f", epoch + 1, len(history[name]), name, mode, value)
+    return value
+
+
 def _static_augmentation(images: np.ndarray, augment: Mapping[str, Any], seed: int) -> np.ndarray | None:
     """The cached static Albumentations copy, when the augment config asks for one."""
     albumentations = augment.get("albumentations") or {}
@@ -91,19 +111,19 @@ def _static_augmentation(images: np.ndarray, augment: Mapping[str, Any], seed: i
     return static_copy(images, albumentations["transforms"], seed)
 
 
-def _datasets(config: Mapping[str, Any], splits: DatasetSplits, augmented: np.ndarray | None):
+def _datasets(config: Mapping[str, Any], batch_size: int, splits: DatasetSplits, augmented: np.ndarray | None):
     """The training and validation tf.data pipelines."""
     pipeline = config["pipeline"]
     train = training_dataset(
-        splits.train_images, splits.train_labels, config["batch_size"], config["seed"], config["augment"],
-        augmented, **pipeline,
+        splits.train_images, splits.train_labels, batch_size, config["seed"], config["augment"], augmented, **pipeline
     )
-    validation = evaluation_dataset(splits.val_images, splits.val_labels, config["batch_size"], **pipeline)
+    validation = evaluation_dataset(splits.val_images, splits.val_labels, batch_size, **pipeline)
     return train, validation
 
 
 def _train(
     config: Mapping[str, Any],
+    batch_size: int,
     splits: DatasetSplits,
     augmented: np.ndarray | None,
     output_dir: Path,
@@ -114,7 +134,7 @@ def _train(
     Training resumes from ``<output_dir>/backup`` when an interrupted run left
     one there; the history returned is then the run's whole logged history.
     """
-    train, validation = _datasets(config, splits, augmented)
+    train, validation = _datasets(config, batch_size, splits, augmented)
     model = trainer.compile_model(build_model(config["model"]), build_optimizer(config["optimizer"]))
     mlflow.log_param("model.parameters", model.count_params())
     run_id = mlflow.active_run().info.run_id
@@ -131,6 +151,22 @@ def _train(
     if checkpoint.exists():
         model = keras.models.load_model(checkpoint)
     return model, history
+
+
+def _augmented_preview(
+    config: Mapping[str, Any], splits: DatasetSplits, augmented: np.ndarray | None, count: int = 32
+) -> tuple[np.ndarray, np.ndarray]:
+    """One batch of ``count`` training images through the training pipeline, for the augmentation plot.
+
+    The pipeline is built on the first ``count`` images only, not on a second
+    copy of the whole training set.
+    """
+    preview = training_dataset(
+        splits.train_images[:count], splits.train_labels[:count], count, config["seed"], config["augment"],
+        None if augmented is None else augmented[:count], **config["pipeline"],
+    )
+    images, labels = next(iter(preview.take(1)))
+    return images.numpy(), labels.numpy()
 
 
 def _evaluate_and_log(
@@ -158,11 +194,9 @@ def _evaluate_and_log(
         )
     samples = {name: (images[:10], labels[:10]) for name, (images, labels) in splits.tests.items()}
     tracking.log_figure(plots.source_samples(samples), "plots/samples_per_source.png")
-    train, _ = _datasets(config, splits, augmented)
-    images, labels = next(iter(train.take(1)))
+    images, labels = _augmented_preview(config, splits, augmented)
     tracking.log_figure(
-        plots.image_grid(images.numpy()[:32], [str(int(v)) for v in labels.numpy()[:32]], "Augmented training samples"),
-        "plots/augmented_samples.png",
+        plots.image_grid(images, [str(int(v)) for v in labels], "Augmented training samples"), "plots/augmented_samples.png"
     )
     if config["tracking"]["log_model"]:
         example = splits.val_images[:4].astype(np.float32)[..., None] / 255.0

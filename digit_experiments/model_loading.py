@@ -121,7 +121,7 @@ def best_sweep_models(parent_run_id: str, top: int) -> list[str]:
         raise UserError(f"No sweep parent run {parent_run_id!r} in {mlflow.get_tracking_uri()}: {error}") from error
     metric = parent.data.params.get("optimized_metric", "val_accuracy")
     finished = [run for run in child_runs(client, parent_run_id) if run.info.status == "FINISHED"]
-    _, rows = report_rows(finished, metric)
+    _, rows = report_rows(finished, metric, parent.data.params.get("optimized_mode", "auto"))
     best = [row["run_id"] for row in rows if not math.isnan(row[f"best_{metric}"])][:top]
     if not best:
         raise UserError(f"Sweep {parent_run_id} has no finished job to ensemble (ranked by best_{metric}).")

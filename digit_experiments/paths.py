@@ -8,11 +8,16 @@ here only turn the result into absolute paths.
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 CACHE_ENV = "DIGITS_CACHE_DIR"
-DATA_ENV = "DIGITS_DATA_DIR"
+#: What a training run writes into its output directory besides Hydra's own files.
+RUN_OUTPUTS = ("checkpoints", "backup", "mlflow_model")
 
 
 def resolve(path: str | os.PathLike[str]) -> Path:
@@ -30,3 +35,33 @@ def default_cache_dir() -> Path:
         return resolve(os.environ[CACHE_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return resolve(base) / "digit_experiments"
+
+
+def set_aside_previous_outputs(output_dir: Path) -> Path | None:
+    """Move an earlier run's checkpoint, backup and model out of the way of a new run in ``output_dir``.
+
+    Two runs pointed at the same folder (a fixed ``hydra.run.dir``, a rerun of
+    a sweep) would otherwise overwrite the first one's best checkpoint, resume
+    from its backup without being asked to, or fail when logging the model.
+    The files go to ``<output_dir>/previous-<time>/``, and the log says so.
+
+    Returns:
+        The folder they were moved to, or None when there was nothing to move.
+    """
+    found = [output_dir / name for name in RUN_OUTPUTS if (output_dir / name).exists()]
+    if not found:
+        return None
+    destination = output_dir / time.strftime("previous-%Y%m%d-%H%M%S")
+    suffix = 1
+    while destination.exists():
+        destination = output_dir / f"{destination.name.split('.')[0]}.{suffix}"
+        suffix += 1
+    destination.mkdir(parents=True)
+    for path in found:
+        path.rename(destination / path.name)
+    log.warning(
+        "Output folder %s already held an earlier run's files (%s); moved them to %s. "
+        "Pass resume=<run id or folder> to continue that run instead.",
+        output_dir, ", ".join(path.name for path in found), destination,
+    )
+    return destination

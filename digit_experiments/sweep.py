@@ -38,6 +38,7 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from digit_experiments import tracking  # noqa: E402
 from digit_experiments.pruning import open_storage  # noqa: E402
+from digit_experiments.selection import resolve_mode  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ def _create_parent_run(config: DictConfig, client: mlflow.MlflowClient, experime
     )
     client.log_param(run.info.run_id, "sweep.overrides", overrides[: tracking.MAX_PARAM_LENGTH])
     client.log_param(run.info.run_id, "optimized_metric", config.optimized_metric)
+    client.log_param(run.info.run_id, "optimized_mode", resolve_mode(config.optimized_metric, config.optimized_mode))
     return run.info.run_id
 
 
@@ -145,8 +147,8 @@ def swept_keys(runs: list[Run]) -> list[str]:
     return sorted(k for k in keys if len({run.data.params.get(k) for run in runs}) > 1)
 
 
-def report_rows(runs: list[Run], metric: str) -> tuple[list[str], list[dict[str, Any]]]:
-    """One row per job: run id, status, swept values and final metrics, best first."""
+def report_rows(runs: list[Run], metric: str, mode: str = "auto") -> tuple[list[str], list[dict[str, Any]]]:
+    """One row per job: run id, status, swept values and final metrics, best first (by ``metric`` and ``mode``)."""
     keys = swept_keys(runs)
     best_key = f"best_{metric}"
     rows = []
@@ -156,7 +158,7 @@ def report_rows(runs: list[Run], metric: str) -> tuple[list[str], list[dict[str,
         for name in (best_key, "test_accuracy", "test_loss", "epochs_trained"):
             row[name] = run.data.metrics.get(name, math.nan)
         rows.append(row)
-    sign = 1.0 if "loss" in metric else -1.0
+    sign = 1.0 if resolve_mode(metric, mode) == "min" else -1.0
     rows.sort(key=lambda r: (math.isnan(r[best_key]), sign * (0.0 if math.isnan(r[best_key]) else r[best_key])))
     return keys, rows
 
@@ -226,10 +228,10 @@ def sweep_plot(keys: list[str], rows: list[dict[str, Any]], metric: str) -> Figu
     return fig
 
 
-def write_report(client: mlflow.MlflowClient, parent_id: str, metric: str) -> list[dict[str, Any]]:
+def write_report(client: mlflow.MlflowClient, parent_id: str, metric: str, mode: str = "auto") -> list[dict[str, Any]]:
     """Build the report from the child runs and log it to the parent run; return its rows."""
     runs = child_runs(client, parent_id)
-    keys, rows = report_rows(runs, metric)
+    keys, rows = report_rows(runs, metric, mode)
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "sweep_report.csv").write_text(as_csv(rows))
         Path(folder, "sweep_report.md").write_text(as_markdown(rows))
@@ -272,13 +274,13 @@ class MlflowSweepCallback(Callback):
         parent_id = os.environ.get(tracking.PARENT_RUN_ENV)
         if parent_id:
             client, _ = _client(config)
-            write_report(client, parent_id, config.optimized_metric)
+            write_report(client, parent_id, config.optimized_metric, config.optimized_mode)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.parent_id is None:
             return
         client, _ = _client(config)
-        rows = write_report(client, self.parent_id, config.optimized_metric)
+        rows = write_report(client, self.parent_id, config.optimized_metric, config.optimized_mode)
         failed = sum(r["status"] == "FAILED" for r in rows)
         status = RunStatus.FAILED if rows and failed == len(rows) else RunStatus.FINISHED
         client.set_terminated(self.parent_id, RunStatus.to_string(status))

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, Mapping
 from omegaconf import DictConfig, OmegaConf
 
 from digit_experiments.errors import ConfigError
+from digit_experiments.selection import apply_selection
 
 Check = Callable[[Any], bool]
 
@@ -47,6 +48,7 @@ RULES: list[tuple[str, Check, str]] = [
     ("seed", NON_NEGATIVE_INT, "an integer >= 0"),
     ("model.*dropout", RATE, "a rate in [0, 1)"),
     ("model.l2", NON_NEGATIVE, "a number >= 0"),
+    ("model.bn_momentum", RATE, "a momentum in [0, 1)"),
     ("model.dense_units", POSITIVE_INT, "an integer >= 1"),
     ("model.filters", lambda v: _integer(v) and v >= 1 or isinstance(v, list) and all(POSITIVE_INT(f) for f in v),
      "positive integer(s)"),
@@ -62,6 +64,7 @@ RULES: list[tuple[str, Check, str]] = [
     ("augment.geometric.*", NON_NEGATIVE, "a number >= 0"),
     ("trainer.precision", lambda v: v in ("float32", "mixed_bfloat16", "mixed_float16"),
      "one of float32, mixed_bfloat16, mixed_float16"),
+    ("trainer.min_steps_per_epoch", _optional(POSITIVE_INT), "null or an integer >= 1"),
     ("trainer.threads", _optional(NON_NEGATIVE_INT), "null or an integer >= 0 (0 = TensorFlow's default)"),
     ("pipeline.parallel_calls", POSITIVE_INT, "an integer >= 1"),
     ("pipeline.prefetch", NON_NEGATIVE_INT, "an integer >= 0"),
@@ -116,4 +119,5 @@ def validate(config: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
         config = OmegaConf.to_container(config, resolve=True)
     check_values(config)
     check_names(config)
+    apply_selection(config)
     return dict(config)

@@ -33,7 +33,7 @@ def test_smoke_only_shrinks_the_work_and_composes_with_other_choices() -> None:
     assert cfg.model.name == "tiny"
     assert cfg.augment.albumentations.mode == "off"
     assert cfg.batch_size == 32
-    assert cfg.epochs == 1
+    assert cfg.epochs <= 5
     assert cfg.dataset.max_train_images <= 1000
 
 
@@ -85,3 +85,35 @@ def test_unknown_registry_names_list_the_valid_ones(override: str, valid: str) -
 def test_unknown_option_of_a_registered_builder_is_rejected() -> None:
     with pytest.raises(ConfigError, match="does not take the option.*dropuot"):
         validate(compose_config(["+model.dropuot=0.3", "paths.output_dir=/tmp/unused"]))
+
+
+def test_one_metric_and_mode_drive_every_epoch_choice() -> None:
+    config = validate(compose_config(["optimized_metric=val_accuracy", "paths.output_dir=/tmp/unused"]))
+    assert config["optimized_mode"] == "max"
+    for name in ("early_stopping", "model_checkpoint"):
+        assert (config["callbacks"][name]["monitor"], config["callbacks"][name]["mode"]) == ("val_accuracy", "max")
+    assert validate(compose_config(["paths.output_dir=/tmp/unused"]))["optimized_mode"] == "min", "val_loss by default"
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "callbacks.model_checkpoint.monitor=val_accuracy",
+        "callbacks.early_stopping.mode=max",
+        "+callbacks.early_stopping.start_from_epoch=3",
+        "+callbacks.early_stopping.min_delta=0.01",
+    ],
+)
+def test_a_callback_that_would_pick_another_best_epoch_is_refused(override: str) -> None:
+    with pytest.raises(ConfigError, match="optimized_metric|pick a different best epoch"):
+        validate(compose_config([override, "paths.output_dir=/tmp/unused"]))
+
+
+def test_every_keras_callback_option_is_reachable() -> None:
+    overrides = [
+        "+callbacks.reduce_lr_on_plateau.cooldown=1", "+callbacks.early_stopping.baseline=0.5",
+        "+callbacks.early_stopping.start_from_epoch=2", "callbacks.early_stopping.restore_best_weights=false",
+        "callbacks.early_stopping.verbose=0", "+callbacks.model_checkpoint.verbose=1",
+    ]
+    config = validate(compose_config([*overrides, "paths.output_dir=/tmp/unused"]))
+    assert config["callbacks"]["early_stopping"]["start_from_epoch"] == 2

@@ -51,7 +51,7 @@ def test_grid_sweep_nests_jobs_and_reports_failures(data_dir: Path, tmp_path: Pa
     assert parent.info.status == "FINISHED"
     csv_lines = report(store, parent.info.run_id).strip().splitlines()
     header = csv_lines[0].split(",")
-    assert "model.dense_dropout" in header and "optimizer.learning_rate" in header and "best_val_accuracy" in header
+    assert "model.dense_dropout" in header and "optimizer.learning_rate" in header and "best_val_loss" in header
     assert len(csv_lines) == 1 + 4
     assert sum(",FAILED," in line for line in csv_lines) == 2
     best = parent.data.tags["best_run_id"]

@@ -1,0 +1,105 @@
+"""What "best" means in a run: one metric and one mode pick one epoch.
+
+That epoch is the checkpoint kept, the weights early stopping restores, the
+model that is tested and logged, and the value returned to sweepers and logged
+as ``best_<metric>``. The top-level keys ``optimized_metric`` and
+``optimized_mode`` say which; the selecting callbacks take their ``monitor``
+and ``mode`` from them, and a config that sets them apart is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from digit_experiments.errors import ConfigError
+
+#: Callbacks that choose an epoch, and must therefore agree with ``optimized_metric``.
+SELECTING_CALLBACKS = ("early_stopping", "model_checkpoint")
+MODES = ("auto", "min", "max")
+
+
+def resolve_mode(metric: str, mode: str = "auto") -> str:
+    """``min`` or ``max``: ``auto`` means min for losses and errors, max for everything else."""
+    if mode != "auto":
+        return mode
+    return "min" if metric.endswith(("loss", "error")) else "max"
+
+
+def is_better(value: float, best: float, mode: str) -> bool:
+    """Whether ``value`` strictly improves on ``best`` (ties keep the earlier epoch, as Keras does)."""
+    return value < best if mode == "min" else value > best
+
+
+def best_epoch(values: Sequence[float], mode: str) -> int:
+    """The 0-based index of the first best value (NaNs never win)."""
+    best = None
+    for epoch, value in enumerate(values):
+        if value == value and (best is None or is_better(value, values[best], mode)):
+            best = epoch
+    if best is None:
+        raise ValueError("no finite value to select an epoch from")
+    return best
+
+
+def selected_epoch(history: Mapping[str, Sequence[float]], metric: str, mode: str, restores_best: bool) -> int:
+    """The epoch whose weights a run tests and logs.
+
+    Args:
+        history: The run's per-epoch metrics.
+        metric: ``optimized_metric``.
+        mode: ``min`` or ``max``.
+        restores_best: Whether a checkpoint or early stopping brings the best
+            epoch's weights back; without either, the last epoch's weights are tested.
+
+    Raises:
+        KeyError: when the history has no such metric, naming the ones it has.
+    """
+    if metric not in history:
+        raise KeyError(f"optimized_metric {metric!r} is not in the training history; it has {sorted(history)}")
+    values = history[metric]
+    return best_epoch(values, mode) if restores_best else len(values) - 1
+
+
+def apply_selection(config: dict[str, Any]) -> None:
+    """Resolve ``optimized_mode`` and give the selecting callbacks the same monitor and mode.
+
+    Raises:
+        ConfigError: when a selecting callback monitors another metric or mode,
+            or uses an option (``min_delta``, ``start_from_epoch``,
+            ``initial_value_threshold``) that would make it pick another epoch.
+    """
+    metric = config["optimized_metric"]
+    if config.get("optimized_mode", "auto") not in MODES:
+        raise ConfigError(
+            f"Invalid value for `optimized_mode`: {config['optimized_mode']!r}. It must be one of auto, min, max."
+        )
+    mode = resolve_mode(metric, config.get("optimized_mode", "auto"))
+    config["optimized_mode"] = mode
+    for name in SELECTING_CALLBACKS:
+        options = (config.get("callbacks") or {}).get(name)
+        if options is None:
+            continue
+        monitor = options.get("monitor", metric)
+        callback_mode = resolve_mode(monitor, options.get("mode", "auto"))
+        if monitor != metric or callback_mode != mode:
+            raise ConfigError(
+                f"`callbacks.{name}` selects epochs by {monitor} ({callback_mode}) but the run's best epoch is chosen by "
+                f"`optimized_metric={metric}` ({mode}). One metric picks the checkpoint, the restored weights, the "
+                f"tested model and the sweep value: set `optimized_metric={monitor}` (and `optimized_mode`) instead "
+                f"of `callbacks.{name}.monitor`."
+            )
+        for option in ("min_delta", "start_from_epoch", "initial_value_threshold"):
+            if options.get(option) and (name != "early_stopping" or options.get("restore_best_weights")):
+                raise ConfigError(
+                    f"`callbacks.{name}.{option}={options[option]}` would make {name} pick a different best epoch "
+                    "than the checkpoint. Remove it, or set `callbacks.early_stopping.restore_best_weights=false` "
+                    "so that early stopping only decides when to stop."
+                )
+        options["monitor"], options["mode"] = metric, mode
+
+
+def restores_best(callbacks: Mapping[str, Any] | None) -> bool:
+    """Whether the configured callbacks bring the best epoch's weights back after training."""
+    callbacks = callbacks or {}
+    early_stopping = callbacks.get("early_stopping") or {}
+    return callbacks.get("model_checkpoint") is not None or bool(early_stopping.get("restore_best_weights"))
