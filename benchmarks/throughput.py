@@ -30,8 +30,8 @@ import numpy as np  # noqa: E402
 from digit_experiments.augment.albumentations_set import static_copy  # noqa: E402
 from digit_experiments.dataset import load_dataset  # noqa: E402
 from digit_experiments.model import build_model  # noqa: E402
-from digit_experiments.pipeline import training_dataset  # noqa: E402
-from digit_experiments.trainer import configure_runtime  # noqa: E402
+from digit_experiments.training.pipeline import training_dataset  # noqa: E402
+from digit_experiments.training.trainer import configure_runtime  # noqa: E402
 
 from common import group_config, save_report  # noqa: E402
 

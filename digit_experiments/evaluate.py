@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 import hydra  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from digit_experiments.errors import user_errors_exit  # noqa: E402
+from digit_experiments.core.errors import user_errors_exit  # noqa: E402
 
 log = logging.getLogger("digit_experiments")
 
@@ -29,7 +29,7 @@ COLUMNS = ("source", "n", "accuracy", "loss", "macro_f1")
 
 
 def score_rows(scores: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per test set of :func:`digit_experiments.evaluation.score_sets`.
+    """One row per test set of :func:`digit_experiments.inference.scoring.score_sets`.
 
     Args:
         scores: ``{set name: Scores}``.
@@ -83,9 +83,9 @@ def evaluate(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     """
     from digit_experiments import tracking
     from digit_experiments.dataset import load_dataset
-    from digit_experiments.evaluation import score_sets
-    from digit_experiments.model_loading import load_ensemble
-    from digit_experiments.paths import resolve
+    from digit_experiments.inference.scoring import score_sets
+    from digit_experiments.inference.loading import load_ensemble
+    from digit_experiments.core.paths import resolve
 
     tracking.connect(config["tracking"])
     ensemble = load_ensemble(config["model_uri"], config["top"])
@@ -104,7 +104,7 @@ def _log_evaluation(config: Mapping[str, Any], ensemble: Any, scores: Mapping[st
     import mlflow
 
     from digit_experiments import plots, tracking
-    from digit_experiments.evaluation import test_metrics
+    from digit_experiments.inference.scoring import test_metrics
 
     uris = [member.uri for member in ensemble.members]
     tags = {

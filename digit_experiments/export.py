@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 import hydra  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from digit_experiments.errors import UserError, user_errors_exit  # noqa: E402
+from digit_experiments.core.errors import UserError, user_errors_exit  # noqa: E402
 
 log = logging.getLogger("digit_experiments")
 
@@ -57,8 +57,8 @@ def export(config: Mapping[str, Any]) -> tuple[Path, Path]:
         The paths written (see :func:`export_model`).
     """
     from digit_experiments import tracking
-    from digit_experiments.model_loading import load_member
-    from digit_experiments.paths import resolve
+    from digit_experiments.inference.loading import load_member
+    from digit_experiments.core.paths import resolve
 
     if not isinstance(config["model_uri"], str):
         raise UserError("Export takes one model: pass a single `model_uri=...`, not a list.")

@@ -28,7 +28,7 @@ import hydra  # noqa: E402
 import numpy as np  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from digit_experiments.errors import ConfigError, user_errors_exit  # noqa: E402
+from digit_experiments.core.errors import ConfigError, user_errors_exit  # noqa: E402
 
 log = logging.getLogger("digit_experiments")
 
@@ -71,7 +71,7 @@ def expand_inputs(inputs: str | Sequence[str]) -> tuple[list[Path], list[Predict
         The files in order (duplicates dropped), and a failed :class:`Prediction`
         for each input that names nothing.
     """
-    from digit_experiments.dataset.imagefiles import list_images, natural_key
+    from digit_experiments.dataset.io.image_files import list_images, natural_key
 
     files: list[Path] = []
     missing: list[Prediction] = []
@@ -98,7 +98,7 @@ def decode_files(files: Sequence[Path]) -> tuple[list[np.ndarray | None], list[s
     Returns:
         Per file, the image (None when it failed) and the reason it failed (None on success).
     """
-    from digit_experiments.dataset.imagefiles import decode_gray
+    from digit_experiments.dataset.io.image_files import decode_gray
 
     def decode(path: Path) -> tuple[np.ndarray | None, str | None]:
         try:
@@ -132,7 +132,7 @@ def predict_files(
     """Decode, standardise and score every input file.
 
     Args:
-        ensemble: A :class:`digit_experiments.model_loading.Ensemble`.
+        ensemble: A :class:`digit_experiments.inference.loading.Ensemble`.
         inputs: Files, glob patterns or folders.
         polarity: ``auto``, ``dark_on_light`` or ``light_on_dark``.
         batch_size: Images per model call.
@@ -188,7 +188,7 @@ def predict(config: Mapping[str, Any]) -> int:
         The exit status: 0 when every file was scored, 1 when any failed.
     """
     from digit_experiments import tracking
-    from digit_experiments.model_loading import load_ensemble
+    from digit_experiments.inference.loading import load_ensemble
 
     if config["format"] not in FORMATS:
         raise ConfigError(f"Unknown format {config['format']!r}: use one of {', '.join(FORMATS)} (e.g. `format=json`).")

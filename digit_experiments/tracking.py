@@ -25,8 +25,8 @@ from matplotlib.figure import Figure
 from mlflow.entities import Run, RunStatus
 from mlflow.models import infer_signature
 
-from digit_experiments.errors import ConfigError, UserError
-from digit_experiments.validation import flatten
+from digit_experiments.core.errors import ConfigError, UserError
+from digit_experiments.core.validation import flatten
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Entry point: ``python -m digit_experiments.train [group=option ...] [key=value ...]``.
 
-A thin Hydra wrapper around :func:`digit_experiments.experiment.run`. User
+A thin Hydra wrapper around :func:`digit_experiments.training.experiment.run`. User
 mistakes (bad config values, missing or corrupt data) are printed as one
 paragraph and exit with status 2; everything else keeps its traceback.
 """
@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from digit_experiments.errors import UserError, exit_for_user_error  # noqa: E402
+from digit_experiments.core.errors import UserError, exit_for_user_error  # noqa: E402
 
 log = logging.getLogger("digit_experiments")
 
@@ -56,7 +56,7 @@ def main(cfg: DictConfig) -> float:
     still appears; a pruned Optuna trial is passed on to the sweeper.
     """
     _interrupt_on_sigterm()
-    from digit_experiments import experiment
+    from digit_experiments.training import experiment
 
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     if multirun:

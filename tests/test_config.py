@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from digit_experiments.errors import ConfigError
-from digit_experiments.validation import validate
+from digit_experiments.core.errors import ConfigError
+from digit_experiments.core.validation import validate
 
 from helpers import CONF_DIR, compose_config
 

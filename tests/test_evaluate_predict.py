@@ -13,7 +13,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from digit_experiments.dataset.idx import read_idx
+from digit_experiments.dataset.io.idx import read_idx
 
 from helpers import run_cli
 

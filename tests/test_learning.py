@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from digit_experiments import trainer
-from digit_experiments.callbacks import CHECKPOINT_FILE, build_callbacks
+from digit_experiments.training import trainer
+from digit_experiments.training.callbacks import CHECKPOINT_FILE, build_callbacks
 from digit_experiments.model import build_model
-from digit_experiments.selection import selected_epoch
-from digit_experiments.validation import validate
+from digit_experiments.training.selection import selected_epoch
+from digit_experiments.core.validation import validate
 
 from helpers import compose_config, run_cli
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from digit_experiments.dataset import load_dataset
-from digit_experiments.dataset.mnist import MNIST_FILES, load_mnist
-from digit_experiments.errors import DataError
+from digit_experiments.dataset.sources.mnist import MNIST_FILES, load_mnist
+from digit_experiments.core.errors import DataError
 
 TRAIN_CLASS_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_CLASS_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -8,8 +8,8 @@ import tensorflow as tf
 
 from digit_experiments.augment.albumentations_set import CHUNK_SIZE, compute_static_copy, static_copy
 from digit_experiments.augment.geometric import random_affine
-from digit_experiments.errors import ConfigError
-from digit_experiments.pipeline import evaluation_dataset, training_dataset
+from digit_experiments.core.errors import ConfigError
+from digit_experiments.training.pipeline import evaluation_dataset, training_dataset
 
 from helpers import compose_config
 

@@ -9,8 +9,8 @@ import mlflow
 import numpy as np
 import pytest
 
-from digit_experiments import experiment
-from digit_experiments.errors import TrainingDiverged
+from digit_experiments.training import experiment
+from digit_experiments.core.errors import TrainingDiverged
 
 from helpers import run_cli, run_config
 

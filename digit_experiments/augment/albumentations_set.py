@@ -20,9 +20,9 @@ from typing import Any, Mapping
 import albumentations as A
 import numpy as np
 
-from digit_experiments.cache import cached_arrays
-from digit_experiments.errors import ConfigError
-from digit_experiments.registry import Registry
+from digit_experiments.core.array_cache import cached_arrays
+from digit_experiments.core.errors import ConfigError
+from digit_experiments.core.registry import Registry
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ Importing this package registers every source in :data:`SOURCES`: ``mnist``,
 and ``auto`` (MNIST, or the embedded set when MNIST cannot be had).
 """
 
-from digit_experiments.dataset import (  # noqa: F401  (each module registers its source)
+from digit_experiments.dataset.sources import (  # noqa: F401  (each module registers its source)
     auto,
-    csv_source,
+    csv_file,
     embedded,
     emnist,
     folder,
@@ -15,7 +15,7 @@ from digit_experiments.dataset import (  # noqa: F401  (each module registers it
     not_mnist,
     usps,
 )
-from digit_experiments.dataset.base import SOURCES, SourceData
-from digit_experiments.dataset.mix import DatasetSplits, load_dataset
+from digit_experiments.dataset.sources.base import SOURCES, SourceData
+from digit_experiments.dataset.load import DatasetSplits, load_dataset
 
 __all__ = ["SOURCES", "SourceData", "DatasetSplits", "load_dataset"]

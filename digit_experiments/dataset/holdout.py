@@ -13,7 +13,7 @@ import zlib
 
 import numpy as np
 
-from digit_experiments.errors import ConfigError
+from digit_experiments.core.errors import ConfigError
 
 #: Seeds every held-out draw; never derived from the run's seed.
 HOLDOUT_SEED = 20_240_611

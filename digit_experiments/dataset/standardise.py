@@ -23,7 +23,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from digit_experiments.errors import ConfigError
+from digit_experiments.core.errors import ConfigError
 
 CANVAS = 28
 BOX = 20

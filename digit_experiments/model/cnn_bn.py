@@ -13,7 +13,7 @@ from typing import Sequence
 import keras
 from keras import layers, regularizers
 
-from digit_experiments.model.registry import INPUT_SHAPE, MODELS, NUM_CLASSES
+from digit_experiments.model.builder import INPUT_SHAPE, MODELS, NUM_CLASSES
 
 
 @MODELS.register("cnn_bn")

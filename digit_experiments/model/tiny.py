@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, regularizers
 
-from digit_experiments.model.registry import INPUT_SHAPE, MODELS, NUM_CLASSES
+from digit_experiments.model.builder import INPUT_SHAPE, MODELS, NUM_CLASSES
 
 
 @MODELS.register("tiny")

@@ -6,7 +6,7 @@ asked from a study kept in a database (SQLite by default; PostgreSQL for a
 cluster), so an interrupted search resumes where it stopped and several
 workers, on one machine or many, can share one search. Each trial runs as one
 Hydra job through the configured launcher; the job reopens its trial to
-report per-epoch values for pruning (:mod:`digit_experiments.pruning`).
+report per-epoch values for pruning (:mod:`digit_experiments.hpo.pruning`).
 
 Search spaces are written in ``conf/hparams_search/*.yaml`` as::
 
@@ -33,7 +33,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from digit_experiments.pruning import PRUNER_ATTR, build_pruner, open_storage
+from digit_experiments.hpo.pruning import PRUNER_ATTR, build_pruner, open_storage
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from digit_experiments.dataset.base import SourceData
-from digit_experiments.dataset.mnist import load_mnist
-from digit_experiments.dataset.not_mnist import load_not_mnist
+from digit_experiments.dataset.sources.base import SourceData
+from digit_experiments.dataset.sources.mnist import load_mnist
+from digit_experiments.dataset.sources.not_mnist import load_not_mnist
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from digit_experiments.dataset import load_dataset
-from digit_experiments.dataset.auto import load_auto
-from digit_experiments.errors import DataError
+from digit_experiments.dataset.sources.auto import load_auto
+from digit_experiments.core.errors import DataError
 
 
 def _unreachable() -> list[str]:

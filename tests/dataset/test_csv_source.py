@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digit_experiments.dataset.base import SourceData
-from digit_experiments.dataset.csv_source import load_csv
+from digit_experiments.dataset.sources.base import SourceData
+from digit_experiments.dataset.sources.csv_file import load_csv
 from digit_experiments.dataset.standardise import standardise_batch
-from digit_experiments.errors import DataError
+from digit_experiments.core.errors import DataError
 
 HEADER = ",".join(["label", *(f"pixel{i}" for i in range(784))])
 

@@ -9,7 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from digit_experiments.dataset import SOURCES, load_dataset
-from digit_experiments.dataset.mix import check_sources
+from digit_experiments.dataset.load import check_sources
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "dataset"
 KEYWORDS = set(inspect.signature(load_dataset).parameters) - {"data_dir", "seed"}

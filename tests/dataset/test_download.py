@@ -14,9 +14,9 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from digit_experiments.dataset.download import DownloadError, _Progress, download_file
-from digit_experiments.dataset.mnist import MNIST_FILES, load_mnist
-from digit_experiments.errors import DataError
+from digit_experiments.dataset.io.download import DownloadError, _Progress, download_file
+from digit_experiments.dataset.sources.mnist import MNIST_FILES, load_mnist
+from digit_experiments.core.errors import DataError
 
 CORRUPTED = "t10k-labels-idx1-ubyte.gz"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digit_experiments.dataset.embedded import load_embedded
+from digit_experiments.dataset.sources.embedded import load_embedded
 
 from digit_checks import assert_mnist_style
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digit_experiments.dataset.base import SourceData
-from digit_experiments.dataset.emnist import CSV_FILES, IDX_FILES, load_emnist_digits
-from digit_experiments.dataset.idx import write_idx
+from digit_experiments.dataset.sources.base import SourceData
+from digit_experiments.dataset.sources.emnist import CSV_FILES, IDX_FILES, load_emnist_digits
+from digit_experiments.dataset.io.idx import write_idx
 from digit_experiments.dataset.standardise import standardise_batch
-from digit_experiments.errors import DataError
+from digit_experiments.core.errors import DataError
 
 TRAIN, TEST = slice(0, 300), slice(300, 400)
 

@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from digit_experiments.dataset.base import SourceData
-from digit_experiments.dataset.folder import load_folder
+from digit_experiments.dataset.sources.base import SourceData
+from digit_experiments.dataset.sources.folder import load_folder
 from digit_experiments.dataset.standardise import standardise_batch
-from digit_experiments.errors import DataError
+from digit_experiments.core.errors import DataError
 
 from digit_checks import assert_mnist_style, similarity
 

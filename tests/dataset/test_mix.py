@@ -10,8 +10,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from digit_experiments.dataset import load_dataset
-from digit_experiments.dataset.base import SourceData
-from digit_experiments.errors import ConfigError, DataError
+from digit_experiments.dataset.sources.base import SourceData
+from digit_experiments.core.errors import ConfigError, DataError
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "dataset"
 MIX = {"mnist": {}, "emnist_digits": {"required": False}, "usps": {}, "not_mnist": {}}

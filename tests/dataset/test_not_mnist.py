@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digit_experiments.dataset.base import SourceData
+from digit_experiments.dataset.sources.base import SourceData
 from digit_experiments.dataset.holdout import holdout_mask
-from digit_experiments.dataset.not_mnist import FOLDER, load_not_mnist
-from digit_experiments.errors import DataError
+from digit_experiments.dataset.sources.not_mnist import FOLDER, load_not_mnist
+from digit_experiments.core.errors import DataError
 
 from digit_checks import assert_mnist_style
 

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from digit_experiments.dataset.base import SourceData
+from digit_experiments.dataset.sources.base import SourceData
 from digit_experiments.dataset.standardise import standardise_batch, standardise_images
-from digit_experiments.errors import ConfigError
+from digit_experiments.core.errors import ConfigError
 
 from digit_checks import assert_mnist_style, similarity
 

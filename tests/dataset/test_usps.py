@@ -9,8 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from digit_experiments.dataset.usps import load_usps
-from digit_experiments.errors import DataError
+from digit_experiments.dataset.sources.usps import load_usps
+from digit_experiments.core.errors import DataError
 
 from digit_checks import assert_mnist_style
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from digit_experiments.dataset.base import SOURCES, SourceData
-from digit_experiments.dataset.checksums import verify_sha256
-from digit_experiments.dataset.download import DEFAULT_TIMEOUT, MNIST_MIRRORS, DownloadError, download_files
-from digit_experiments.dataset.idx import read_idx
-from digit_experiments.errors import DataError
+from digit_experiments.dataset.sources.base import SOURCES, SourceData
+from digit_experiments.dataset.io.checksums import verify_sha256
+from digit_experiments.dataset.io.download import DEFAULT_TIMEOUT, MNIST_MIRRORS, DownloadError, download_files
+from digit_experiments.dataset.io.idx import read_idx
+from digit_experiments.core.errors import DataError
 
 #: The four canonical files and their sha256 digests (see shared/data/SOURCES.md).
 MNIST_FILES: dict[str, str] = {

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 import keras
 
-from digit_experiments.registry import Registry, plain
+from digit_experiments.core.registry import Registry, plain
 
 OPTIMIZERS = Registry("optimizer", "optimizer.name")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Iterable, Mapping
 
-from digit_experiments.errors import ConfigError
+from digit_experiments.core.errors import ConfigError
 
 
 class Registry:

@@ -37,8 +37,8 @@ from mlflow.entities import Run, RunStatus  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from digit_experiments import tracking  # noqa: E402
-from digit_experiments.pruning import open_storage  # noqa: E402
-from digit_experiments.selection import resolve_mode  # noqa: E402
+from digit_experiments.hpo.pruning import open_storage  # noqa: E402
+from digit_experiments.training.selection import resolve_mode  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from digit_experiments.registry import Registry
+from digit_experiments.core.registry import Registry
 
 SOURCES = Registry("dataset source", "dataset.sources")
 

@@ -27,8 +27,8 @@ import mlflow
 import numpy as np
 import tensorflow as tf
 
-from digit_experiments.errors import UserError
-from digit_experiments.evaluation import predict_probabilities
+from digit_experiments.core.errors import UserError
+from digit_experiments.inference.scoring import predict_probabilities
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class Ensemble:
     """One or more models whose class probabilities are averaged.
 
     It has the ``predict(dataset, verbose)`` method of a Keras model, so
-    :func:`digit_experiments.evaluation.score_sets` scores it like a model.
+    :func:`digit_experiments.inference.scoring.score_sets` scores it like a model.
     """
 
     def __init__(self, members: Sequence[Member]) -> None:
@@ -112,7 +112,7 @@ def best_sweep_models(parent_run_id: str, top: int) -> list[str]:
     Raises:
         UserError: when the parent run does not exist or has no finished job with a logged model.
     """
-    from digit_experiments.sweep import child_runs, report_rows
+    from digit_experiments.hpo.sweep import child_runs, report_rows
 
     client = mlflow.MlflowClient()
     try:

@@ -20,9 +20,9 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
-from digit_experiments.dataset.bad_input import BadInputs
-from digit_experiments.dataset.checksums import sha256_file
-from digit_experiments.dataset.parallel import process_map
+from digit_experiments.dataset.io.bad_input import BadInputs
+from digit_experiments.dataset.io.checksums import sha256_file
+from digit_experiments.core.pools import process_map
 from digit_experiments.dataset.standardise import standardise_batch, standardise_images
 
 #: Loose files per worker task: enough to amortise shipping the results, few enough to balance the cores.

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from digit_experiments.dataset.bad_input import BadInputs, check_on_error
-from digit_experiments.dataset.base import SOURCES, SourceData
-from digit_experiments.dataset.checksums import sha256_file, verify_sha256
-from digit_experiments.dataset.csv_source import read_pixel_csv
-from digit_experiments.dataset.idx import read_idx
-from digit_experiments.dataset.source_cache import load_standardised
+from digit_experiments.dataset.io.bad_input import BadInputs, check_on_error
+from digit_experiments.dataset.sources.base import SOURCES, SourceData
+from digit_experiments.dataset.io.checksums import sha256_file, verify_sha256
+from digit_experiments.dataset.sources.csv_file import read_pixel_csv
+from digit_experiments.dataset.io.idx import read_idx
+from digit_experiments.dataset.io.source_cache import load_standardised
 from digit_experiments.dataset.standardise import standardise_batch
-from digit_experiments.errors import DataError
+from digit_experiments.core.errors import DataError
 
 FOLDER = "emnist"
 #: The official IDX files and their sha256 (from the NIST ``gzip.zip``; see shared/data/SOURCES.md).

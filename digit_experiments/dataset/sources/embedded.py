@@ -15,10 +15,10 @@ import numpy as np
 import sklearn
 from sklearn.datasets import load_digits
 
-from digit_experiments.dataset.base import SOURCES, SourceData
-from digit_experiments.dataset.checksums import sha256_file
+from digit_experiments.dataset.sources.base import SOURCES, SourceData
+from digit_experiments.dataset.io.checksums import sha256_file
 from digit_experiments.dataset.holdout import holdout_mask
-from digit_experiments.dataset.source_cache import load_standardised
+from digit_experiments.dataset.io.source_cache import load_standardised
 from digit_experiments.dataset.standardise import standardise_batch
 
 #: Bump when the loader's output changes, to invalidate cached arrays.

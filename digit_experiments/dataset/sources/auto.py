@@ -13,11 +13,11 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-from digit_experiments.dataset.base import SOURCES, SourceData
-from digit_experiments.dataset.download import DEFAULT_TIMEOUT
-from digit_experiments.dataset.embedded import load_embedded
-from digit_experiments.dataset.mnist import load_mnist
-from digit_experiments.errors import DataError
+from digit_experiments.dataset.sources.base import SOURCES, SourceData
+from digit_experiments.dataset.io.download import DEFAULT_TIMEOUT
+from digit_experiments.dataset.sources.embedded import load_embedded
+from digit_experiments.dataset.sources.mnist import load_mnist
+from digit_experiments.core.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from digit_experiments.registry import Registry, plain
+from digit_experiments.core.registry import Registry, plain
 
 MODELS = Registry("model", "model.name")
 

@@ -18,18 +18,19 @@ import numpy as np
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from digit_experiments import plots, tracking, trainer
+from digit_experiments import plots, tracking
+from digit_experiments.training import trainer
 from digit_experiments.augment.albumentations_set import static_copy
-from digit_experiments.callbacks import CHECKPOINT_FILE, build_callbacks, with_resume_state
+from digit_experiments.training.callbacks import CHECKPOINT_FILE, build_callbacks, with_resume_state
 from digit_experiments.dataset import DatasetSplits, load_dataset
-from digit_experiments.evaluation import score_sets, test_metrics
+from digit_experiments.inference.scoring import score_sets, test_metrics
 from digit_experiments.model import build_model
-from digit_experiments.optimizer import build_optimizer
-from digit_experiments.paths import resolve, set_aside_previous_outputs
-from digit_experiments.pipeline import evaluation_dataset, training_dataset
-from digit_experiments.pruning import pruning_callback
-from digit_experiments.selection import restores_best, selected_epoch
-from digit_experiments.validation import validate
+from digit_experiments.training.optimizers import build_optimizer
+from digit_experiments.core.paths import resolve, set_aside_previous_outputs
+from digit_experiments.training.pipeline import evaluation_dataset, training_dataset
+from digit_experiments.hpo.pruning import pruning_callback
+from digit_experiments.training.selection import restores_best, selected_epoch
+from digit_experiments.core.validation import validate
 
 log = logging.getLogger(__name__)
 

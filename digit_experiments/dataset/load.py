@@ -29,8 +29,8 @@ from typing import Any, Mapping
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from digit_experiments.dataset.base import SOURCES, SourceData
-from digit_experiments.errors import ConfigError, DataError
+from digit_experiments.dataset.sources.base import SOURCES, SourceData
+from digit_experiments.core.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 

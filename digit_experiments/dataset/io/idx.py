@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digit_experiments.errors import DataError
+from digit_experiments.core.errors import DataError
 
 _UBYTE = 0x08
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from digit_experiments.paths import default_cache_dir
+from digit_experiments.core.paths import default_cache_dir
 
 log = logging.getLogger(__name__)
 

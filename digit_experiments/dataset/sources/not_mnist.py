@@ -16,13 +16,13 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from digit_experiments.dataset.bad_input import BadInputs, check_on_error
-from digit_experiments.dataset.base import SOURCES, SourceData
-from digit_experiments.dataset.checksums import sha256_file
+from digit_experiments.dataset.io.bad_input import BadInputs, check_on_error
+from digit_experiments.dataset.sources.base import SOURCES, SourceData
+from digit_experiments.dataset.io.checksums import sha256_file
 from digit_experiments.dataset.holdout import holdout_mask
-from digit_experiments.dataset.imagefiles import ImageFiles, list_images, natural_key, read_labelled_images, tree_sha256
-from digit_experiments.dataset.source_cache import load_standardised
-from digit_experiments.errors import DataError
+from digit_experiments.dataset.io.image_files import ImageFiles, list_images, natural_key, read_labelled_images, tree_sha256
+from digit_experiments.dataset.io.source_cache import load_standardised
+from digit_experiments.core.errors import DataError
 
 FOLDER = "handwritten-digits-not-mnist"
 TEST_FRACTION = 0.1

@@ -19,8 +19,8 @@ from typing import Any, Mapping
 
 import keras
 
-from digit_experiments.errors import TrainingDiverged
-from digit_experiments.registry import Registry, plain
+from digit_experiments.core.errors import TrainingDiverged
+from digit_experiments.core.registry import Registry, plain
 
 CALLBACKS = Registry("callback", "callbacks")
 

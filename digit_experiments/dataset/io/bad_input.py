@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from digit_experiments.errors import ConfigError, DataError
+from digit_experiments.core.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from digit_experiments.errors import ConfigError
+from digit_experiments.core.errors import ConfigError
 
 #: Callbacks that choose an epoch, and must therefore agree with ``optimized_metric``.
 SELECTING_CALLBACKS = ("early_stopping", "model_checkpoint")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digit_experiments.pipeline import evaluation_dataset
+from digit_experiments.training.pipeline import evaluation_dataset
 
 
 @dataclass

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from digit_experiments.dataset.bad_input import BadInputs, check_on_error
-from digit_experiments.dataset.base import SOURCES, SourceData
-from digit_experiments.dataset.checksums import sha256_file
+from digit_experiments.dataset.io.bad_input import BadInputs, check_on_error
+from digit_experiments.dataset.sources.base import SOURCES, SourceData
+from digit_experiments.dataset.io.checksums import sha256_file
 from digit_experiments.dataset.holdout import holdout_mask
-from digit_experiments.dataset.source_cache import load_standardised
+from digit_experiments.dataset.io.source_cache import load_standardised
 from digit_experiments.dataset.standardise import check_polarity, standardise_batch
-from digit_experiments.errors import DataError
+from digit_experiments.core.errors import DataError
 
 PIXELS = 28 * 28
 #: Bump when the loader's output changes, to invalidate cached arrays.

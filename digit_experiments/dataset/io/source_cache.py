@@ -1,7 +1,7 @@
 """Cache the standardised arrays of a source, so the second run loads in seconds.
 
 Decoding and standardising a source (107,730 PNGs for not_mnist) is the slow
-part of loading. The result is stored with :func:`digit_experiments.cache.cached_arrays`
+part of loading. The result is stored with :func:`digit_experiments.core.array_cache.cached_arrays`
 under a key made of the sha256 of every input file, the loader's options and
 version, and the standardisation settings: a changed file or setting gives a
 new key, so a stale entry is never read. The cache lives outside the data
@@ -17,9 +17,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from digit_experiments.cache import Arrays, cached_arrays
-from digit_experiments.dataset.bad_input import warn_skipped
-from digit_experiments.dataset.base import SourceData
+from digit_experiments.core.array_cache import Arrays, cached_arrays
+from digit_experiments.dataset.io.bad_input import warn_skipped
+from digit_experiments.dataset.sources.base import SourceData
 from digit_experiments.dataset.standardise import SETTINGS
 
 log = logging.getLogger(__name__)

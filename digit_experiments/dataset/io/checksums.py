@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from digit_experiments.errors import DataError
+from digit_experiments.core.errors import DataError
 
 
 def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:

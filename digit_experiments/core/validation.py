@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterator, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
-from digit_experiments.errors import ConfigError
-from digit_experiments.selection import apply_selection
+from digit_experiments.core.errors import ConfigError
+from digit_experiments.training.selection import apply_selection
 
 Check = Callable[[Any], bool]
 
@@ -96,10 +96,10 @@ def check_values(config: Mapping[str, Any]) -> None:
 def check_names(config: Mapping[str, Any]) -> None:
     """Check every registry name and option in the config against its registry."""
     from digit_experiments.augment.albumentations_set import check_transforms
-    from digit_experiments.callbacks import check_callbacks
-    from digit_experiments.dataset.mix import check_sources
+    from digit_experiments.training.callbacks import check_callbacks
+    from digit_experiments.dataset.load import check_sources
     from digit_experiments.model import MODELS
-    from digit_experiments.optimizer import OPTIMIZERS
+    from digit_experiments.training.optimizers import OPTIMIZERS
 
     for registry, section in ((MODELS, config["model"]), (OPTIMIZERS, config["optimizer"])):
         options = dict(section)
