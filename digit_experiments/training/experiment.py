@@ -28,7 +28,8 @@ from digit_experiments.model import build_model
 from digit_experiments.training.optimizers import build_optimizer
 from digit_experiments.core.paths import resolve, set_aside_previous_outputs
 from digit_experiments.training.pipeline import evaluation_dataset, training_dataset
-from digit_experiments.hpo.pruning import pruning_callback
+from digit_experiments.training.callbacks.optuna_pruning import pruning_callback
+from digit_experiments.training.callbacks.mlflow_metrics import MlflowMetricsLogger
 from digit_experiments.training.selection import restores_best, selected_epoch
 from digit_experiments.core.validation import validate
 
@@ -141,7 +142,7 @@ def _train(
     run_id = mlflow.active_run().info.run_id
     logged_through = tracking.last_logged_epoch(run_id) if config.get("resume") else -1
     callbacks = build_callbacks(config["callbacks"], output_dir) + [
-        tracking.MlflowMetricsLogger(logged_through), *extra_callbacks
+        MlflowMetricsLogger(logged_through), *extra_callbacks
     ]
     result = trainer.fit(
         model, train, validation, config["epochs"], with_resume_state(callbacks, output_dir), config["trainer"]["verbose"]

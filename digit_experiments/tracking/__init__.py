@@ -1,0 +1,35 @@
+"""MLflow tracking: where runs go, what each run records, and how it ends.
+
+One module per concern, re-exported here as the package's API:
+
+* :mod:`.store`: the store URI (``$MLFLOW_TRACKING_URI`` wins) and the experiment;
+* :mod:`.runs`: a run that always ends FINISHED, FAILED or KILLED, with the reason;
+* :mod:`.tags`: git and data-checksum tags;
+* :mod:`.params`: the resolved config as params and artifacts, figures as PNGs;
+* :mod:`.models`: the trained model as an MLflow model (imports Keras only when called);
+* :mod:`.resume`: finding and checking an interrupted run to resume.
+
+The per-epoch metrics logger is a Keras callback, in
+:mod:`digit_experiments.training.callbacks.mlflow_metrics`. Nothing here
+imports TensorFlow at import time.
+"""
+
+from digit_experiments.tracking.models import log_keras_model, pip_requirements
+from digit_experiments.tracking.params import MAX_PARAM_LENGTH, log_config, log_figure
+from digit_experiments.tracking.resume import (
+    OUTPUT_DIR_TAG,
+    RESUME_MAY_CHANGE,
+    check_resume_config,
+    find_resumable_run,
+    last_logged_epoch,
+    logged_history,
+)
+from digit_experiments.tracking.runs import PARENT_RUN_ENV, tracked_run
+from digit_experiments.tracking.store import connect, tracking_uri, use_experiment
+from digit_experiments.tracking.tags import PROJECT_ROOT, data_tags, git_tags, tag_key
+
+__all__ = [
+    "MAX_PARAM_LENGTH", "OUTPUT_DIR_TAG", "PARENT_RUN_ENV", "PROJECT_ROOT", "RESUME_MAY_CHANGE", "check_resume_config",
+    "connect", "data_tags", "find_resumable_run", "git_tags", "last_logged_epoch", "log_config", "log_figure",
+    "log_keras_model", "logged_history", "pip_requirements", "tag_key", "tracked_run", "tracking_uri", "use_experiment",
+]

@@ -1,0 +1,59 @@
+"""The trained model as an MLflow model, with a signature, an input example and pinned requirements.
+
+Keras and TensorFlow are imported only when a model is logged, so that
+tracking code used by commands that train nothing stays light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import mlflow
+import numpy as np
+
+if TYPE_CHECKING:
+    import keras
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of a logged model: the installed TensorFlow, Keras, MLflow, NumPy.
+
+    Passing them explicitly avoids MLflow's inference, which costs seconds per model.
+    """
+    requirements = []
+    for names in (("tensorflow-cpu", "tensorflow"), ("keras",), ("mlflow",), ("numpy",)):
+        for name in names:
+            with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+                requirements.append(f"{name}=={importlib.metadata.version(name)}")
+                break
+    return requirements
+
+
+def log_keras_model(model: keras.Model, example: np.ndarray, local_dir: Path, artifact_path: str = "model") -> str:
+    """Log ``model`` as an MLflow Keras-flavour model with a signature and an input example.
+
+    ``mlflow.keras.log_model(..., input_example=...)`` crashes in MLflow 3.17.2:
+    it writes the example before creating the model folder. Saving into a
+    folder that already exists and logging that folder keeps the example.
+
+    Args:
+        model: The model to log.
+        example: A small float32 ``(n, 28, 28, 1)`` batch, kept as the input example.
+        local_dir: Empty or missing folder for the local copy (inside the run's output dir).
+        artifact_path: Artifact folder of the model in the run.
+
+    Returns:
+        The model's ``runs:/<run id>/<artifact_path>`` URI.
+    """
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(example, model.predict(example, verbose=0))
+    local_dir.mkdir(parents=True, exist_ok=False)
+    mlflow.keras.save_model(
+        model, str(local_dir), signature=signature, input_example=example, pip_requirements=pip_requirements()
+    )
+    mlflow.log_artifacts(str(local_dir), artifact_path)
+    return f"runs:/{mlflow.active_run().info.run_id}/{artifact_path}"

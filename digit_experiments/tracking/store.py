@@ -1,0 +1,71 @@
+"""Where runs go: the tracking store's URI and the experiment runs are filed under.
+
+The local default is a SQLite database in ``./mlruns/mlflow.db`` with
+artifacts under ``./mlruns/artifacts`` (MLflow 3.17's plain file store refuses
+to start by default). ``$MLFLOW_TRACKING_URI`` overrides the config, so a
+shared ``mlflow server`` can collect runs from many machines.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import mlflow
+
+
+def tracking_uri(configured: str) -> str:
+    """``$MLFLOW_TRACKING_URI`` if set, else ``configured`` with SQLite paths made absolute."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or configured
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        database = Path(uri[len(prefix):]).absolute()
+        database.parent.mkdir(parents=True, exist_ok=True)
+        uri = prefix + str(database)
+    return uri
+
+
+def use_experiment(tracking: Mapping[str, Any]) -> str:
+    """Point MLflow at the configured store and experiment (created if missing); return its id.
+
+    Sweep workers that start together may all find the experiment missing;
+    the ones that lose the race to create it use the winner's.
+    """
+    uri = tracking_uri(tracking["uri"])
+    _set_tracking_uri_keeping_environment(uri)
+    name = tracking["experiment_name"]
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    artifact_location = None
+    if uri.startswith("sqlite:") and tracking.get("artifact_location"):
+        artifact_location = Path(tracking["artifact_location"]).absolute().as_uri()
+    try:
+        return mlflow.create_experiment(name, artifact_location=artifact_location)
+    except Exception:  # the SQL store raises SQLAlchemy's IntegrityError, a server an MlflowException
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+def connect(tracking: Mapping[str, Any]) -> str:
+    """Point MLflow at the configured store without creating anything in it; return its URI."""
+    uri = tracking_uri(tracking["uri"])
+    _set_tracking_uri_keeping_environment(uri)
+    return uri
+
+
+def _set_tracking_uri_keeping_environment(uri: str) -> None:
+    """``mlflow.set_tracking_uri`` without its side effect of exporting ``$MLFLOW_TRACKING_URI``.
+
+    MLflow exports the URI for subprocesses; left in place, it would make the
+    next run in the same process (a sweep job, a test) ignore its own config.
+    """
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    if previous is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = previous
