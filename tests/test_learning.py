@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import keras
@@ -17,14 +16,7 @@ from digit_experiments.model import build_model
 from digit_experiments.training.selection import selected_epoch
 from digit_experiments.core.validation import validate
 
-from helpers import compose_config, run_cli
-
-
-def _closed_port() -> int:
-    """A local port nothing listens on: the MNIST mirrors there are unreachable at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from helpers import closed_port, compose_config, run_cli
 
 
 def _only_run(store: Path) -> mlflow.entities.Run:
@@ -37,7 +29,7 @@ def test_default_command_learns_offline_on_the_embedded_set(tmp_path: Path) -> N
     """README's first command on a machine with no data and no network: the embedded fallback must learn."""
     empty = tmp_path / "no-data"
     empty.mkdir()
-    mirrors = f"dataset.sources.auto.mirrors=[http://127.0.0.1:{_closed_port()}/]"
+    mirrors = f"dataset.sources.auto.mirrors=[http://127.0.0.1:{closed_port()}/]"
     result = run_cli(
         "digit_experiments.train", [f"paths.data_dir={empty}", mirrors, "trainer.verbose=0"], cwd=tmp_path, timeout=480
     )

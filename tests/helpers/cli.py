@@ -10,7 +10,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = PROJECT_ROOT / "conf"
 
 
@@ -31,10 +31,24 @@ def run_config(tmp_path: Path, overrides: list[str] | None = None) -> DictConfig
     )
 
 
+def command_environment(**extra: str) -> dict[str, str]:
+    """The environment for a command a test starts: this interpreter's ``bin/`` first on PATH.
+
+    Tests may run from a virtual environment that is not activated
+    (``<venv>/bin/python -m pytest``); commands that look others up on PATH
+    (``mlflow models serve`` starts ``uvicorn``) must still find the ones
+    installed beside :data:`sys.executable`. The test session's own tracking
+    URI is dropped, so each command uses the store its test gives it.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
 def run_cli(module: str, args: list[str], cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """Run ``python -m <module> <args>`` in ``cwd`` as a user would, capturing its output."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env = command_environment()
     return subprocess.run(
         [sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
