@@ -4,7 +4,6 @@ the joblib launcher, and two workers sharing one study and one MLflow server."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import mlflow
 import optuna
 import pytest
 
-from helpers import run_cli
+from helpers import closed_port, free_port, run_cli
 
 #: Tiny, fast jobs: a few hundred images, no augmentation, no model logging.
 SMALL = [
@@ -63,7 +62,7 @@ def test_grid_sweep_nests_jobs_and_reports_failures(data_dir: Path, tmp_path: Pa
 def test_sweep_stops_when_its_parent_run_cannot_be_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Hydra only warns when a callback raises; the sweep must not go on with un-nested jobs."""
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    unreachable = f"http://127.0.0.1:{free_port()}"
+    unreachable = f"http://127.0.0.1:{closed_port()}"
     result = run_cli("digit_experiments.train", ["-m", *SMALL, f"tracking.uri={unreachable}", "model.dense_dropout=0.3,0.5"], cwd=tmp_path)
     assert result.returncode != 0
     assert f"could not open its MLflow parent run in {unreachable}" in result.stderr
@@ -81,7 +80,7 @@ def optuna_args(storage: str, n_trials: int, extra: list[str] | None = None) -> 
 def test_optuna_search_prunes_and_resumes(data_dir: Path, tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path}/study.db"
     prune_everything = [  # a threshold no tiny model reaches: every trial is pruned after epoch 2
-        "hydra.sweeper.pruner.type=threshold", "+hydra.sweeper.pruner.lower=0.999",
+        "hydra.sweeper.pruner.name=threshold", "+hydra.sweeper.pruner.lower=0.999",
         "~hydra.sweeper.pruner.n_startup_trials", "hydra.sweeper.pruner.n_warmup_steps=1",
     ]
     first = run_cli("digit_experiments.train", optuna_args(storage, 2, prune_everything), cwd=tmp_path, timeout=600)
@@ -116,12 +115,6 @@ def test_joblib_launcher_runs_jobs_in_parallel_without_losing_records(data_dir: 
     for child in children:
         assert [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")] == [0, 1]
         assert "test_accuracy" in child.data.metrics
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

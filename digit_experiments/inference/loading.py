@@ -112,7 +112,7 @@ def best_sweep_models(parent_run_id: str, top: int) -> list[str]:
     Raises:
         UserError: when the parent run does not exist or has no finished job with a logged model.
     """
-    from digit_experiments.hpo.sweep import child_runs, report_rows
+    from digit_experiments.hpo.report import child_runs, report_rows
 
     client = mlflow.MlflowClient()
     try:

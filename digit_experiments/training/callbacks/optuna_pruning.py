@@ -2,7 +2,7 @@
 
 The Optuna sweeper passes each job ``optuna.storage``, ``optuna.study_name``
 and ``optuna.trial_id``; the job reopens its trial in the shared storage
-(:func:`digit_experiments.hpo.pruning.open_trial`).
+(:func:`digit_experiments.hpo.storage.open_trial`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import keras
 import optuna
 
-from digit_experiments.hpo.pruning import open_trial
+from digit_experiments.hpo.storage import open_trial
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,12 @@
-"""Optuna pruning inside Keras training: stop a bad trial early, from inside the job.
+"""The Optuna study storage that the sweeper and its jobs share, and a job's trial in it.
 
-The Optuna sweeper (``hydra_plugins/digit_experiments_optuna``) passes each
-job ``optuna.storage``, ``optuna.study_name`` and ``optuna.trial_id``. The job
-reopens its trial in the shared study storage, reports the monitored metric
-after every epoch, and stops training as soon as the study's pruner says so.
-The MLflow run then ends FINISHED with the tag ``trial.state=PRUNED``, and
-:class:`optuna.TrialPruned` tells the sweeper to record the trial as pruned.
+The Optuna sweeper (``hydra_plugins/digit_experiments_optuna``) keeps its
+study in a database and passes each job ``optuna.storage``,
+``optuna.study_name`` and ``optuna.trial_id``. The job reopens its trial there
+(:func:`open_trial`) to report the monitored metric after every epoch and stop
+as soon as the study's pruner says so; :class:`optuna.TrialPruned` then tells
+the sweeper to record the trial as pruned. Several workers, and the jobs of
+each, open one database at once: :func:`open_storage` makes that safe.
 """
 
 from __future__ import annotations
@@ -13,37 +14,18 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any, Mapping
 
 import optuna
 import sqlalchemy
 
+from digit_experiments.hpo.pruners import DEFAULT_PRUNER, PRUNER_ATTR, build_pruner
+
 log = logging.getLogger(__name__)
 
-
-PRUNERS = {
-    "median": optuna.pruners.MedianPruner,
-    "percentile": optuna.pruners.PercentilePruner,
-    "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
-    "hyperband": optuna.pruners.HyperbandPruner,
-    "threshold": optuna.pruners.ThresholdPruner,
-    "none": optuna.pruners.NopPruner,
-}
-#: Study user attribute holding the pruner spec, so every process prunes alike.
-PRUNER_ATTR = "pruner"
 #: Seconds a worker waits for another worker's lock on a SQLite study database.
 SQLITE_LOCK_TIMEOUT = 60
 #: How often a worker tries to open a study database another worker is creating.
 SCHEMA_ATTEMPTS = 5
-
-
-def build_pruner(spec: Mapping[str, Any]) -> optuna.pruners.BasePruner:
-    """The pruner named by ``spec["type"]`` with the remaining keys as its arguments."""
-    options = dict(spec)
-    kind = options.pop("type", "median")
-    if kind not in PRUNERS:
-        raise ValueError(f"Unknown pruner {kind!r} in hydra.sweeper.pruner; choose one of {', '.join(PRUNERS)}.")
-    return PRUNERS[kind](**options)
 
 
 def open_storage(storage: str) -> optuna.storages.BaseStorage | str:
@@ -59,7 +41,13 @@ def open_storage(storage: str) -> optuna.storages.BaseStorage | str:
       tables in a new database; the losers get an integrity error, and open it
       again (up to :data:`SCHEMA_ATTEMPTS` times) once the tables exist.
 
-    Any other storage string (e.g. a journal file) is returned unchanged.
+    Args:
+        storage: ``hydra.sweeper.storage``: an SQLAlchemy URL, or any other
+            storage string Optuna accepts (e.g. a journal file).
+
+    Returns:
+        The storage for :func:`optuna.create_study` / :func:`optuna.load_study`;
+        a string that is not a URL is returned unchanged.
     """
     if "://" not in storage:
         return storage
@@ -80,10 +68,19 @@ def open_trial(storage: str, study_name: str, trial_id: int) -> optuna.Trial:
     """Reopen a running trial of a study kept in RDB storage (another process asked for it).
 
     Optuna stores no pruner in the database: the sweeper saves its spec as a
-    study user attribute, and the same pruner is rebuilt here.
+    study user attribute (:data:`~digit_experiments.hpo.pruners.PRUNER_ATTR`),
+    and the same pruner is rebuilt here.
+
+    Args:
+        storage: The study storage (``optuna.storage`` of the job's config).
+        study_name: The study (``optuna.study_name``).
+        trial_id: The trial's storage id (``optuna.trial_id``), not its number.
+
+    Returns:
+        The trial, ready for ``report`` and ``should_prune``.
     """
     study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
-    study.pruner = build_pruner(study.user_attrs.get(PRUNER_ATTR, {"type": "median"}))
+    study.pruner = build_pruner(study.user_attrs.get(PRUNER_ATTR, {"name": DEFAULT_PRUNER}))
     return optuna.Trial(study, trial_id)
 
 

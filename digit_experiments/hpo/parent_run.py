@@ -1,0 +1,148 @@
+"""A sweep's MLflow parent run: the one run every job of a multirun nests under.
+
+A grid sweep creates its own parent run. An Optuna search may be shared by
+several workers and resumed later, and all of its trials must still nest under
+one parent: the study database, which every worker opens anyway, records the
+parent's id as a study user attribute (:data:`PARENT_RUN_ATTR`), and the
+atomic creation of the study decides which worker creates the parent run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import mlflow
+import optuna
+from mlflow.entities import RunStatus
+from omegaconf import DictConfig, OmegaConf
+
+from digit_experiments import tracking
+from digit_experiments.hpo.storage import open_storage
+from digit_experiments.training.selection import resolve_mode
+
+log = logging.getLogger(__name__)
+
+#: Optuna study user attribute holding the id of the search's MLflow parent run.
+PARENT_RUN_ATTR = "mlflow_parent_run_id"
+#: How long a worker waits for another worker that is creating the study's parent run.
+PARENT_WAIT_SECONDS = 60.0
+
+
+def sweep_id(config: DictConfig) -> str:
+    """What identifies one sweep: the Optuna study (shared by workers) or the sweep directory.
+
+    Args:
+        config: The multirun's config (with its ``hydra`` node).
+
+    Returns:
+        ``optuna:<study name>`` or ``grid:<absolute sweep directory>``; the parent run's ``sweep.id`` tag.
+    """
+    sweeper = config.hydra.sweeper
+    if "study_name" in sweeper and sweeper.study_name:
+        return f"optuna:{sweeper.study_name}"
+    return f"grid:{Path(config.hydra.sweep.dir).absolute()}"
+
+
+def tracking_client(config: DictConfig) -> tuple[mlflow.MlflowClient, str]:
+    """A client on the run config's tracking store, and the experiment's id.
+
+    Args:
+        config: A run config with its ``tracking`` node.
+
+    Returns:
+        The client and the id of the configured experiment (created if needed).
+    """
+    tracking_config = OmegaConf.to_container(config.tracking, resolve=True)
+    experiment_id = tracking.use_experiment(tracking_config)
+    return mlflow.MlflowClient(tracking.tracking_uri(tracking_config["uri"])), experiment_id
+
+
+def open_parent_run(config: DictConfig) -> str:
+    """Create the sweep's parent run; an Optuna search reuses its study's one (see :func:`_study_parent_run`).
+
+    Args:
+        config: The multirun's config.
+
+    Returns:
+        The parent run's id; the run is RUNNING.
+    """
+    client, experiment_id = tracking_client(config)
+    if sweep_id(config).startswith("optuna:"):
+        return _study_parent_run(config, client, experiment_id)
+    return _create_parent_run(config, client, experiment_id)
+
+
+def close_parent_run(client: mlflow.MlflowClient, parent_id: str, failed: bool) -> None:
+    """End the parent run: FAILED when every job failed, else FINISHED.
+
+    Args:
+        client: A client on the parent run's store.
+        parent_id: The parent run.
+        failed: Whether the sweep as a whole failed.
+    """
+    status = RunStatus.FAILED if failed else RunStatus.FINISHED
+    client.set_terminated(parent_id, RunStatus.to_string(status))
+
+
+def _create_parent_run(config: DictConfig, client: mlflow.MlflowClient, experiment_id: str) -> str:
+    """A new parent run tagged with the sweep's identity and overrides."""
+    identity = sweep_id(config)
+    overrides = " ".join(OmegaConf.to_container(config.hydra.overrides.task, resolve=False))
+    run = client.create_run(
+        experiment_id,
+        run_name=f"sweep {identity.split(':', 1)[1].rsplit('/', 1)[-1]}",
+        tags={"sweep.id": identity, "sweep.overrides": overrides, "sweep.role": "parent", **tracking.git_tags()},
+    )
+    client.log_param(run.info.run_id, "sweep.overrides", overrides[: tracking.MAX_PARAM_LENGTH])
+    client.log_param(run.info.run_id, "optimized_metric", config.optimized_metric)
+    client.log_param(run.info.run_id, "optimized_mode", resolve_mode(config.optimized_metric, config.optimized_mode))
+    return run.info.run_id
+
+
+def _study_parent_run(config: DictConfig, client: mlflow.MlflowClient, experiment_id: str) -> str:
+    """The one parent run of an Optuna study, shared by every worker and every resumed session.
+
+    Workers of one search may start at the same instant, so "search for the
+    parent, create it if missing" would race. The study database decides
+    instead: creating a study is atomic, so exactly one worker creates it, and
+    that worker creates the parent run and records its id as a study user
+    attribute (:data:`PARENT_RUN_ATTR`); the others wait for the attribute.
+    """
+    sweeper = config.hydra.sweeper
+    storage = open_storage(sweeper.storage)
+    try:
+        study = optuna.create_study(study_name=sweeper.study_name, storage=storage, direction=sweeper.direction)
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=sweeper.study_name, storage=storage)
+        run_id = _wait_for_parent_attr(study)
+        if run_id and _reopen(client, run_id):
+            return run_id
+        log.info("Study %s has no parent run in this MLflow store; creating one.", sweeper.study_name)
+    run_id = _create_parent_run(config, client, experiment_id)
+    study.set_user_attr(PARENT_RUN_ATTR, run_id)
+    return run_id
+
+
+def _wait_for_parent_attr(study: optuna.Study) -> str | None:
+    """The parent run id recorded in ``study``, waiting for a worker that is creating it right now.
+
+    A study that already has trials but no parent id (made by hand, or its
+    creator died) is not waited for.
+    """
+    deadline = time.monotonic() + PARENT_WAIT_SECONDS
+    while True:
+        run_id = study.user_attrs.get(PARENT_RUN_ATTR)
+        if run_id or study.get_trials(deepcopy=False) or time.monotonic() > deadline:
+            return run_id
+        time.sleep(0.5)
+
+
+def _reopen(client: mlflow.MlflowClient, run_id: str) -> bool:
+    """Mark an existing parent run RUNNING again; False when this store has no such run."""
+    try:
+        client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
+    except mlflow.exceptions.MlflowException:
+        return False
+    return True

@@ -1,0 +1,70 @@
+"""The Hydra callback that groups a multirun's jobs under one MLflow parent run with a report.
+
+``conf/hydra/default.yaml`` installs :class:`MlflowSweepCallback` for every
+command, so this module is imported by every run and must not import
+TensorFlow. It only wires Hydra's events to :mod:`.parent_run` and :mod:`.report`:
+
+* ``on_multirun_start`` opens the parent run and exports its id in
+  ``$DIGITS_PARENT_RUN_ID``; every job's run then carries MLflow's
+  ``mlflow.parentRunId`` tag, so the UI nests the jobs under it;
+* ``on_job_end`` rebuilds the report after every job;
+* ``on_multirun_end`` rebuilds it a last time and ends the parent run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from digit_experiments import tracking
+from digit_experiments.hpo.parent_run import close_parent_run, open_parent_run, tracking_client
+from digit_experiments.hpo.report import REPORT_FOLDER, failed_jobs, write_report
+
+log = logging.getLogger(__name__)
+
+
+class MlflowSweepCallback(Callback):
+    """Hydra callback that groups a multirun's jobs under one MLflow parent run with a report."""
+
+    def __init__(self) -> None:
+        self.parent_id: str | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Open the parent run, or stop the sweep: Hydra would only warn about an exception here
+        and run every job un-nested, with no report."""
+        try:
+            self.parent_id = open_parent_run(config)
+        except Exception as error:
+            uri = tracking.tracking_uri(config.tracking.uri)
+            raise SystemExit(
+                f"\nError: the sweep could not open its MLflow parent run in {uri} "
+                f"({type(error).__name__}: {str(error)[:500]}). No job was started. Check that the "
+                "tracking store is reachable (tracking.uri or $MLFLOW_TRACKING_URI) and run the sweep again."
+            ) from error
+        os.environ[tracking.PARENT_RUN_ENV] = self.parent_id
+        log.info("Sweep parent run %s", self.parent_id)
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        """Rebuild the report of the sweep this job belongs to (none for a single run)."""
+        parent_id = os.environ.get(tracking.PARENT_RUN_ENV)
+        if parent_id:
+            client, _ = tracking_client(config)
+            write_report(client, parent_id, config.optimized_metric, config.optimized_mode)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Write the final report and end the parent run (FAILED only when every job failed)."""
+        if self.parent_id is None:
+            return
+        client, _ = tracking_client(config)
+        rows = write_report(client, self.parent_id, config.optimized_metric, config.optimized_mode)
+        failed = failed_jobs(rows)
+        close_parent_run(client, self.parent_id, failed=bool(rows) and failed == len(rows))
+        os.environ.pop(tracking.PARENT_RUN_ENV, None)
+        report = client.get_run(self.parent_id).info.artifact_uri
+        log.info("Sweep finished: %d jobs, %d failed. Report: %s/%s", len(rows), failed, report, REPORT_FOLDER)
+        if failed:
+            log.warning("%d of %d sweep jobs failed; see the report and the FAILED child runs.", failed, len(rows))

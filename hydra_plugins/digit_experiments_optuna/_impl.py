@@ -1,0 +1,164 @@
+"""The Optuna sweeper's implementation, on a current Optuna (4.x/5.x) and its ask-and-tell API.
+
+``hydra-optuna-sweeper`` 1.3 pins Optuna 2.10, whose database storage fails
+with the SQLAlchemy 2 that MLflow needs; this sweeper replaces it. Trials are
+asked from a study kept in a database (SQLite by default; PostgreSQL for a
+cluster), so an interrupted search resumes where it stopped and several
+workers, on one machine or many, can share one search. Each trial runs as one
+Hydra job through the configured launcher; the job reopens its trial to
+report per-epoch values for pruning (:mod:`digit_experiments.hpo.storage`).
+
+Search spaces are written in ``conf/hparams_search/*.yaml`` as::
+
+    hydra:
+      sweeper:
+        params:
+          model.dense_dropout: {type: float, low: 0.2, high: 0.6}
+          model.l2: {type: float, low: 1.0e-5, high: 1.0e-2, log: true}
+          batch_size: {type: categorical, choices: [128, 256, 384]}
+
+Hydra's plugin scanner skips modules whose name starts with ``_``: this one is
+imported by :class:`~hydra_plugins.digit_experiments_optuna.optuna_sweeper.DigitOptunaSweeper`
+only when a multirun uses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import optuna
+from hydra.core.plugins import Plugins
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+
+from digit_experiments.hpo.pruners import PRUNER_ATTR, build_pruner, pruner_spec
+from digit_experiments.hpo.storage import open_storage
+
+log = logging.getLogger(__name__)
+
+#: Trial states that count towards ``n_trials`` (RUNNING: taken by a worker, maybe another one).
+COUNTED_STATES = (
+    optuna.trial.TrialState.COMPLETE,
+    optuna.trial.TrialState.PRUNED,
+    optuna.trial.TrialState.FAIL,
+    optuna.trial.TrialState.RUNNING,
+)
+
+
+def distribution(name: str, spec: Mapping[str, Any]) -> optuna.distributions.BaseDistribution:
+    """An Optuna distribution from ``{type: float|int|categorical, ...}``.
+
+    Args:
+        name: The config key searched over, for the error message.
+        spec: ``type`` and its options: ``low``, ``high``, ``log``, ``step`` or ``choices``.
+
+    Returns:
+        The distribution.
+
+    Raises:
+        ValueError: for an unknown ``type``.
+    """
+    kind = spec.get("type")
+    if kind == "float":
+        return optuna.distributions.FloatDistribution(spec["low"], spec["high"], log=spec.get("log", False), step=spec.get("step"))
+    if kind == "int":
+        return optuna.distributions.IntDistribution(spec["low"], spec["high"], log=spec.get("log", False), step=spec.get("step", 1))
+    if kind == "categorical":
+        return optuna.distributions.CategoricalDistribution(list(spec["choices"]))
+    raise ValueError(
+        f"Search parameter {name!r} has type {kind!r}; use float (low, high, log), int (low, high) "
+        "or categorical (choices) in hydra.sweeper.params."
+    )
+
+
+class DigitOptunaSweeperImpl:
+    """Runs Optuna trials as Hydra jobs until the study holds ``n_trials`` trials.
+
+    Args:
+        settings: ``hydra.sweeper`` (see :class:`~hydra_plugins.digit_experiments_optuna.config.DigitOptunaSweeperConf`).
+
+    Raises:
+        ValueError: when ``params`` is empty or has a parameter of an unknown type.
+    """
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self.settings = settings
+        self.distributions = {name: distribution(name, dict(spec)) for name, spec in settings["params"].items()}
+        if not self.distributions:
+            raise ValueError("hydra.sweeper.params is empty: pick a search space with hparams_search=<name>.")
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        """Keep the multirun's config and set up the launcher that runs each trial."""
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def sweep(self, arguments: list[str]) -> list[Any]:
+        """Ask, run and tell trials until the study holds ``n_trials`` trials; return the job results."""
+        study = self._study()
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        results: list[Any] = []
+        while len(study.get_trials(deepcopy=False, states=COUNTED_STATES)) < self.settings["n_trials"]:
+            trial = study.ask(self.distributions)
+            log.info("Trial %d: %s", trial.number, " ".join(f"{k}={v}" for k, v in trial.params.items()))
+            try:
+                (job,) = self.launcher.launch([[*arguments, *self._trial_overrides(trial)]], initial_job_idx=len(results))
+            except BaseException:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                raise
+            results.append(job)
+            self._tell(study, trial, job)
+        self._log_best(study)
+        return results
+
+    def _study(self) -> optuna.Study:
+        """The study (created or resumed), with the configured sampler and pruner."""
+        spec = pruner_spec(self.settings["pruner"])
+        study = optuna.create_study(
+            study_name=self.settings["study_name"],
+            storage=open_storage(self.settings["storage"]),
+            sampler=optuna.samplers.TPESampler(seed=self.settings["sampler_seed"]),
+            pruner=build_pruner(spec),
+            direction=self.settings["direction"],
+            load_if_exists=True,
+        )
+        study.set_user_attr(PRUNER_ATTR, spec)  # the jobs rebuild the same pruner from it
+        return study
+
+    def _trial_overrides(self, trial: optuna.Trial) -> list[str]:
+        """The trial's sampled values, and where the job finds its trial to report to."""
+        return [
+            *(f"{name}={value!r}" if isinstance(value, str) else f"{name}={value}" for name, value in trial.params.items()),
+            f"+optuna.storage={self.settings['storage']}",
+            f"+optuna.study_name={self.settings['study_name']}",
+            f"+optuna.trial_id={trial._trial_id}",  # Optuna has no public id lookup across processes
+            f"+optuna.trial_number={trial.number}",
+        ]
+
+    @staticmethod
+    def _tell(study: optuna.Study, trial: optuna.Trial, job: Any) -> None:
+        """Record a finished job's outcome in the study: value, pruned or failed."""
+        outcome = job._return_value
+        if isinstance(outcome, optuna.TrialPruned):
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        elif isinstance(outcome, (int, float)) and math.isfinite(outcome):
+            study.tell(trial, float(outcome))
+        else:
+            log.warning("Trial %d failed: %s", trial.number, outcome)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+    @staticmethod
+    def _log_best(study: optuna.Study) -> None:
+        """Log the best trial so far, or that none completed."""
+        try:
+            best = study.best_trial
+        except ValueError:
+            log.warning("No trial of study %s completed.", study.study_name)
+            return
+        log.info("Best trial %d: value %.5f, params %s", best.number, best.value, best.params)

@@ -1,0 +1,40 @@
+"""Settings of the Optuna sweeper (``hydra/sweeper=digit_optuna``), registered in Hydra's ConfigStore.
+
+Hydra imports this module while it scans ``hydra_plugins/`` at the start of
+every command, ``--help`` included, so it imports Hydra's config store and
+nothing else: no Optuna, MLflow or TensorFlow.
+"""
+
+# No `from __future__ import annotations`: Hydra's plugin scanner executes this module outside
+# sys.modules, where dataclasses cannot resolve string annotations.
+from dataclasses import dataclass, field
+from typing import Any, Dict
+
+from hydra.core.config_store import ConfigStore
+
+
+def _default_pruner() -> Dict[str, Any]:
+    """Median pruning after 2 trials and 1 epoch. ``type`` is the former spelling of ``name``:
+    present (null) so that ``hydra.sweeper.pruner.type=<name>`` still overrides without a ``+``."""
+    return {"name": "median", "type": None, "n_startup_trials": 2, "n_warmup_steps": 1}
+
+
+@dataclass
+class DigitOptunaSweeperConf:
+    """Settings of ``hydra/sweeper=digit_optuna`` (set them in an ``hparams_search`` config)."""
+
+    _target_: str = "hydra_plugins.digit_experiments_optuna.optuna_sweeper.DigitOptunaSweeper"
+    study_name: str = "digits"
+    #: SQLAlchemy URL of the study database; shared by every worker of a search.
+    storage: str = "sqlite:///outputs/optuna/digits.db"
+    direction: str = "maximize"
+    #: Total trials of the study, counted over all workers and resumed sessions.
+    n_trials: int = 10
+    sampler_seed: int = 42
+    #: ``name`` (see :data:`digit_experiments.hpo.pruners.PRUNERS`) and the pruner's arguments.
+    pruner: Dict[str, Any] = field(default_factory=_default_pruner)
+    #: The search space: ``<config key>: {type: float|int|categorical, ...}``.
+    params: Dict[str, Any] = field(default_factory=dict)
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="digit_optuna", node=DigitOptunaSweeperConf, provider="digit_experiments")

@@ -1,0 +1,70 @@
+"""TensorFlow loads only for work that needs it.
+
+Hydra imports every plugin in ``hydra_plugins/`` at the start of every command,
+and ``conf/hydra/default.yaml`` installs the sweep callback for every run, so
+a TensorFlow import there would cost every command seconds. Each check runs in
+a fresh interpreter with ``-X importtime``, which lists every module imported.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import command_environment
+
+#: Top-level packages that only training, evaluation and prediction may import.
+HEAVY = {"tensorflow", "keras"}
+#: Packages the sweeper plugin must not import while Hydra scans it either.
+NOT_IN_PLUGIN_SCAN = HEAVY | {"optuna", "mlflow"}
+
+
+def imported_modules(arguments: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``python -X importtime <arguments>``; return the result and the names of the modules it imported."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *arguments],
+        cwd=cwd, env=command_environment(), capture_output=True, text=True, timeout=300,
+    )
+    modules = {
+        line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    }
+    assert "hydra" in modules or "omegaconf" in modules, "no -X importtime report: " + result.stderr[-2000:]
+    return result, modules
+
+
+def top_level(modules: set[str]) -> set[str]:
+    """The top-level packages of ``modules``."""
+    return {name.split(".", 1)[0] for name in modules}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "succeeds"),
+    [(["--help"], True), (["--cfg", "job"], True), (["model=resnet"], False)],
+    ids=["help", "cfg-job", "rejected-override"],
+)
+def test_commands_that_train_nothing_import_no_tensorflow(arguments: list[str], succeeds: bool, tmp_path: Path) -> None:
+    result, modules = imported_modules(["-m", "digit_experiments.train", *arguments], tmp_path)
+    assert (result.returncode == 0) == succeeds, result.stderr[-3000:]
+    if not succeeds:
+        assert "Could not find 'model/resnet'" in result.stderr, "Hydra rejects the override, as before"
+    assert not top_level(modules) & HEAVY, sorted(m for m in modules if m.split(".")[0] in HEAVY)[:10]
+
+
+def test_sweeper_plugin_imports_no_keras_optuna_or_mlflow(tmp_path: Path) -> None:
+    """What Hydra's plugin scan imports: the package, its config and the thin sweeper."""
+    package = "hydra_plugins.digit_experiments_optuna"
+    code = f"import {package}, {package}.config, {package}.optuna_sweeper"
+    result, modules = imported_modules(["-c", code], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not top_level(modules) & NOT_IN_PLUGIN_SCAN
+
+
+def test_sweep_callback_imports_no_tensorflow(tmp_path: Path) -> None:
+    """Hydra instantiates the sweep callback for every run, grid or single."""
+    result, modules = imported_modules(["-c", "import digit_experiments.hpo.sweep_callback"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "digit_experiments.hpo.report" in modules and "digit_experiments.hpo.parent_run" in modules
+    assert not top_level(modules) & HEAVY
