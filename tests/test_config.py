@@ -37,6 +37,22 @@ def test_smoke_only_shrinks_the_work_and_composes_with_other_choices() -> None:
     assert cfg.dataset.max_train_images <= 1000
 
 
+def test_debug_smoke_shrinks_any_recipe_and_keeps_the_rest() -> None:
+    cfg = compose_config(["experiment=seed_mix", "debug=smoke"])
+    assert (cfg.epochs, cfg.dataset.max_train_images) == (5, 1000)
+    assert set(cfg.dataset.sources) == {"mnist", "emnist_digits", "usps", "not_mnist"}
+    assert cfg.tracking.run_name == "seed_mix" and cfg.model.name == "cnn_bn"
+    alias = compose_config(["experiment=smoke"])
+    assert (alias.epochs, alias.batch_size, alias.dataset.max_train_images) == (5, 64, 1000)
+
+
+def test_every_dataset_option_shares_the_split_keys() -> None:
+    for option in sorted((CONF_DIR / "dataset").glob("*.yaml")):
+        dataset = compose_config([f"dataset={option.stem}"]).dataset
+        assert (dataset.val_fraction, dataset.max_train_images) == (0.1, None), option.stem
+    assert compose_config(["dataset=usps", "dataset.val_fraction=0.2"]).dataset.val_fraction == 0.2
+
+
 def test_seed_experiment_is_the_seed_recipe() -> None:
     cfg = compose_config(["experiment=seed"])
     assert cfg.model.name == "cnn_bn" and cfg.batch_size == 384
@@ -59,6 +75,8 @@ def test_seed_experiment_is_the_seed_recipe() -> None:
         ("model.l2=-1", "model.l2"),
         ("augment.albumentations.transforms.gauss_noise.p=2", "augment.albumentations.transforms.gauss_noise.p"),
         ("trainer.precision=float8", "trainer.precision"),
+        ("augment.albumentations.mode=sometimes", "augment.albumentations.mode"),
+        ("model.bn_momentum=1.0", "model.bn_momentum"),
     ],
 )
 def test_invalid_values_name_the_key(override: str, key: str) -> None:

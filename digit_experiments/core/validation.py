@@ -55,15 +55,19 @@ RULES: list[tuple[str, Check, str]] = [
     ("optimizer.learning_rate", POSITIVE, "a number > 0"),
     ("optimizer.clipnorm", _optional(POSITIVE), "null or a number > 0"),
     ("optimizer.clipvalue", _optional(POSITIVE), "null or a number > 0"),
+    ("optimizer.weight_decay", _optional(NON_NEGATIVE), "null or a number >= 0"),
+    ("optimizer.ema_momentum", RATE, "a momentum in [0, 1)"),
+    ("optimizer.schedule.warmup_fraction", RATE, "a fraction in [0, 1)"),
+    ("optimizer.schedule.decay_per_epoch", FRACTION, "a fraction in (0, 1)"),
+    ("trainer.label_smoothing", RATE, "a number in [0, 1)"),
     ("dataset.val_fraction", FRACTION, "a fraction in (0, 1)"),
     ("dataset.max_train_images", _optional(POSITIVE_INT), "null or an integer >= 1"),
     ("dataset.max_test_images_per_source", _optional(POSITIVE_INT), "null or an integer >= 1"),
-    ("augment.albumentations.mode", lambda v: v in ("static", "realtime", "off"), "one of static, realtime, off"),
     ("augment.albumentations.p_augmented", PROBABILITY, "a probability in [0, 1]"),
     ("augment.albumentations.transforms.*.p", PROBABILITY, "a probability in [0, 1]"),
     ("augment.geometric.*", NON_NEGATIVE, "a number >= 0"),
-    ("trainer.precision", lambda v: v in ("float32", "mixed_bfloat16", "mixed_float16"),
-     "one of float32, mixed_bfloat16, mixed_float16"),
+    ("trainer.precision", lambda v: v in ("auto", "float32", "mixed_bfloat16", "mixed_float16"),
+     "one of auto, float32, mixed_bfloat16, mixed_float16"),
     ("trainer.min_steps_per_epoch", _optional(POSITIVE_INT), "null or an integer >= 1"),
     ("trainer.threads", _optional(NON_NEGATIVE_INT), "null or an integer >= 0 (0 = TensorFlow's default)"),
     ("pipeline.parallel_calls", POSITIVE_INT, "an integer >= 1"),
@@ -95,18 +99,35 @@ def check_values(config: Mapping[str, Any]) -> None:
 
 def check_names(config: Mapping[str, Any]) -> None:
     """Check every registry name and option in the config against its registry."""
-    from digit_experiments.augment.albumentations_set import check_transforms
+    from digit_experiments.augment.albumentations_set import MODES, check_transforms
     from digit_experiments.training.callbacks import check_callbacks
     from digit_experiments.dataset.load import check_sources
     from digit_experiments.model import MODELS
-    from digit_experiments.training.optimizers import OPTIMIZERS
+    from digit_experiments.training.optimizers import check_optimizer
 
-    for registry, section in ((MODELS, config["model"]), (OPTIMIZERS, config["optimizer"])):
-        options = dict(section)
-        registry.check_arguments(options.pop("name"), options)
+    options = dict(config["model"])
+    MODELS.check_arguments(options.pop("name"), options)
+    check_optimizer(config["optimizer"])
+    check_schedule_alone(config)
     check_callbacks(config.get("callbacks"))
-    check_transforms((config["augment"].get("albumentations") or {}).get("transforms") or {})
+    albumentations = config["augment"].get("albumentations") or {}
+    if albumentations.get("mode", "off") not in MODES:
+        raise ConfigError(
+            f"Invalid value for `augment.albumentations.mode`: {albumentations['mode']!r}. It must be one of "
+            f"{', '.join(MODES)}. Fix it in the config or on the command line, e.g. `augment.albumentations.mode=static`."
+        )
+    check_transforms(albumentations.get("transforms") or {})
     check_sources(config["dataset"]["sources"])
+
+
+def check_schedule_alone(config: Mapping[str, Any]) -> None:
+    """Refuse a learning-rate schedule together with ReduceLROnPlateau: both would set the rate."""
+    if (config["optimizer"].get("schedule") or None) and (config.get("callbacks") or {}).get("reduce_lr_on_plateau"):
+        raise ConfigError(
+            f"`optimizer.schedule` ({config['optimizer']['schedule'].get('name')}) and "
+            "`callbacks.reduce_lr_on_plateau` both set the learning rate. Keep one: add "
+            "`callbacks.reduce_lr_on_plateau=null`, or `optimizer.schedule=null`."
+        )
 
 
 def validate(config: DictConfig | Mapping[str, Any]) -> dict[str, Any]:

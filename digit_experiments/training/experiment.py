@@ -9,6 +9,7 @@ metrics, plots and the model } → return the optimised metric.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -26,6 +27,7 @@ from digit_experiments.dataset import DatasetSplits, load_dataset
 from digit_experiments.inference.scoring import score_sets, test_metrics
 from digit_experiments.model import build_model
 from digit_experiments.training.optimizers import build_optimizer
+from digit_experiments.training.precision import choose_precision
 from digit_experiments.core.paths import resolve, set_aside_previous_outputs
 from digit_experiments.training.pipeline import evaluation_dataset, training_dataset
 from digit_experiments.training.callbacks.optuna_pruning import pruning_callback
@@ -36,12 +38,16 @@ from digit_experiments.core.validation import validate
 log = logging.getLogger(__name__)
 
 
-def run(cfg: DictConfig, overrides: list[str] | None = None) -> float:
+def run(
+    cfg: DictConfig, overrides: list[str] | None = None, extra_callbacks: list[keras.callbacks.Callback] | None = None
+) -> float:
     """Train, evaluate and track one model as configured.
 
     Args:
         cfg: The composed run config (conf/train.yaml and its groups).
         overrides: The command-line overrides, recorded with the run.
+        extra_callbacks: More Keras callbacks for the fit, after the run's own
+            (benchmarks use this to watch training; they must not select anything).
 
     Returns:
         The best epoch's value of ``cfg.optimized_metric``.
@@ -50,7 +56,9 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> float:
     resumed = tracking.find_resumable_run(config["tracking"], str(config["resume"])) if config.get("resume") else None
     output_dir = Path(resumed.data.tags[tracking.OUTPUT_DIR_TAG]) if resumed else resolve(config["paths"]["output_dir"])
     runtime = config["trainer"]
-    trainer.configure_runtime(config["seed"], runtime["precision"], runtime["threads"])
+    precision, precision_reason = choose_precision(runtime["precision"])
+    log.info("Precision %s (%s)", precision, precision_reason)
+    trainer.configure_runtime(config["seed"], precision, runtime["threads"])
 
     splits = load_dataset(data_dir=resolve(config["paths"]["data_dir"]), seed=config["seed"], **config["dataset"])
     log.info("Data: %s", splits.summary())
@@ -70,6 +78,7 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> float:
     if trial:
         tags.update({"trial.number": str(trial.get("trial_number", "")), "trial.study": trial["study_name"]})
     tags[tracking.OUTPUT_DIR_TAG] = str(output_dir)
+    tags.update({"trainer.precision_used": precision, "trainer.precision_reason": precision_reason})
     start = {"run_id": resumed.info.run_id} if resumed else {}
     failure_tags = {"trial.state": "FAIL"} if trial else {}
     with tracking.tracked_run(config["tracking"], tags=tags, failure_tags=failure_tags, **start) as active:
@@ -83,7 +92,9 @@ def run(cfg: DictConfig, overrides: list[str] | None = None) -> float:
         })
         mlflow.log_param("trainer.batch_size", batch_size)
         pruner = pruning_callback(trial, config["optimized_metric"])
-        model, history = _train(config, batch_size, splits, augmented, output_dir, [pruner] if pruner else [])
+        model, history = _train(
+            config, batch_size, splits, augmented, output_dir, [*([pruner] if pruner else []), *(extra_callbacks or [])]
+        )
         metric = _log_selected_epoch(config, history)
         pruned = pruner is not None and pruner.pruned_at_epoch is not None
         if not pruned:  # a pruned trial is not worth scoring on the test sets
@@ -137,7 +148,9 @@ def _train(
     one there; the history returned is then the run's whole logged history.
     """
     train, validation = _datasets(config, batch_size, splits, augmented)
-    model = trainer.compile_model(build_model(config["model"]), build_optimizer(config["optimizer"]))
+    steps_per_epoch = math.ceil(len(splits.train_labels) / batch_size)
+    optimizer = build_optimizer(config["optimizer"], steps_per_epoch, config["epochs"])
+    model = trainer.compile_model(build_model(config["model"]), optimizer, config["trainer"]["label_smoothing"])
     mlflow.log_param("model.parameters", model.count_params())
     run_id = mlflow.active_run().info.run_id
     logged_through = tracking.last_logged_epoch(run_id) if config.get("resume") else -1

@@ -1,4 +1,11 @@
-"""Optimizers, built by name from the ``optimizer`` config group."""
+"""Optimizers, built by name from the ``optimizer`` config group.
+
+The entries are Keras's own optimizer classes, so every Keras option is a
+config key: ``clipnorm``, ``weight_decay`` (decoupled, as in AdamW), and
+``use_ema`` / ``ema_momentum`` (weight averaging) among them. One key is the
+project's: ``schedule``, a learning-rate schedule built from
+``learning_rate`` and the run's length (:mod:`.schedules`).
+"""
 
 from __future__ import annotations
 
@@ -7,40 +14,45 @@ from typing import Any, Mapping
 import keras
 
 from digit_experiments.core.registry import Registry, plain
+from digit_experiments.training.schedules import SCHEDULES
 
 OPTIMIZERS = Registry("optimizer", "optimizer.name")
+OPTIMIZERS.register("adam")(keras.optimizers.Adam)
+OPTIMIZERS.register("adamw")(keras.optimizers.AdamW)
+OPTIMIZERS.register("sgd")(keras.optimizers.SGD)
 
 
-@OPTIMIZERS.register("adam")
-def build_adam(
-    learning_rate: float = 1e-3,
-    clipnorm: float | None = None,
-    clipvalue: float | None = None,
-    beta_1: float = 0.9,
-    beta_2: float = 0.999,
-    epsilon: float = 1e-7,
-) -> keras.optimizers.Optimizer:
-    """Adam with optional gradient clipping by norm or by value (the seed clips gradients)."""
-    return keras.optimizers.Adam(
-        learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, clipnorm=clipnorm, clipvalue=clipvalue
-    )
-
-
-@OPTIMIZERS.register("sgd")
-def build_sgd(
-    learning_rate: float = 1e-2,
-    momentum: float = 0.9,
-    nesterov: bool = True,
-    clipnorm: float | None = None,
-    clipvalue: float | None = None,
-) -> keras.optimizers.Optimizer:
-    """SGD with (Nesterov) momentum and optional gradient clipping."""
-    return keras.optimizers.SGD(
-        learning_rate=learning_rate, momentum=momentum, nesterov=nesterov, clipnorm=clipnorm, clipvalue=clipvalue
-    )
-
-
-def build_optimizer(config: Mapping[str, Any]) -> keras.optimizers.Optimizer:
-    """Build the optimizer named by ``config["name"]`` with the remaining keys as arguments."""
+def check_optimizer(config: Mapping[str, Any]) -> None:
+    """Fail early on an unknown optimizer or schedule, or an option either does not take."""
     options = plain(config)
-    return OPTIMIZERS.build(options.pop("name"), **options)
+    schedule = options.pop("schedule", None)
+    OPTIMIZERS.check_arguments(options.pop("name"), options)
+    if schedule:
+        schedule = dict(schedule)
+        SCHEDULES.check_arguments(schedule.pop("name"), [*schedule, "learning_rate", "steps_per_epoch", "epochs"])
+
+
+def build_optimizer(config: Mapping[str, Any], steps_per_epoch: int, epochs: int) -> keras.optimizers.Optimizer:
+    """The optimizer named by ``config["name"]``, its learning rate scheduled when ``config["schedule"]`` is set.
+
+    With ``use_ema``, the model's weights are replaced by their moving average
+    at the end of every epoch (unless ``ema_overwrite_frequency`` says
+    otherwise), so that validation, the checkpoint and the tested model all see
+    the averaged weights.
+
+    Args:
+        config: The ``optimizer`` config.
+        steps_per_epoch: Optimizer steps in one epoch.
+        epochs: Epochs of the whole run (a schedule spans them).
+    """
+    options = plain(config)
+    name, schedule = options.pop("name"), options.pop("schedule", None)
+    if schedule:
+        schedule = dict(schedule)
+        options["learning_rate"] = SCHEDULES.build(
+            schedule.pop("name"), learning_rate=options["learning_rate"], steps_per_epoch=steps_per_epoch,
+            epochs=epochs, **schedule,
+        )
+    if options.get("use_ema") and options.get("ema_overwrite_frequency") is None:
+        options["ema_overwrite_frequency"] = steps_per_epoch
+    return OPTIMIZERS.build(name, **options)

@@ -9,6 +9,8 @@ from typing import Any, Sequence
 import keras
 import tensorflow as tf
 
+from digit_experiments.training.losses import training_loss
+
 log = logging.getLogger(__name__)
 
 
@@ -36,9 +38,9 @@ def configure_runtime(seed: int, precision: str = "float32", threads: int | None
     keras.mixed_precision.set_global_policy(precision)
 
 
-def compile_model(model: keras.Model, optimizer: keras.optimizers.Optimizer) -> keras.Model:
-    """Compile for integer labels with accuracy as the metric."""
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+def compile_model(model: keras.Model, optimizer: keras.optimizers.Optimizer, label_smoothing: float = 0.0) -> keras.Model:
+    """Compile for integer labels with accuracy as the metric (and label smoothing when asked)."""
+    model.compile(optimizer=optimizer, loss=training_loss(label_smoothing), metrics=["accuracy"])
     return model
 
 

@@ -1,0 +1,143 @@
+"""Time to accuracy: test accuracy against wall time, epoch by epoch, for several recipes side by side.
+
+For each recipe (``experiment=<name>``, default ``fast`` and ``seed``) it runs
+the real training run (``digit_experiments.training.experiment.run``, tracked
+in a throw-away MLflow store) with one extra callback that, after every
+epoch, records the training wall time so far and scores the model of that
+epoch on the MNIST test set. That score is a measurement only: it is never
+seen by the run, which selects its epoch on validation data as always.
+
+It prints, per recipe, the first epoch and second at which 99.0, 99.5, 99.6
+and 99.7 % test accuracy are reached, and saves the JSON and a plot of test
+accuracy against time. Usage (the full run takes 1-3 hours on 2 cores)::
+
+    DIGITS_DATA_DIR=../shared/data python benchmarks/time_to_accuracy.py
+    DIGITS_DATA_DIR=../shared/data python benchmarks/time_to_accuracy.py --recipes fast seed --overrides trainer.precision=float32
+    DIGITS_DATA_DIR=../shared/data python benchmarks/time_to_accuracy.py --overrides debug=smoke   # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+
+from digit_experiments.dataset import load_dataset  # noqa: E402
+from digit_experiments.training import experiment  # noqa: E402
+from digit_experiments.training.precision import BF16_FLAGS, choose_precision, cpu_flags  # noqa: E402
+
+from common import CONF, save_report  # noqa: E402
+
+THRESHOLDS = (0.990, 0.995, 0.996, 0.997)
+
+
+class TestAccuracyProbe(keras.callbacks.Callback):
+    """After each epoch: training seconds so far (the probe's own time excluded) and MNIST test accuracy."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
+        super().__init__()
+        self.images = images.astype(np.float32)[..., None] / 255.0
+        self.labels = labels
+        self.epochs: list[dict[str, float]] = []
+        self.excluded = 0.0
+
+    def on_train_begin(self, logs=None) -> None:
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        probe_start = time.perf_counter()
+        predictions = self.model.predict(self.images, batch_size=1024, verbose=0).argmax(axis=1)
+        accuracy = float((predictions == self.labels).mean())
+        self.epochs.append({
+            "epoch": epoch + 1, "seconds": probe_start - self.start - self.excluded, "test_accuracy": accuracy,
+            "val_accuracy": float((logs or {}).get("val_accuracy", float("nan"))),
+        })
+        self.excluded += time.perf_counter() - probe_start
+        print(f"  epoch {epoch + 1}: {self.epochs[-1]['seconds']:.0f} s, MNIST test accuracy {accuracy:.4f}", flush=True)
+
+
+def compose_run(recipe: str, overrides: list[str], workdir: Path):
+    """The run config of ``experiment=<recipe>`` with outputs and the MLflow store in ``workdir``."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(
+            config_name="train",
+            overrides=[f"experiment={recipe}", f"paths.output_dir={workdir / recipe}", f"paths.mlruns_dir={workdir / 'mlruns'}",
+                       "trainer.verbose=2", *overrides],
+        )
+    return cfg
+
+
+def measure(recipe: str, overrides: list[str], workdir: Path) -> dict:
+    """Train ``recipe`` once and return its per-epoch figures and thresholds."""
+    cfg = compose_run(recipe, overrides, workdir)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    splits = load_dataset(data_dir=Path(config["paths"]["data_dir"]).absolute(), seed=config["seed"], **config["dataset"])
+    probe = TestAccuracyProbe(*splits.tests["mnist"])
+    experiment.run(cfg, [f"experiment={recipe}", *overrides], extra_callbacks=[probe])
+    reached = {}
+    for threshold in THRESHOLDS:
+        first = next((e for e in probe.epochs if e["test_accuracy"] >= threshold), None)
+        reached[f"{threshold:.3f}"] = {"epoch": first["epoch"], "seconds": round(first["seconds"])} if first else None
+    return {"recipe": recipe, "overrides": overrides, "epochs": probe.epochs, "reached": reached}
+
+
+def plot(results: list[dict], output: Path) -> None:
+    """Test accuracy against training time, one line per recipe."""
+    figure, axis = plt.subplots(figsize=(8, 5))
+    for result in results:
+        seconds = [e["seconds"] / 60 for e in result["epochs"]]
+        axis.plot(seconds, [100 * e["test_accuracy"] for e in result["epochs"]], marker="o", label=result["recipe"])
+    axis.set(xlabel="training time (minutes)", ylabel="MNIST test accuracy (%)", ylim=(98.5, 100), title="Time to accuracy")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.savefig(output, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    print(f"saved {output}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipes", nargs="+", default=["fast", "seed"])
+    parser.add_argument("--overrides", nargs="*", default=[], help="overrides for every recipe, e.g. trainer.precision=float32")
+    parser.add_argument("--workdir", type=Path, help="keep the runs' outputs and MLflow store here (default: a temporary folder)")
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "time_to_accuracy.json")
+    args = parser.parse_args()
+    flags = sorted(cpu_flags() & {"avx2", "avx512f", *BF16_FLAGS})
+    precision = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("trainer.precision=")), "auto")
+    print(f"CPU flags: {' '.join(flags)}; precision: {choose_precision(precision)[0]}")
+    with tempfile.TemporaryDirectory() as folder:
+        workdir = (args.workdir or Path(folder)).absolute()
+        results = [measure(recipe, args.overrides, workdir) for recipe in args.recipes]
+    for result in results:
+        print(f"{result['recipe']}: " + "; ".join(
+            f"{100 * float(t):.1f} % " + (f"at epoch {r['epoch']} ({r['seconds']} s)" if r else "not reached")
+            for t, r in result["reached"].items()
+        ))
+    report = {
+        "machine": {"cpu_flags": flags, "processor": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "precision": choose_precision(precision)[0]},
+        "results": results,
+    }
+    suffix = re.sub(r"[^\w.-]", "_", "-".join(args.overrides))[:60]
+    output = args.output.with_stem(args.output.stem + (f"-{suffix}" if suffix else ""))
+    save_report(report, output)
+    plot(results, output.with_suffix(".png"))
+
+
+if __name__ == "__main__":
+    main()
