@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -33,3 +35,38 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     if os.environ.get("DIGITS_DATA_DIR"):
         os.environ["DIGITS_DATA_DIR"] = str(Path(os.environ["DIGITS_DATA_DIR"]).expanduser().resolve())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``-m "not e2e"`` runs the fast part alone; CI runs everything."""
+    config.addinivalue_line("markers", "e2e: runs the real commands in subprocesses (slower); deselect with -m 'not e2e'")
+
+
+@dataclass(frozen=True)
+class SmokeRun:
+    """The session's smoke-trained model: where it was trained and its finished MLflow run."""
+
+    workdir: Path
+    client: mlflow.MlflowClient
+    run: mlflow.entities.Run
+
+    @property
+    def run_id(self) -> str:
+        return self.run.info.run_id
+
+    @property
+    def store(self) -> str:
+        return f"sqlite:///{self.workdir}/mlruns/mlflow.db"
+
+
+@pytest.fixture(scope="session")
+def smoke_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> SmokeRun:
+    """One ``debug=smoke`` training of the seed network through the real CLI, shared by every test that needs a model."""
+    from helpers import run_cli
+
+    workdir = tmp_path_factory.mktemp("smoke")
+    result = run_cli("digit_experiments.train", ["debug=smoke", "trainer.verbose=2"], cwd=workdir)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    (run,) = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
+    return SmokeRun(workdir, client, run)

@@ -88,7 +88,7 @@ def test_invalid_values_name_the_key(override: str, key: str) -> None:
     ("override", "valid"),
     [
         ("model.name=resnet", "cnn_bn, tiny"),
-        ("optimizer.name=rmsprop", "adam, sgd"),
+        ("optimizer.name=rmsprop", "adam, adamw, sgd"),
         ("+callbacks.tensorboard={}", "early_stopping"),
         ("+augment.albumentations.transforms.blur={p: 0.5}", "elastic_transform"),
         ("+dataset.sources.nope={}", "mnist"),

@@ -16,6 +16,8 @@ import pytest
 
 from helpers import command_environment
 
+pytestmark = pytest.mark.e2e
+
 #: Top-level packages that only training, evaluation and prediction may import.
 HEAVY = {"tensorflow", "keras"}
 #: Packages the sweeper plugin must not import while Hydra scans it either.

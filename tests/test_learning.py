@@ -25,6 +25,7 @@ def _only_run(store: Path) -> mlflow.entities.Run:
     return run
 
 
+@pytest.mark.e2e
 def test_default_command_learns_offline_on_the_embedded_set(tmp_path: Path) -> None:
     """README's first command on a machine with no data and no network: the embedded fallback must learn."""
     empty = tmp_path / "no-data"
@@ -107,6 +108,7 @@ def test_one_best_epoch_is_checkpointed_restored_and_returned(tmp_path: Path) ->
         np.testing.assert_array_equal(checkpoint_weight, want)
 
 
+@pytest.mark.e2e
 def test_two_runs_into_one_output_folder_both_finish(tmp_path: Path) -> None:
     output = tmp_path / "same-folder"
     args = [

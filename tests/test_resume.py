@@ -14,6 +14,8 @@ import pytest
 
 from helpers import run_cli
 
+pytestmark = pytest.mark.e2e
+
 EPOCHS = 6
 ARGS = [
     "experiment=smoke", "model=tiny", "augment=none", f"epochs={EPOCHS}", "batch_size=32",

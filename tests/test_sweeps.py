@@ -16,6 +16,8 @@ import pytest
 
 from helpers import closed_port, free_port, run_cli
 
+pytestmark = pytest.mark.e2e
+
 #: Tiny, fast jobs: a few hundred images, no augmentation, no model logging.
 SMALL = [
     "experiment=smoke", "model=tiny", "augment=none", "dataset.max_train_images=300",

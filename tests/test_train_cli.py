@@ -14,6 +14,8 @@ from digit_experiments.core.errors import TrainingDiverged
 
 from helpers import run_cli, run_config
 
+pytestmark = pytest.mark.e2e
+
 PLOTS = {
     "plots/training_curves.png",
     "plots/confusion_matrix_mnist.png",
@@ -23,20 +25,8 @@ PLOTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def smoke_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """One smoke training of the seed network through the real CLI, run from an empty directory."""
-    workdir = tmp_path_factory.mktemp("smoke")
-    result = run_cli("digit_experiments.train", ["experiment=smoke", "trainer.verbose=2"], cwd=workdir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
-    experiment_ = client.get_experiment_by_name("digit_experiments")
-    (run,) = client.search_runs([experiment_.experiment_id])
-    return workdir, client, run
-
-
 def test_smoke_run_is_finished_with_config_tags_and_metrics(smoke_run) -> None:
-    workdir, client, run = smoke_run
+    client, run = smoke_run.client, smoke_run.run
     assert run.info.status == "FINISHED"
     assert run.data.params["model.name"] == "cnn_bn"
     assert run.data.params["batch_size"] == "64" and run.data.params["epochs"] == "5"
@@ -51,18 +41,18 @@ def test_smoke_run_is_finished_with_config_tags_and_metrics(smoke_run) -> None:
 
 
 def test_smoke_run_logs_config_plots_and_checkpoint(smoke_run) -> None:
-    workdir, client, run = smoke_run
+    workdir, client, run = smoke_run.workdir, smoke_run.client, smoke_run.run
     artifacts = {f.path for folder in ("config", "plots") for f in client.list_artifacts(run.info.run_id, folder)}
     assert {"config/resolved.yaml", "config/overrides.txt"} <= artifacts
     assert PLOTS <= artifacts
     overrides = Path(client.download_artifacts(run.info.run_id, "config/overrides.txt")).read_text()
-    assert "experiment=smoke" in overrides
+    assert "debug=smoke" in overrides
     assert list((workdir / "outputs").glob("*/*/checkpoints/best.keras")), "ModelCheckpoint keeps the best model"
     assert (workdir / "mlruns" / "artifacts").is_dir(), "artifacts live under ./mlruns"
 
 
 def test_logged_model_loads_with_pyfunc_and_keras(smoke_run, monkeypatch: pytest.MonkeyPatch) -> None:
-    workdir, client, run = smoke_run
+    workdir, client, run = smoke_run.workdir, smoke_run.client, smoke_run.run
     uri = f"runs:/{run.info.run_id}/model"
     store = f"sqlite:///{workdir}/mlruns/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)  # undone after the test; set_tracking_uri exports it

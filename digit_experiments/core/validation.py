@@ -43,31 +43,34 @@ FRACTION: Check = lambda v: _number(v) and 0 < v < 1
 
 #: (dotted key pattern, check, what a valid value is). Patterns use fnmatch syntax.
 RULES: list[tuple[str, Check, str]] = [
+    # the run and the network
     ("batch_size", POSITIVE_INT, "an integer >= 1"),
     ("epochs", POSITIVE_INT, "an integer >= 1"),
     ("seed", NON_NEGATIVE_INT, "an integer >= 0"),
     ("model.*dropout", RATE, "a rate in [0, 1)"),
     ("model.l2", NON_NEGATIVE, "a number >= 0"),
-    ("model.bn_momentum", RATE, "a momentum in [0, 1)"),
+    ("*momentum", RATE, "a momentum in [0, 1)"),
     ("model.dense_units", POSITIVE_INT, "an integer >= 1"),
     ("model.filters", lambda v: _integer(v) and v >= 1 or isinstance(v, list) and all(POSITIVE_INT(f) for f in v),
      "positive integer(s)"),
+    # the optimizer and its schedule
     ("optimizer.learning_rate", POSITIVE, "a number > 0"),
     ("optimizer.clipnorm", _optional(POSITIVE), "null or a number > 0"),
     ("optimizer.clipvalue", _optional(POSITIVE), "null or a number > 0"),
     ("optimizer.weight_decay", _optional(NON_NEGATIVE), "null or a number >= 0"),
-    ("optimizer.ema_momentum", RATE, "a momentum in [0, 1)"),
     ("optimizer.schedule.warmup_fraction", RATE, "a fraction in [0, 1)"),
     ("optimizer.schedule.decay_per_epoch", FRACTION, "a fraction in (0, 1)"),
-    ("trainer.label_smoothing", RATE, "a number in [0, 1)"),
+    # data and augmentation
     ("dataset.val_fraction", FRACTION, "a fraction in (0, 1)"),
     ("dataset.max_train_images", _optional(POSITIVE_INT), "null or an integer >= 1"),
     ("dataset.max_test_images_per_source", _optional(POSITIVE_INT), "null or an integer >= 1"),
     ("augment.albumentations.p_augmented", PROBABILITY, "a probability in [0, 1]"),
     ("augment.albumentations.transforms.*.p", PROBABILITY, "a probability in [0, 1]"),
     ("augment.geometric.*", NON_NEGATIVE, "a number >= 0"),
+    # the trainer, the input pipeline and the callbacks
     ("trainer.precision", lambda v: v in ("auto", "float32", "mixed_bfloat16", "mixed_float16"),
      "one of auto, float32, mixed_bfloat16, mixed_float16"),
+    ("trainer.label_smoothing", RATE, "a number in [0, 1)"),
     ("trainer.min_steps_per_epoch", _optional(POSITIVE_INT), "null or an integer >= 1"),
     ("trainer.threads", _optional(NON_NEGATIVE_INT), "null or an integer >= 0 (0 = TensorFlow's default)"),
     ("pipeline.parallel_calls", POSITIVE_INT, "an integer >= 1"),
