@@ -91,6 +91,7 @@ def load_dataset(
     val_fraction: float = 0.1,
     max_train_images: int | None = None,
     max_test_images_per_source: int | None = None,
+    split_seed: int | None = None,
 ) -> DatasetSplits:
     """Load, cap, weight, pool and split the configured sources.
 
@@ -102,11 +103,14 @@ def load_dataset(
         max_train_images: Optional cap on the pooled train+validation images
             (a stratified subsample; used by ``experiment=smoke``).
         max_test_images_per_source: Optional cap on each test set.
+        split_seed: Seed of the data choices instead of ``seed`` (``dataset.split_seed``):
+            members of an ensemble vary ``seed`` but keep one validation set.
 
     Returns:
         The splits, with the checksums of every file read.
     """
     check_sources(sources)
+    seed = seed if split_seed is None else split_seed
     loaded, notes = _load_sources(sources, data_dir)
     rng = np.random.default_rng(seed)
     pool_images, pool_labels, pool_origin, tests, checksums = [], [], [], {}, {}
