@@ -1,35 +1,28 @@
 """Entry point: ``python -m digit_experiments.train [group=option ...] [key=value ...]``.
 
-A thin Hydra wrapper around :func:`digit_experiments.training.experiment.run`. User
-mistakes (bad config values, missing or corrupt data) are printed as one
-paragraph and exit with status 2; everything else keeps its traceback.
+A thin Hydra wrapper around :func:`digit_experiments.training.experiment.run`,
+imported only when a job runs (``--help`` and ``--cfg job`` never load
+TensorFlow). User mistakes (bad config values, missing or corrupt data) are
+printed as one paragraph and exit with status 2; everything else keeps its
+traceback. Start-up policy shared with the other commands (quiet TensorFlow,
+SIGTERM as Ctrl-C) is in :mod:`digit_experiments.core.startup`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
 
-import hydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from hydra.types import RunMode  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-
-from digit_experiments.core.errors import UserError, exit_for_user_error  # noqa: E402
+from digit_experiments.core import startup
+from digit_experiments.core.errors import UserError, exit_for_user_error
 
 log = logging.getLogger("digit_experiments")
-
-
-def _interrupt_on_sigterm() -> None:
-    """Treat SIGTERM like Ctrl-C so a killed job's run is marked KILLED, not left RUNNING."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, handler)
+startup.quiet_tensorflow()
 
 
 def _share_cores_between_parallel_jobs(cfg: DictConfig) -> None:
@@ -47,7 +40,7 @@ def _share_cores_between_parallel_jobs(cfg: DictConfig) -> None:
     cfg.trainer.threads = max(1, cores // jobs)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=startup.CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float:
     """Run one training job; return the optimised metric (for Hydra sweepers).
 
@@ -55,7 +48,7 @@ def main(cfg: DictConfig) -> float:
     and returns NaN, so the remaining jobs still run and the sweep report
     still appears; a pruned Optuna trial is passed on to the sweeper.
     """
-    _interrupt_on_sigterm()
+    startup.interrupt_on_sigterm()
     from digit_experiments.training import experiment
 
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN

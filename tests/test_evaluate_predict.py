@@ -17,25 +17,7 @@ from digit_experiments.dataset.io.idx import read_idx
 
 from helpers import run_cli
 
-SMOKE = ["experiment=smoke", "model=tiny", "augment=none", "epochs=2", "dataset.max_test_images_per_source=300"]
-
-
-def smoke_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """One smoke training through the real CLI per test session, shared by the modules that need a model.
-
-    Returns:
-        The working directory (holding ``mlruns/``) and the training run id.
-    """
-    workdir = tmp_path_factory.getbasetemp() / "smoke_model"
-    if not (workdir / "run_id.txt").exists():
-        workdir.mkdir(exist_ok=True)
-        result = run_cli("digit_experiments.train", SMOKE, cwd=workdir)
-        assert result.returncode == 0, result.stderr[-3000:]
-        client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
-        (run,) = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
-        (workdir / "run_id.txt").write_text(run.info.run_id)
-    return workdir, (workdir / "run_id.txt").read_text()
-
+pytestmark = pytest.mark.e2e
 
 def mnist_test_images(data_dir: Path, count: int) -> tuple[np.ndarray, np.ndarray]:
     """The first ``count`` MNIST test images and labels."""
@@ -44,8 +26,9 @@ def mnist_test_images(data_dir: Path, count: int) -> tuple[np.ndarray, np.ndarra
 
 
 @pytest.fixture(scope="module")
-def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    return smoke_model(tmp_path_factory)
+def trained(smoke_run) -> tuple[Path, str]:
+    """The session's smoke-trained model: its working directory (holding ``mlruns/``) and run id."""
+    return smoke_run.workdir, smoke_run.run_id
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +48,7 @@ def test_evaluate_prints_the_table_and_logs_a_linked_run(trained, data_dir: Path
     workdir, run_id = trained
     result = run_cli(
         "digit_experiments.evaluate",
-        [f"model_uri=runs:/{run_id}/model", "dataset.max_test_images_per_source=300", "log=true"], cwd=workdir,
+        [f"model_uri=runs:/{run_id}/model", "dataset.max_test_images_per_source=500", "log=true"], cwd=workdir,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     header, row = result.stdout.strip().splitlines()
@@ -73,7 +56,7 @@ def test_evaluate_prints_the_table_and_logs_a_linked_run(trained, data_dir: Path
     source, n, accuracy, loss, macro_f1 = row.split()
     client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
     training = client.get_run(run_id)
-    assert (source, n) == ("mnist", "300")
+    assert (source, n) == ("mnist", "500")
     assert float(accuracy) == pytest.approx(training.data.metrics["test_mnist_accuracy"], abs=1e-4)
     assert float(loss) == pytest.approx(training.data.metrics["test_mnist_loss"], abs=1e-3)
     (evaluation,) = client.search_runs(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,10 @@ import pytest
 
 from digit_experiments.dataset.standardise import standardise_images
 
-from helpers import run_cli
-from test_evaluate_predict import mnist_test_images, smoke_model
+from helpers import command_environment, free_port, run_cli
+from test_evaluate_predict import mnist_test_images
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+pytestmark = pytest.mark.e2e
 
 
 def _post(url: str, body: bytes) -> tuple[int, str]:
@@ -38,11 +33,11 @@ def _post(url: str, body: bytes) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+def server(smoke_run):
     """``mlflow models serve`` of the smoke model's ``runs:/<id>/model``, up and answering /ping."""
-    workdir, run_id = smoke_model(tmp_path_factory)
-    port = _free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir}/mlruns/mlflow.db"}
+    workdir, run_id = smoke_run.workdir, smoke_run.run_id
+    port = free_port()
+    env = command_environment(MLFLOW_TRACKING_URI=smoke_run.store)
     log = open(workdir / "serve.log", "w")
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"runs:/{run_id}/model",
                "--env-manager", "local", "--host", "127.0.0.1", "-p", str(port), "--workers", "1"]

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Mapping
 
 import albumentations as A
@@ -22,6 +19,7 @@ import numpy as np
 
 from digit_experiments.core.array_cache import cached_arrays
 from digit_experiments.core.errors import ConfigError
+from digit_experiments.core.pools import process_map
 from digit_experiments.core.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -88,18 +86,29 @@ def chunk_seed(seed: int, index: int) -> int:
 def compute_static_copy(
     images: np.ndarray, transforms: Mapping[str, Any], seed: int, workers: int | None = None
 ) -> np.ndarray:
-    """Augment every image once, in parallel processes; deterministic for a given seed."""
+    """Augment every image once, in parallel processes; deterministic for a given seed.
+
+    Albumentations runs Python code per image under the GIL, so the chunks go
+    to worker processes (:func:`~digit_experiments.core.pools.process_map`),
+    not threads. Each chunk of :data:`CHUNK_SIZE` images has its own seed and
+    the chunks are joined in order, so the result does not depend on the
+    number of workers.
+
+    Args:
+        images: ``(N, 28, 28)`` uint8 images.
+        transforms: ``{transform name: options}``, as in ``augment.albumentations.transforms``.
+        seed: The run's seed.
+        workers: At most this many processes; default one per available core.
+
+    Returns:
+        The ``(N, 28, 28)`` uint8 augmented copy.
+    """
     transforms = dict(transforms)
     jobs = [
         (images[start : start + CHUNK_SIZE], transforms, chunk_seed(seed, index))
         for index, start in enumerate(range(0, len(images), CHUNK_SIZE))
     ]
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
-    if workers <= 1:
-        return np.concatenate([_augment_chunk(job) for job in jobs])
-    # "spawn" keeps TensorFlow's threads (already started in this process) out of the workers.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return np.concatenate(list(pool.map(_augment_chunk, jobs)))
+    return np.concatenate(process_map(_augment_chunk, jobs, workers))
 
 
 def static_copy(images: np.ndarray, transforms: Mapping[str, Any], seed: int) -> np.ndarray:

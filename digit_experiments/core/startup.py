@@ -1,0 +1,65 @@
+"""What every command (train, evaluate, predict, export) does around its work.
+
+The commands are thin Hydra wrappers; the start-up policy they share lives
+here so that it is written once:
+
+* TensorFlow's C++ start-up chatter is silenced (``TF_CPP_MIN_LOG_LEVEL=2``
+  unless the user set it). The variable is read when TensorFlow is first
+  imported, so each command calls :func:`quiet_tensorflow` when its module is
+  imported, and imports TensorFlow itself only inside the function that runs
+  the work (``--help`` and ``--cfg job`` never load it).
+* SIGTERM is turned into ``KeyboardInterrupt`` (:func:`interrupt_on_sigterm`),
+  so a killed training job's MLflow run ends KILLED instead of RUNNING.
+* A :class:`~digit_experiments.core.errors.UserError` is one paragraph on
+  stderr and exit status 2, without a traceback (:func:`run_command`).
+* The configs are found in the checkout's ``conf/`` (:data:`CONFIG_DIR`), an
+  absolute path: a relative ``config_path`` would be read as the Python
+  package ``conf`` when a command runs as a console script (``digits-train``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any, Callable, Mapping, TypeVar
+
+from omegaconf import DictConfig, OmegaConf
+
+from digit_experiments.core.errors import user_errors_exit
+
+Result = TypeVar("Result")
+
+#: ``config_path`` of every command's ``@hydra.main``: the ``conf/`` folder of the (editable) checkout.
+CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+
+#: TensorFlow's C++ log threshold: 2 keeps warnings and errors, drops the info lines printed at import.
+TF_LOG_LEVEL = ("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's C++ info messages, unless the environment already chose a level."""
+    os.environ.setdefault(*TF_LOG_LEVEL)
+
+
+def interrupt_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C so a killed job's run is marked KILLED, not left RUNNING."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run_command(work: Callable[[Mapping[str, Any]], Result], cfg: DictConfig) -> Result:
+    """Run a command's work on its resolved config; a user mistake exits with status 2.
+
+    Args:
+        work: The command's body; it receives the config as a plain, resolved dict.
+        cfg: The config Hydra composed for the command.
+
+    Returns:
+        What ``work`` returns.
+    """
+    with user_errors_exit():
+        return work(OmegaConf.to_container(cfg, resolve=True))

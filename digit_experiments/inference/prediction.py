@@ -1,0 +1,75 @@
+"""Predict the digit of image files: decode, standardise like the training data, score.
+
+The body of the ``predict`` command without its config and output: one
+:class:`Prediction` per file, in input order, each either scored or carrying
+the reason it could not be, so that one bad file never stops the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from digit_experiments.dataset.standardise import check_polarity, standardise_images
+from digit_experiments.inference.image_inputs import decode_files, expand_inputs
+from digit_experiments.inference.tta import tta_views
+
+
+@dataclass
+class Prediction:
+    """The outcome for one input file.
+
+    Attributes:
+        file: The file as found (or the input that matched nothing).
+        probabilities: ``(10,)`` class probabilities; None when the file failed.
+        error: Why the file could not be scored; None on success.
+    """
+
+    file: str
+    probabilities: np.ndarray | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: file, digit, probability and all ten probabilities, or file and error."""
+        if self.probabilities is None:
+            return {"file": self.file, "error": self.error}
+        digit = int(self.probabilities.argmax())
+        return {
+            "file": self.file,
+            "digit": digit,
+            "probability": round(float(self.probabilities[digit]), 6),
+            "probabilities": [round(float(p), 6) for p in self.probabilities],
+        }
+
+
+def predict_files(
+    ensemble: Any, inputs: str | Sequence[str], polarity: str = "auto", batch_size: int = 512, tta: bool = False
+) -> list[Prediction]:
+    """Decode, standardise and score every input file.
+
+    Args:
+        ensemble: A :class:`digit_experiments.inference.loading.Ensemble`.
+        inputs: Files, glob patterns or folders.
+        polarity: ``auto``, ``dark_on_light`` or ``light_on_dark``.
+        batch_size: Images per model call.
+        tta: Average the probabilities over :data:`~digit_experiments.inference.tta.TTA_TRANSFORMS`.
+
+    Returns:
+        One :class:`Prediction` per file in input order, then one per input that named nothing.
+
+    Raises:
+        ConfigError: for an unknown ``polarity``.
+    """
+    check_polarity(polarity)
+    files, unmatched = expand_inputs(inputs)
+    decoded, errors = decode_files(files)
+    ok = [i for i, image in enumerate(decoded) if image is not None]
+    images = standardise_images([decoded[i] for i in ok], polarity)
+    views = list(tta_views(images)) if tta else [images]
+    probabilities = np.mean([ensemble.probabilities(view, batch_size) for view in views], axis=0)
+    predictions = [Prediction(str(path), error=error) for path, error in zip(files, errors)]
+    for row, index in enumerate(ok):
+        predictions[index].probabilities = probabilities[row]
+    return predictions + [Prediction(item, error=reason) for item, reason in unmatched]

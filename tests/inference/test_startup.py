@@ -1,0 +1,43 @@
+"""The start-up shared by the commands: user errors as one paragraph, TensorFlow quiet and not imported early."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from omegaconf import OmegaConf
+
+from digit_experiments.core import startup
+from digit_experiments.core.errors import UserError
+
+from helpers import command_environment
+
+COMMANDS = ("train", "evaluate", "predict", "export")
+
+
+def test_a_user_error_exits_2_with_one_paragraph(capsys: pytest.CaptureFixture[str]) -> None:
+    def work(config):
+        raise UserError(f"Bad value {config['x']}: use another.")
+
+    with pytest.raises(SystemExit) as exited:
+        startup.run_command(work, OmegaConf.create({"x": 1, "y": "${x}"}))
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == "\nError: Bad value 1: use another.\n"
+
+
+def test_the_work_gets_the_resolved_config_as_a_dict() -> None:
+    assert startup.run_command(lambda config: config, OmegaConf.create({"x": 1, "y": "${x}"})) == {"x": 1, "y": 1}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("command", COMMANDS)
+def test_importing_a_command_quiets_tensorflow_without_importing_it(command: str) -> None:
+    probe = (
+        f"import os, sys; import digit_experiments.{command}; "
+        "print(os.environ['TF_CPP_MIN_LOG_LEVEL'], 'tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    env = command_environment()
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["2", "False", "False"], result.stderr[-2000:]
