@@ -109,7 +109,7 @@ def test_one_best_epoch_is_checkpointed_restored_and_returned(tmp_path: Path) ->
 
 
 @pytest.mark.e2e
-def test_two_runs_into_one_output_folder_both_finish(tmp_path: Path) -> None:
+def test_two_runs_into_one_output_folder_both_finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     output = tmp_path / "same-folder"
     args = [
         f"hydra.run.dir={output}", "model=tiny", "augment=none", "dataset=embedded", "epochs=2", "trainer.verbose=0",
@@ -124,7 +124,8 @@ def test_two_runs_into_one_output_folder_both_finish(tmp_path: Path) -> None:
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
     runs = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
     assert len(runs) == 2 and {run.info.status for run in runs} == {"FINISHED"}
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", client.tracking_uri)  # undone after the test; set_tracking_uri exports it
+    mlflow.set_tracking_uri(client.tracking_uri)
     for run in runs:
         probabilities = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(np.zeros((2, 28, 28, 1), np.float32))
         assert np.asarray(probabilities).shape == (2, 10)

@@ -38,11 +38,11 @@ def command_environment(**extra: str) -> dict[str, str]:
     (``<venv>/bin/python -m pytest``); commands that look others up on PATH
     (``mlflow models serve`` starts ``uvicorn``) must still find the ones
     installed beside :data:`sys.executable`. The test session's own tracking
-    URI is dropped, so each command uses the store its test gives it.
+    URI is dropped, so each command uses the store its test gives it (in ``extra``, or its config).
     """
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
+    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    env.update({"PYTHONUNBUFFERED": "1", **extra})
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.pop("MLFLOW_TRACKING_URI", None)
     return env
 
 
