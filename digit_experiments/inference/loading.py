@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from digit_experiments.core.errors import UserError
+from digit_experiments.training import losses, schedules  # noqa: F401  (register their classes for checkpoints)
 from digit_experiments.inference.scoring import predict_probabilities
 
 log = logging.getLogger(__name__)

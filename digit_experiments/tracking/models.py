@@ -39,6 +39,11 @@ def log_keras_model(model: keras.Model, example: np.ndarray, local_dir: Path, ar
     it writes the example before creating the model folder. Saving into a
     folder that already exists and logging that folder keeps the example.
 
+    The logged model is for inference: an uncompiled copy sharing the
+    weights, without the optimizer, its learning-rate schedule or the
+    training loss, so it loads with plain Keras (``mlflow models serve``,
+    TF Serving, another project) even when those are this project's classes.
+
     Args:
         model: The model to log.
         example: A small float32 ``(n, 28, 28, 1)`` batch, kept as the input example.
@@ -48,8 +53,10 @@ def log_keras_model(model: keras.Model, example: np.ndarray, local_dir: Path, ar
     Returns:
         The model's ``runs:/<run id>/<artifact_path>`` URI.
     """
+    import keras
     from mlflow.models import infer_signature
 
+    model = keras.Model(model.inputs, model.outputs, name=model.name)
     signature = infer_signature(example, model.predict(example, verbose=0))
     local_dir.mkdir(parents=True, exist_ok=False)
     mlflow.keras.save_model(

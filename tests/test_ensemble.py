@@ -1,0 +1,37 @@
+"""The ensemble command pair through the real CLIs: train the members with one multirun, score them with one evaluate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from helpers import run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+def test_ensemble_recipe_trains_members_and_evaluate_logs_on_the_parent(data_dir: Path, tmp_path: Path) -> None:
+    small = ["debug=smoke", "model=tiny", "augment=none", "dataset.max_train_images=400", "epochs=2",
+             "dataset.max_test_images_per_source=200", "trainer.verbose=0", "seed=1,2"]
+    trained = run_cli("digit_experiments.train", ["-m", "experiment=ensemble", *small], cwd=tmp_path, timeout=600)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
+    (parent,) = [run for run in runs if run.data.tags.get("sweep.role") == "parent"]
+    members = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(run.data.params["seed"] for run in members) == ["1", "2"]
+    assert {run.data.params["dataset.split_seed"] for run in members} == {"42"}, "one validation set for all members"
+
+    scored = run_cli(
+        "digit_experiments.evaluate",
+        [f"model_uri=sweep:{parent.info.run_id}", "top=2", "log=true", "dataset.max_test_images_per_source=200"],
+        cwd=tmp_path,
+    )
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    parent = client.get_run(parent.info.run_id)
+    assert parent.data.metrics["ensemble_members"] == 2
+    assert 0.0 < parent.data.metrics["ensemble_test_accuracy"] <= 1.0
+    evaluation = client.get_run(parent.data.tags["ensemble.evaluation_run_id"])
+    assert evaluation.data.metrics["test_accuracy"] == parent.data.metrics["ensemble_test_accuracy"]
