@@ -56,7 +56,7 @@ def log_keras_model(model: keras.Model, example: np.ndarray, local_dir: Path, ar
     import keras
     from mlflow.models import infer_signature
 
-    model = keras.Model(model.inputs, model.outputs, name=model.name)
+    model = keras.Model(model.input, model.output, name=model.name)  # single tensors keep the input structure
     signature = infer_signature(example, model.predict(example, verbose=0))
     local_dir.mkdir(parents=True, exist_ok=False)
     mlflow.keras.save_model(
