@@ -43,7 +43,9 @@ def predict(config: Mapping[str, Any]) -> int:
     check_format(config["format"])
     tracking.connect(config["tracking"])
     ensemble = load_ensemble(config["model_uri"], config["top"])
-    predictions = predict_files(ensemble, config["inputs"], config["polarity"], config["batch_size"], config["tta"])
+    predictions = predict_files(
+        ensemble, config["inputs"], config["polarity"], config["batch_size"], config["tta"], config["max_image_pixels"]
+    )
     print(render(predictions, config["format"]), flush=True)
     failed = sum(p.error is not None for p in predictions)
     log.info("Scored %d image(s); %d failed.", len(predictions) - failed, failed)

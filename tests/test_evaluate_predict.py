@@ -16,6 +16,7 @@ import pytest
 from digit_experiments.dataset.io.idx import read_idx
 
 from helpers import run_cli
+from helpers.hostile import png_bomb
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +34,7 @@ def trained(smoke_run) -> tuple[Path, str]:
 
 @pytest.fixture(scope="module")
 def image_folder(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """12 MNIST test PNGs, one of them also as a large, inverted colour JPEG, and a broken file."""
+    """12 MNIST test PNGs, one of them also as a large, inverted colour JPEG, a broken file and a decompression bomb."""
     folder = tmp_path_factory.mktemp("images")
     images, labels = mnist_test_images(data_dir, 12)
     for i, (image, label) in enumerate(zip(images, labels)):
@@ -41,6 +42,7 @@ def image_folder(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     big = cv2.resize(255 - images[0], (140, 140), interpolation=cv2.INTER_CUBIC)
     cv2.imwrite(str(folder / "zz_big_inverted.jpg"), cv2.merge([big, big // 2, big]))
     (folder / "zz_broken.png").write_bytes(b"not an image")
+    (folder / "zz_bomb.png").write_bytes(png_bomb())
     return folder
 
 
@@ -99,16 +101,28 @@ def test_bad_model_uri_is_a_clear_error(trained, uri: str, message: str) -> None
 def test_predict_reports_each_file_and_fails_only_the_broken_one(trained, image_folder: Path, data_dir: Path) -> None:
     workdir, run_id = trained
     result = run_cli("digit_experiments.predict", [f"model_uri=runs:/{run_id}/model", f"inputs={image_folder}", "format=json"], cwd=workdir)
-    assert result.returncode == 1, "one file failed"
+    assert result.returncode == 1, "two files failed"
     rows = {Path(r["file"]).name: r for r in json.loads(result.stdout)}
-    assert len(rows) == 14
+    assert len(rows) == 15
     assert "not an image" in rows["zz_broken.png"]["error"]
+    assert "decompression bomb" in rows["zz_bomb.png"]["error"], "a bomb is one error line, the rest is scored"
     _, labels = mnist_test_images(data_dir, 12)
     good = [rows[f"{i:02d}_{label}.png"] for i, label in enumerate(labels)]
     assert all(r["digit"] == int(np.argmax(r["probabilities"])) and 0 < r["probability"] <= 1 for r in good)
     assert np.mean([r["digit"] == label for r, label in zip(good, labels)]) >= 0.5
     inverted = np.array(rows["zz_big_inverted.jpg"]["probabilities"])
     assert np.abs(inverted - np.array(good[0]["probabilities"])).max() < 0.2, "standardised like the original"
+
+
+def test_predict_tta_with_nothing_decodable_reports_the_files(trained, image_folder: Path) -> None:
+    workdir, run_id = trained
+    result = run_cli(
+        "digit_experiments.predict",
+        [f"model_uri=runs:/{run_id}/model", f"inputs=[{image_folder}/zz_broken.png,{image_folder}/zz_bomb.png]", "tta=true"],
+        cwd=workdir,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "zz_bomb.png" in result.stdout and "zz_broken.png" in result.stdout
 
 
 def test_predict_table_csv_globs_tta_and_ensembles(trained, image_folder: Path) -> None:

@@ -9,6 +9,8 @@ every file that cannot be read instead of stopping at the first one.
 
 from __future__ import annotations
 
+import functools
+
 import glob
 from pathlib import Path
 from typing import Sequence
@@ -16,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from digit_experiments.core.pools import thread_map
-from digit_experiments.dataset.io.image_files import decode_gray, list_images, natural_key
+from digit_experiments.dataset.io.image_files import MAX_IMAGE_PIXELS, decode_gray, list_images, natural_key
 
 #: Why an input named no file: ``(the input as given, the reason)``.
 Unmatched = tuple[str, str]
@@ -51,31 +53,35 @@ def expand_inputs(inputs: str | Sequence[str]) -> tuple[list[Path], list[Unmatch
     return list(dict.fromkeys(files)), unmatched
 
 
-def decode_files(files: Sequence[Path]) -> tuple[list[np.ndarray | None], list[str | None]]:
+def decode_files(
+    files: Sequence[Path], max_pixels: int = MAX_IMAGE_PIXELS
+) -> tuple[list[np.ndarray | None], list[str | None]]:
     """Decode every file to a greyscale image, on a thread per core (OpenCV releases the GIL).
 
     Args:
         files: The image files.
+        max_pixels: A file declaring more pixels fails unread (a decompression bomb never takes the others down).
 
     Returns:
         Per file, the image (None when it failed) and the reason it failed (None on success).
     """
-    results = thread_map(decode_file, files)
+    results = thread_map(functools.partial(decode_file, max_pixels=max_pixels), files)
     return [image for image, _ in results], [error for _, error in results]
 
 
-def decode_file(path: Path) -> tuple[np.ndarray | None, str | None]:
+def decode_file(path: Path, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[np.ndarray | None, str | None]:
     """One file as a greyscale image, or None and the reason it cannot be used.
 
     Args:
         path: An image file of any format OpenCV reads.
+        max_pixels: Larger images fail from their header, unread.
 
     Returns:
         ``(image, None)``, or ``(None, reason)`` when the file is unreadable,
         not an image, or smaller than 2 pixels in a direction.
     """
     try:
-        image = decode_gray(path.read_bytes())
+        image = decode_gray(path.read_bytes(), max_pixels)
     except (OSError, ValueError) as error:
         return None, str(error)
     if min(image.shape) < 2:

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from digit_experiments.dataset.standardise import check_polarity, standardise_images
+from digit_experiments.dataset.io.image_files import MAX_IMAGE_PIXELS
 from digit_experiments.inference.image_inputs import decode_files, expand_inputs
 from digit_experiments.inference.tta import tta_views
 
@@ -45,7 +46,12 @@ class Prediction:
 
 
 def predict_files(
-    ensemble: Any, inputs: str | Sequence[str], polarity: str = "auto", batch_size: int = 512, tta: bool = False
+    ensemble: Any,
+    inputs: str | Sequence[str],
+    polarity: str = "auto",
+    batch_size: int = 512,
+    tta: bool = False,
+    max_image_pixels: int = MAX_IMAGE_PIXELS,
 ) -> list[Prediction]:
     """Decode, standardise and score every input file.
 
@@ -55,6 +61,7 @@ def predict_files(
         polarity: ``auto``, ``dark_on_light`` or ``light_on_dark``.
         batch_size: Images per model call.
         tta: Average the probabilities over :data:`~digit_experiments.inference.tta.TTA_TRANSFORMS`.
+        max_image_pixels: A file declaring more pixels is one error line, refused unread.
 
     Returns:
         One :class:`Prediction` per file in input order, then one per input that named nothing.
@@ -64,7 +71,7 @@ def predict_files(
     """
     check_polarity(polarity)
     files, unmatched = expand_inputs(inputs)
-    decoded, errors = decode_files(files)
+    decoded, errors = decode_files(files, max_image_pixels)
     ok = [i for i, image in enumerate(decoded) if image is not None]
     images = standardise_images([decoded[i] for i in ok], polarity)
     views = list(tta_views(images)) if tta else [images]

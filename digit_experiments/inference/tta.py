@@ -30,4 +30,6 @@ def tta_views(images: np.ndarray) -> Iterator[np.ndarray]:
             yield images
             continue
         matrix = cv2.getRotationMatrix2D((13.5, 13.5), angle, scale)
-        yield np.stack([cv2.warpAffine(image, matrix, (28, 28), flags=cv2.INTER_LINEAR) for image in images])
+        yield np.array([cv2.warpAffine(image, matrix, (28, 28), flags=cv2.INTER_LINEAR) for image in images], np.uint8).reshape(
+            images.shape
+        )

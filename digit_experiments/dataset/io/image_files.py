@@ -1,5 +1,11 @@
 """Decode labelled digit images from folders or zip archives, on every core.
 
+Every file is treated as possibly hostile: its dimensions are read from its
+header (Pillow) before any pixel is decoded, and an image over
+``max_pixels`` (default :data:`MAX_IMAGE_PIXELS`) is refused as a counted bad
+input, so a decompression bomb (a small PNG declaring 40,000 x 40,000 pixels)
+costs nothing. Multi-frame files (GIF, TIFF, WebP) are read as their first frame.
+
 Used by the ``folder`` source (a user's own images) and ``not_mnist`` (PNGs in
 per-digit zips or folders). Each file is decoded with OpenCV straight from its
 bytes, turned to greyscale and standardised inside the worker process; the
@@ -9,6 +15,7 @@ parent only gathers the 28×28 results and the list of files that failed.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import struct
 import zipfile
@@ -19,6 +26,7 @@ from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from digit_experiments.dataset.io.bad_input import BadInputs
 from digit_experiments.dataset.io.checksums import sha256_file
@@ -32,6 +40,8 @@ _PARALLEL_MIN_FILES = 2048
 #: Images up to this many pixels are standardised in batches; larger ones one by one.
 _BATCH_MAX_PIXELS = 64 * 64
 _JPEG_MAGIC = b"\xff\xd8\xff"
+#: Default limit on an image's pixels (about a 40-megapixel photo); larger files are refused unread.
+MAX_IMAGE_PIXELS = 40_000_000
 _LOCAL_HEADER = b"PK\x03\x04"
 
 Problem = tuple[int, str, str]  # (position in the task, where, reason)
@@ -82,23 +92,55 @@ def tree_sha256(root: Path, files: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
-def decode_gray(data: bytes) -> np.ndarray:
+def check_dimensions(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> None:
+    """Refuse an image whose header declares more than ``max_pixels`` pixels, before decoding it.
+
+    Raises:
+        ValueError: naming the size and the limit.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as header:
+            width, height = header.size
+    except Image.DecompressionBombError:
+        raise ValueError(
+            f"declares more pixels than Pillow's safety limit, over the limit of {max_pixels:,} (a decompression "
+            "bomb?); refused unread"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error):
+        return  # not a format Pillow reads: OpenCV decides below, within its own pixel limit
+    if width * height > max_pixels:
+        raise ValueError(
+            f"declares {width} x {height} pixels, over the limit of {max_pixels:,} (a decompression bomb?); refused "
+            "unread. Raise the limit with max_image_pixels=... if the image is real."
+        )
+
+
+def decode_gray(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Decode an image file's bytes into a 2-D greyscale image with values in [0, 255].
 
     Any format OpenCV reads works (PNG, JPEG, BMP, GIF, TIFF, WebP, ...), in
-    8 or 16 bits, grey, colour or with an alpha channel. JPEGs are decoded with
-    their EXIF orientation applied, so phone photos come out upright.
+    8 or 16 bits, grey, colour or with an alpha channel; a multi-frame file
+    gives its first frame. JPEGs are decoded with their EXIF orientation
+    applied, so phone photos come out upright.
+
+    Args:
+        data: The file's bytes.
+        max_pixels: Larger images are refused from their header, unread.
 
     Returns:
         uint8 for 8-bit images without transparency, float32 otherwise.
 
     Raises:
-        ValueError: with the reason, for an empty or undecodable file.
+        ValueError: with the reason, for an empty, oversized, truncated or undecodable file.
     """
     if not data:
         raise ValueError("the file is empty (0 bytes)")
+    check_dimensions(data, max_pixels)
     flags = cv2.IMREAD_GRAYSCALE if data.startswith(_JPEG_MAGIC) else cv2.IMREAD_UNCHANGED
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error as error:  # OpenCV's own size limit, or a header it cannot parse
+        raise ValueError(f"cannot be decoded safely ({str(error).strip().splitlines()[-1][:200]})") from None
     if image is None:
         raise ValueError("not an image OpenCV can decode (wrong format, or truncated)")
     if image.dtype not in (np.uint8, np.uint16):
@@ -126,7 +168,9 @@ def _flatten_alpha(bgra: np.ndarray) -> np.ndarray:
     return gray * alpha + backdrop * (1.0 - alpha)
 
 
-def read_labelled_images(groups: Sequence[ImageFiles], polarity: str, bad: BadInputs) -> tuple[np.ndarray, np.ndarray]:
+def read_labelled_images(
+    groups: Sequence[ImageFiles], polarity: str, bad: BadInputs, max_pixels: int = MAX_IMAGE_PIXELS
+) -> tuple[np.ndarray, np.ndarray]:
     """Decode and standardise every file of every group, in order.
 
     Thousands of files are spread over all cores; a few (a small user
@@ -135,17 +179,18 @@ def read_labelled_images(groups: Sequence[ImageFiles], polarity: str, bad: BadIn
     Args:
         groups: The files of each digit.
         polarity: Passed to :func:`~digit_experiments.dataset.standardise.standardise_batch`.
-        bad: Receives each file that is empty, undecodable or blank, named by
-            its path (``archive:member`` inside a zip).
+        bad: Receives each file that is empty, oversized, undecodable or blank,
+            named by its path (``archive:member`` inside a zip).
+        max_pixels: Images declaring more pixels are refused unread.
 
     Returns:
         ``(N, 28, 28)`` uint8 images and ``(N,)`` int64 labels of the good files.
     """
-    tasks = [(part, polarity) for group in groups for part in _parts(group)]
+    tasks = [(part, polarity, max_pixels) for group in groups for part in _parts(group)]
     in_parallel = sum(len(group.names) for group in groups) >= _PARALLEL_MIN_FILES
     results = process_map(_decode_task, tasks) if in_parallel else [_decode_task(task) for task in tasks]
     images, labels = [np.zeros((0, 28, 28), np.uint8)], [np.zeros(0, np.int64)]
-    for (files, _), (decoded, problems) in zip(tasks, results):
+    for (files, _, _), (decoded, problems) in zip(tasks, results):
         for _, where, reason in problems:
             bad.add(where, reason)
         images.append(decoded)
@@ -163,14 +208,14 @@ def _parts(group: ImageFiles) -> list[ImageFiles]:
     ]
 
 
-def _decode_task(task: tuple[ImageFiles, str]) -> tuple[np.ndarray, list[Problem]]:
+def _decode_task(task: tuple[ImageFiles, str, int]) -> tuple[np.ndarray, list[Problem]]:
     """Worker: decode and standardise one chunk of files; report the bad ones in file order.
 
     Small images are standardised together at the end (fast); larger ones,
     such as photos, one by one as they are decoded, so that only their 28×28
     results are kept in memory.
     """
-    files, polarity = task
+    files, polarity, max_pixels = task
     small, ready, problems = [], [], []
     previous = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # bad files are reported below instead
@@ -180,7 +225,7 @@ def _decode_task(task: tuple[ImageFiles, str]) -> tuple[np.ndarray, list[Problem
                 problems.append((position, where, f"cannot be read ({data})"))
                 continue
             try:
-                image = decode_gray(data)
+                image = decode_gray(data, max_pixels)
             except ValueError as error:
                 problems.append((position, where, str(error)))
                 continue

@@ -20,7 +20,14 @@ from pathlib import Path
 from digit_experiments.dataset.io.bad_input import BadInputs, check_on_error
 from digit_experiments.dataset.sources.base import SOURCES, SourceData
 from digit_experiments.dataset.holdout import holdout_mask
-from digit_experiments.dataset.io.image_files import ImageFiles, list_images, natural_key, read_labelled_images, tree_sha256
+from digit_experiments.dataset.io.image_files import (
+    MAX_IMAGE_PIXELS,
+    ImageFiles,
+    list_images,
+    natural_key,
+    read_labelled_images,
+    tree_sha256,
+)
 from digit_experiments.dataset.io.source_cache import load_standardised
 from digit_experiments.dataset.standardise import check_polarity
 from digit_experiments.core.errors import DataError
@@ -37,6 +44,7 @@ def load_folder(
     polarity: str = "auto",
     on_error: str = "skip",
     test_fraction: float = 0.1,
+    max_image_pixels: int = MAX_IMAGE_PIXELS,
 ) -> SourceData:
     """Load a folder of labelled digit images, standardised to MNIST style.
 
@@ -48,6 +56,7 @@ def load_folder(
         on_error: ``"skip"`` bad inputs with a counted warning, or ``"raise"``.
         test_fraction: Share of each class held out for testing when the
             folder has no ``train/``/``test/`` split.
+        max_image_pixels: A file declaring more pixels is a bad input, refused unread.
 
     Returns:
         The source named ``"folder"``.
@@ -61,18 +70,21 @@ def load_folder(
             "0/ ... 9/ of images (relative paths start at the data directory)."
         )
     checksums = {f"folder/{root.name}": tree_sha256(root, list_images(root))}
-    settings = {"version": VERSION, "polarity": polarity, "on_error": on_error, "test_fraction": test_fraction}
-    return load_standardised("folder", checksums, settings, lambda: _build(root, polarity, on_error, test_fraction))
+    settings = {"version": VERSION, "polarity": polarity, "on_error": on_error, "test_fraction": test_fraction,
+                "max_image_pixels": max_image_pixels}
+    return load_standardised(
+        "folder", checksums, settings, lambda: _build(root, polarity, on_error, test_fraction, max_image_pixels)
+    )
 
 
-def _build(root: Path, polarity: str, on_error: str, test_fraction: float) -> SourceData:
+def _build(root: Path, polarity: str, on_error: str, test_fraction: float, max_pixels: int) -> SourceData:
     """Decode the folder (or its train/ and test/ halves), holding out a test set if needed."""
     bad = BadInputs("folder", on_error)
     if (root / "train").is_dir() and (root / "test").is_dir():
-        images, labels = read_labelled_images(_class_files(root / "train", bad), polarity, bad)
-        test_images, test_labels = read_labelled_images(_class_files(root / "test", bad), polarity, bad)
+        images, labels = read_labelled_images(_class_files(root / "train", bad), polarity, bad, max_pixels)
+        test_images, test_labels = read_labelled_images(_class_files(root / "test", bad), polarity, bad, max_pixels)
     else:
-        images, labels = read_labelled_images(_class_files(root, bad), polarity, bad)
+        images, labels = read_labelled_images(_class_files(root, bad), polarity, bad, max_pixels)
         test = holdout_mask(labels, test_fraction, "folder")
         images, labels, test_images, test_labels = images[~test], labels[~test], images[test], labels[test]
     if len(labels) == 0:
