@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import keras
@@ -12,7 +15,7 @@ import pytest
 from digit_experiments.training import experiment
 from digit_experiments.core.errors import TrainingDiverged
 
-from helpers import run_cli, run_config
+from helpers import closed_port, command_environment, run_cli, run_config
 
 pytestmark = pytest.mark.e2e
 
@@ -100,3 +103,17 @@ def test_non_finite_loss_stops_training_and_fails_the_run(data_dir: Path, tmp_pa
     (run,) = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
     assert run.info.status == "FAILED"
     assert "TrainingDiverged" in run.data.tags["failure_reason"]
+
+
+def test_an_unreachable_tracking_server_stops_the_run_fast_before_the_data(tmp_path: Path) -> None:
+    env = command_environment(MLFLOW_TRACKING_URI=f"http://127.0.0.1:{closed_port()}")
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "digit_experiments.train", "debug=smoke", "model=tiny", "tracking.connect_timeout=5"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert time.monotonic() - started < 60
+    assert "did not answer" in result.stderr and "MLFLOW_TRACKING_URI" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Data:" not in result.stdout + result.stderr, "stopped before loading any data"

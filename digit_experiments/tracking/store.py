@@ -9,10 +9,13 @@ shared ``mlflow server`` can collect runs from many machines.
 from __future__ import annotations
 
 import os
+import urllib.request
 from pathlib import Path
 from typing import Any, Mapping
 
 import mlflow
+
+from digit_experiments.core.errors import UserError
 
 
 def tracking_uri(configured: str) -> str:
@@ -69,3 +72,31 @@ def _set_tracking_uri_keeping_environment(uri: str) -> None:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     else:
         os.environ["MLFLOW_TRACKING_URI"] = previous
+
+
+def check_reachable(tracking: Mapping[str, Any]) -> None:
+    """Fail fast, before any data is loaded, when the configured tracking server does not answer.
+
+    MLflow's client retries an unreachable server for minutes and then raises
+    a bare exception; a run should learn that in seconds, with what to check.
+    Only HTTP(S) stores are probed (their ``/health`` endpoint); a local
+    SQLite store is created on demand.
+
+    Raises:
+        UserError: naming the URI, the reason and what to check, after at most
+            ``tracking.connect_timeout`` seconds.
+    """
+    uri = tracking_uri(tracking["uri"])
+    if not uri.startswith(("http://", "https://")):
+        return
+    timeout = float(tracking.get("connect_timeout", 30))
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:
+            response.read(64)
+    except (OSError, ValueError) as error:
+        source = "$MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "tracking.uri"
+        raise UserError(
+            f"The MLflow tracking server {uri} (from {source}) did not answer within {timeout:g} s ({error}). "
+            "Nothing was trained. Check that the server is running and reachable from this machine, fix the URI, "
+            "or unset MLFLOW_TRACKING_URI to use the local store ./mlruns; tracking.connect_timeout sets the wait."
+        ) from None

@@ -53,6 +53,7 @@ def run(
         The best epoch's value of ``cfg.optimized_metric``.
     """
     config = validate(cfg)
+    tracking.check_reachable(config["tracking"])
     resumed = tracking.find_resumable_run(config["tracking"], str(config["resume"])) if config.get("resume") else None
     output_dir = Path(resumed.data.tags[tracking.OUTPUT_DIR_TAG]) if resumed else resolve(config["paths"]["output_dir"])
     runtime = config["trainer"]
