@@ -41,42 +41,31 @@ RATE: Check = lambda v: _number(v) and 0 <= v < 1
 PROBABILITY: Check = lambda v: _number(v) and 0 <= v <= 1
 FRACTION: Check = lambda v: _number(v) and 0 < v < 1
 
+
+def _keys(check: Check, valid: str, *patterns: str) -> list[tuple[str, Check, str]]:
+    """One rule per key pattern, all with the same check and description."""
+    return [(pattern, check, valid) for pattern in patterns]
+
+
 #: (dotted key pattern, check, what a valid value is). Patterns use fnmatch syntax.
 RULES: list[tuple[str, Check, str]] = [
-    # the run and the network
-    ("batch_size", POSITIVE_INT, "an integer >= 1"),
-    ("epochs", POSITIVE_INT, "an integer >= 1"),
-    ("seed", NON_NEGATIVE_INT, "an integer >= 0"),
-    ("model.*dropout", RATE, "a rate in [0, 1)"),
-    ("model.l2", NON_NEGATIVE, "a number >= 0"),
-    ("*momentum", RATE, "a momentum in [0, 1)"),
-    ("model.dense_units", POSITIVE_INT, "an integer >= 1"),
+    *_keys(POSITIVE_INT, "an integer >= 1", "batch_size", "epochs", "model.dense_units", "pipeline.parallel_calls"),
+    *_keys(NON_NEGATIVE_INT, "an integer >= 0", "seed", "pipeline.prefetch", "callbacks.*.patience"),
+    *_keys(_optional(POSITIVE_INT), "null or an integer >= 1",
+           "dataset.max_train_images", "dataset.max_test_images_per_source", "trainer.min_steps_per_epoch"),
+    *_keys(_optional(NON_NEGATIVE_INT), "null or an integer >= 0 (0 = TensorFlow's default)", "trainer.threads"),
+    *_keys(POSITIVE, "a number > 0", "optimizer.learning_rate"),
+    *_keys(_optional(POSITIVE), "null or a number > 0", "optimizer.clipnorm", "optimizer.clipvalue"),
+    *_keys(NON_NEGATIVE, "a number >= 0", "model.l2", "augment.geometric.*"),
+    *_keys(_optional(NON_NEGATIVE), "null or a number >= 0", "optimizer.weight_decay"),
+    *_keys(RATE, "a rate in [0, 1)",
+           "model.*dropout", "*momentum", "optimizer.schedule.warmup_fraction", "trainer.label_smoothing"),
+    *_keys(FRACTION, "a fraction in (0, 1)", "dataset.val_fraction", "optimizer.schedule.decay_per_epoch", "callbacks.*.factor"),
+    *_keys(PROBABILITY, "a probability in [0, 1]", "augment.albumentations.p_augmented", "augment.albumentations.transforms.*.p"),
     ("model.filters", lambda v: _integer(v) and v >= 1 or isinstance(v, list) and all(POSITIVE_INT(f) for f in v),
      "positive integer(s)"),
-    # the optimizer and its schedule
-    ("optimizer.learning_rate", POSITIVE, "a number > 0"),
-    ("optimizer.clipnorm", _optional(POSITIVE), "null or a number > 0"),
-    ("optimizer.clipvalue", _optional(POSITIVE), "null or a number > 0"),
-    ("optimizer.weight_decay", _optional(NON_NEGATIVE), "null or a number >= 0"),
-    ("optimizer.schedule.warmup_fraction", RATE, "a fraction in [0, 1)"),
-    ("optimizer.schedule.decay_per_epoch", FRACTION, "a fraction in (0, 1)"),
-    # data and augmentation
-    ("dataset.val_fraction", FRACTION, "a fraction in (0, 1)"),
-    ("dataset.max_train_images", _optional(POSITIVE_INT), "null or an integer >= 1"),
-    ("dataset.max_test_images_per_source", _optional(POSITIVE_INT), "null or an integer >= 1"),
-    ("augment.albumentations.p_augmented", PROBABILITY, "a probability in [0, 1]"),
-    ("augment.albumentations.transforms.*.p", PROBABILITY, "a probability in [0, 1]"),
-    ("augment.geometric.*", NON_NEGATIVE, "a number >= 0"),
-    # the trainer, the input pipeline and the callbacks
     ("trainer.precision", lambda v: v in ("auto", "float32", "mixed_bfloat16", "mixed_float16"),
      "one of auto, float32, mixed_bfloat16, mixed_float16"),
-    ("trainer.label_smoothing", RATE, "a number in [0, 1)"),
-    ("trainer.min_steps_per_epoch", _optional(POSITIVE_INT), "null or an integer >= 1"),
-    ("trainer.threads", _optional(NON_NEGATIVE_INT), "null or an integer >= 0 (0 = TensorFlow's default)"),
-    ("pipeline.parallel_calls", POSITIVE_INT, "an integer >= 1"),
-    ("pipeline.prefetch", NON_NEGATIVE_INT, "an integer >= 0"),
-    ("callbacks.*.patience", NON_NEGATIVE_INT, "an integer >= 0"),
-    ("callbacks.*.factor", FRACTION, "a fraction in (0, 1)"),
 ]
 
 
