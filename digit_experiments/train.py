@@ -23,6 +23,7 @@ from digit_experiments.core.errors import UserError, exit_for_user_error
 
 log = logging.getLogger("digit_experiments")
 startup.quiet_tensorflow()
+startup.register_resolvers()
 
 
 def _share_cores_between_parallel_jobs(cfg: DictConfig) -> None:

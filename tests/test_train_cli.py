@@ -117,3 +117,22 @@ def test_an_unreachable_tracking_server_stops_the_run_fast_before_the_data(tmp_p
     assert "did not answer" in result.stderr and "MLFLOW_TRACKING_URI" in result.stderr
     assert "Traceback" not in result.stderr
     assert "Data:" not in result.stdout + result.stderr, "stopped before loading any data"
+
+
+def test_two_runs_started_together_on_the_default_store_both_finish(data_dir: Path, tmp_path: Path) -> None:
+    """A new ./mlruns/mlflow.db and two runs in the same second: both FINISHED, every epoch logged, own folders."""
+    args = ["debug=smoke", "model=tiny", "augment=none", "epochs=3", "dataset.max_train_images=300", "trainer.verbose=0"]
+    command = [sys.executable, "-m", "digit_experiments.train", *args]
+    processes = [
+        subprocess.Popen(command, cwd=tmp_path, env=command_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], "\n".join(output[-2000:] for output in outputs)
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
+    assert len(runs) == 2 and {run.info.status for run in runs} == {"FINISHED"}
+    for run in runs:
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [0, 1, 2]
+        assert "test_accuracy" in run.data.metrics
+    assert len({run.data.tags["output_dir"] for run in runs}) == 2, "each run keeps its own checkpoint folder"

@@ -37,6 +37,15 @@ CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 TF_LOG_LEVEL = ("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def register_resolvers() -> None:
+    """Config resolvers the commands' Hydra settings use: ``${pid:}``, this process's id.
+
+    Two runs started in the same second would otherwise share one output
+    folder (``outputs/<date>/<time>``) and overwrite each other's checkpoints.
+    """
+    OmegaConf.register_new_resolver("pid", os.getpid, replace=True)
+
+
 def quiet_tensorflow() -> None:
     """Silence TensorFlow's C++ info messages, unless the environment already chose a level."""
     os.environ.setdefault(*TF_LOG_LEVEL)

@@ -8,10 +8,12 @@ shared ``mlflow server`` can collect runs from many machines.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import urllib.request
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import mlflow
 
@@ -38,7 +40,8 @@ def use_experiment(tracking: Mapping[str, Any]) -> str:
     uri = tracking_uri(tracking["uri"])
     _set_tracking_uri_keeping_environment(uri)
     name = tracking["experiment_name"]
-    experiment = mlflow.get_experiment_by_name(name)
+    with _first_connection_lock(uri):
+        experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
     artifact_location = None
@@ -51,6 +54,29 @@ def use_experiment(tracking: Mapping[str, Any]) -> str:
         if experiment is None:
             raise
         return experiment.experiment_id
+
+
+@contextlib.contextmanager
+def _first_connection_lock(uri: str) -> Iterator[None]:
+    """Serialise the first connection of several processes to one SQLite store.
+
+    MLflow creates and migrates its schema when a process first connects to a
+    SQLite database; two runs started together on a new ``./mlruns/mlflow.db``
+    both did it, and one crashed ("duplicate column name: step"). An exclusive
+    lock on a file beside the database lets one process do it while the other
+    waits. Other stores (a server, PostgreSQL) handle concurrency themselves.
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    lock_file = Path(uri[len("sqlite:///"):] + ".lock")
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def connect(tracking: Mapping[str, Any]) -> str:
