@@ -24,24 +24,22 @@ def predictions() -> list[Prediction]:
     ]
 
 
-def test_prediction_csv_has_a_header_and_quotes_like_before() -> None:
-    assert render(predictions(), "csv") == (
-        "file,digit,probability,error\n"
-        '"a/b,c.png",9,0.19,\n'
-        '"x ""q"".png",,,"not an image, really"\n'
-        "zz.png,3,1.0,"
-    )
-    assert render([], "csv") == "file,digit,probability,error"
+#: (format, the three predictions rendered, no predictions rendered), as the commands wrote them before.
+EXPECTED_TEXT = [
+    ("csv",
+     'file,digit,probability,error\n"a/b,c.png",9,0.19,\n"x ""q"".png",,,"not an image, really"\nzz.png,3,1.0,',
+     "file,digit,probability,error"),
+    ("table",
+     'file       digit  probability\na/b,c.png      9       0.1900\nx "q".png  ERROR: not an image, really\n'
+     "zz.png         3       1.0000",
+     "file  digit  probability"),
+]
 
 
-def test_prediction_table_aligns_files_and_reports_errors_inline() -> None:
-    assert render(predictions(), "table") == (
-        "file       digit  probability\n"
-        "a/b,c.png      9       0.1900\n"
-        'x "q".png  ERROR: not an image, really\n'
-        "zz.png         3       1.0000"
-    )
-    assert render([], "table") == "file  digit  probability"
+@pytest.mark.parametrize(("form", "rendered", "empty"), EXPECTED_TEXT, ids=[row[0] for row in EXPECTED_TEXT])
+def test_csv_quotes_and_table_aligns_like_before(form: str, rendered: str, empty: str) -> None:
+    assert render(predictions(), form) == rendered
+    assert render([], form) == empty
 
 
 def test_prediction_json_has_all_ten_probabilities_or_the_error() -> None:
