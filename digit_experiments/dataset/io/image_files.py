@@ -40,6 +40,7 @@ _PARALLEL_MIN_FILES = 2048
 #: Images up to this many pixels are standardised in batches; larger ones one by one.
 _BATCH_MAX_PIXELS = 64 * 64
 _JPEG_MAGIC = b"\xff\xd8\xff"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 #: Default limit on an image's pixels (about a 40-megapixel photo); larger files are refused unread.
 MAX_IMAGE_PIXELS = 40_000_000
 _LOCAL_HEADER = b"PK\x03\x04"
@@ -98,21 +99,36 @@ def check_dimensions(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> None:
     Raises:
         ValueError: naming the size and the limit.
     """
+    size = _declared_size(data)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise ValueError(
+            f"declares {size[0]} x {size[1]} pixels, over the limit of {max_pixels:,} (a decompression bomb?); "
+            "refused unread. Raise the limit with max_image_pixels=... if the image is real."
+        )
+
+
+def _declared_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` from the file's header, or None for a format Pillow does not read.
+
+    A PNG's size sits at a fixed place in its first chunk and is read
+    directly: opening the header with Pillow costs about 24 µs, as much as
+    decoding a small PNG, and the not-MNIST set alone has 107,730 of them.
+    Every other format goes through Pillow's header parser.
+
+    Raises:
+        ValueError: when Pillow itself refuses the header as a decompression bomb.
+    """
+    if data.startswith(_PNG_MAGIC) and data[12:16] == b"IHDR" and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
     try:
         with Image.open(io.BytesIO(data)) as header:
-            width, height = header.size
+            return header.size
     except Image.DecompressionBombError:
         raise ValueError(
-            f"declares more pixels than Pillow's safety limit, over the limit of {max_pixels:,} (a decompression "
-            "bomb?); refused unread"
+            "declares more pixels than Pillow's safety limit (a decompression bomb?); refused unread"
         ) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error):
-        return  # not a format Pillow reads: OpenCV decides below, within its own pixel limit
-    if width * height > max_pixels:
-        raise ValueError(
-            f"declares {width} x {height} pixels, over the limit of {max_pixels:,} (a decompression bomb?); refused "
-            "unread. Raise the limit with max_image_pixels=... if the image is real."
-        )
+        return None  # OpenCV decides, within its own pixel limit
 
 
 def decode_gray(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
