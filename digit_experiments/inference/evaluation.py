@@ -16,7 +16,7 @@ from sklearn.metrics import f1_score
 
 from digit_experiments import plots, tracking
 from digit_experiments.core.tables import csv_text
-from digit_experiments.inference.loading import SWEEP_PREFIX
+from digit_experiments.inference.loading import as_references, sweep_parent_id
 from digit_experiments.inference.scoring import Scores, test_metrics
 
 COLUMNS = ("source", "n", "accuracy", "loss", "macro_f1")
@@ -96,19 +96,9 @@ def log_evaluation(
         for name, score in scores.items():
             figure = plots.confusion_matrix(score.labels, score.predictions, f"Test set: {name}")
             tracking.log_figure(figure, f"plots/confusion_matrix_{name}.png")
-    for parent_id in sweep_parents(uris_of(ensemble_reference)):
+    for parent_id in filter(None, map(sweep_parent_id, as_references(ensemble_reference))):
         log_on_sweep_parent(parent_id, metrics, run.info.run_id, len(uris))
     return run.info.run_id
-
-
-def uris_of(reference: str | Sequence[str]) -> list[str]:
-    """The references given to ``evaluate``'s ``model_uri`` as a list."""
-    return [reference] if isinstance(reference, str) else list(reference)
-
-
-def sweep_parents(references: Sequence[str]) -> list[str]:
-    """The parent run ids named by ``sweep:<parent run id>`` references."""
-    return [ref[len(SWEEP_PREFIX):].strip("/") for ref in references if ref.startswith(SWEEP_PREFIX)]
 
 
 def log_on_sweep_parent(parent_id: str, metrics: Mapping[str, float], evaluation_run_id: str, members: int) -> None:

@@ -91,20 +91,29 @@ def load_ensemble(uris: str | Sequence[str], top: int = 3) -> Ensemble:
     Raises:
         UserError: for an empty list, or a reference that cannot be found or read.
     """
-    references = [uris] if isinstance(uris, str) else list(uris or [])
+    references = as_references(uris)
     if not references:
         raise UserError("No model given. Pass `model_uri=runs:/<run id>/model` (or a .keras file, or a list).")
-    expanded = [uri for reference in references for uri in _expand(str(reference), top)]
+    expanded = [uri for reference in references for uri in _expand(reference, top)]
     members = [load_member(uri) for uri in expanded]
     log.info("Loaded %d model(s): %s", len(members), ", ".join(m.uri for m in members))
     return Ensemble(members)
 
 
+def as_references(uris: str | Sequence[str] | None) -> list[str]:
+    """A ``model_uri`` value (one reference or a list of them) as a list of strings."""
+    return [uris] if isinstance(uris, str) else [str(uri) for uri in uris or []]
+
+
+def sweep_parent_id(reference: str) -> str | None:
+    """The parent run id of a ``sweep:<parent run id>`` reference; None for any other reference."""
+    return reference[len(SWEEP_PREFIX):].strip("/") if reference.startswith(SWEEP_PREFIX) else None
+
+
 def _expand(reference: str, top: int) -> list[str]:
     """A ``sweep:`` reference as the model URIs of its best jobs; anything else as itself."""
-    if not reference.startswith(SWEEP_PREFIX):
-        return [reference]
-    return best_sweep_models(reference[len(SWEEP_PREFIX):].strip("/"), top)
+    parent_id = sweep_parent_id(reference)
+    return [reference] if parent_id is None else best_sweep_models(parent_id, top)
 
 
 def best_sweep_models(parent_run_id: str, top: int) -> list[str]:
