@@ -3,8 +3,10 @@
 A thin Hydra wrapper around :func:`digit_experiments.training.experiment.run`,
 imported only when a job runs (``--help`` and ``--cfg job`` never load
 TensorFlow). User mistakes (bad config values, missing or corrupt data) are
-printed as one paragraph and exit with status 2; everything else keeps its
-traceback. Start-up policy shared with the other commands (quiet TensorFlow,
+printed as one paragraph and exit with status 2; a run that trained but could
+not deliver all its records to the tracking store says so and exits with
+status 3 (``python -m digit_experiments.sync <output dir>`` sends them);
+everything else keeps its traceback. Start-up policy shared with the other commands (quiet TensorFlow,
 SIGTERM as Ctrl-C) is in :mod:`digit_experiments.core.startup`.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -20,8 +23,11 @@ from omegaconf import DictConfig
 
 from digit_experiments.core import startup
 from digit_experiments.core.errors import UserError, exit_for_user_error
+from digit_experiments.tracking.journal import TrackingDeferred
 
 log = logging.getLogger("digit_experiments")
+#: Exit status of a run that trained but left tracking records to send with ``digit_experiments.sync``.
+TRACKING_DEFERRED_EXIT = 3
 startup.quiet_tensorflow()
 startup.register_resolvers()
 
@@ -57,6 +63,11 @@ def main(cfg: DictConfig) -> float:
         _share_cores_between_parallel_jobs(cfg)
     try:
         return experiment.run(cfg, list(HydraConfig.get().overrides.task))
+    except TrackingDeferred as deferred:
+        log.warning("%s", deferred)
+        if multirun:
+            return deferred.result
+        sys.exit(TRACKING_DEFERRED_EXIT)
     except UserError as error:
         log.error("%s", error)
         if multirun:

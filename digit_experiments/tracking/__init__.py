@@ -4,6 +4,7 @@ One module per concern, re-exported here as the package's API:
 
 * :mod:`.store`: the store URI (``$MLFLOW_TRACKING_URI`` wins) and the experiment;
 * :mod:`.runs`: a run that always ends FINISHED, FAILED or KILLED, with the reason;
+* :mod:`.journal`: a training run's records, kept on disk and delivered in the background;
 * :mod:`.tags`: git and data-checksum tags;
 * :mod:`.params`: the resolved config as params and artifacts, figures as PNGs;
 * :mod:`.models`: the trained model as an MLflow model (imports Keras only when called);
@@ -14,6 +15,7 @@ The per-epoch metrics logger is a Keras callback, in
 imports TensorFlow at import time.
 """
 
+from digit_experiments.tracking.journal import RunJournal, TrackingDeferred, deliver_pending
 from digit_experiments.tracking.models import log_keras_model, pip_requirements
 from digit_experiments.tracking.params import MAX_PARAM_LENGTH, log_config, log_figure
 from digit_experiments.tracking.resume import (
@@ -24,13 +26,13 @@ from digit_experiments.tracking.resume import (
     last_logged_epoch,
     logged_history,
 )
-from digit_experiments.tracking.runs import PARENT_RUN_ENV, tracked_run
+from digit_experiments.tracking.runs import PARENT_RUN_ENV, recorded_run, tracked_run
 from digit_experiments.tracking.store import check_reachable, connect, tracking_uri, use_experiment
 from digit_experiments.tracking.tags import PROJECT_ROOT, data_tags, git_tags, tag_key
 
 __all__ = [
-    "MAX_PARAM_LENGTH", "OUTPUT_DIR_TAG", "PARENT_RUN_ENV", "PROJECT_ROOT", "RESUME_MAY_CHANGE", "check_reachable",
-    "check_resume_config",
-    "connect", "data_tags", "find_resumable_run", "git_tags", "last_logged_epoch", "log_config", "log_figure",
-    "log_keras_model", "logged_history", "pip_requirements", "tag_key", "tracked_run", "tracking_uri", "use_experiment",
+    "MAX_PARAM_LENGTH", "OUTPUT_DIR_TAG", "PARENT_RUN_ENV", "PROJECT_ROOT", "RESUME_MAY_CHANGE", "RunJournal",
+    "TrackingDeferred", "check_reachable", "check_resume_config", "connect", "data_tags", "deliver_pending",
+    "find_resumable_run", "git_tags", "last_logged_epoch", "log_config", "log_figure",
+    "log_keras_model", "logged_history", "pip_requirements", "recorded_run", "tag_key", "tracked_run", "tracking_uri", "use_experiment",
 ]

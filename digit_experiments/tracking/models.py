@@ -17,6 +17,8 @@ import numpy as np
 if TYPE_CHECKING:
     import keras
 
+    from digit_experiments.tracking.journal import RunJournal
+
 
 def pip_requirements() -> list[str]:
     """Pinned requirements of a logged model: the installed TensorFlow, Keras, MLflow, NumPy.
@@ -32,7 +34,9 @@ def pip_requirements() -> list[str]:
     return requirements
 
 
-def log_keras_model(model: keras.Model, example: np.ndarray, local_dir: Path, artifact_path: str = "model") -> str:
+def log_keras_model(
+    model: keras.Model, example: np.ndarray, local_dir: Path, recorder: RunJournal, artifact_path: str = "model"
+) -> str:
     """Log ``model`` as an MLflow Keras-flavour model with a signature and an input example.
 
     ``mlflow.keras.log_model(..., input_example=...)`` crashes in MLflow 3.17.2:
@@ -43,11 +47,14 @@ def log_keras_model(model: keras.Model, example: np.ndarray, local_dir: Path, ar
     weights, without the optimizer, its learning-rate schedule or the
     training loss, so it loads with plain Keras (``mlflow models serve``,
     TF Serving, another project) even when those are this project's classes.
+    Its ``python_function`` flavour (``mlflow models serve``, ``mlflow.pyfunc``)
+    checks what it is sent first (:mod:`digit_experiments.inference.serving`).
 
     Args:
         model: The model to log.
         example: A small float32 ``(n, 28, 28, 1)`` batch, kept as the input example.
         local_dir: Empty or missing folder for the local copy (inside the run's output dir).
+        recorder: The run's journal, which delivers the folder to the store.
         artifact_path: Artifact folder of the model in the run.
 
     Returns:
@@ -56,11 +63,14 @@ def log_keras_model(model: keras.Model, example: np.ndarray, local_dir: Path, ar
     import keras
     from mlflow.models import infer_signature
 
+    from digit_experiments.inference.serving import use_checked_pyfunc
+
     model = keras.Model(model.input, model.output, name=model.name)  # single tensors keep the input structure
     signature = infer_signature(example, model.predict(example, verbose=0))
     local_dir.mkdir(parents=True, exist_ok=False)
     mlflow.keras.save_model(
         model, str(local_dir), signature=signature, input_example=example, pip_requirements=pip_requirements()
     )
-    mlflow.log_artifacts(str(local_dir), artifact_path)
-    return f"runs:/{mlflow.active_run().info.run_id}/{artifact_path}"
+    use_checked_pyfunc(str(local_dir))
+    recorder.log_artifacts(local_dir, artifact_path)
+    return f"runs:/{recorder.run_id}/{artifact_path}"

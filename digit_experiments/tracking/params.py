@@ -13,17 +13,21 @@ from digit_experiments.core.validation import flatten
 MAX_PARAM_LENGTH = 6000
 
 
-def log_config(config: Mapping[str, Any], resolved_yaml: str, overrides: list[str]) -> None:
-    """Every resolved config value as a flattened param; the YAML and overrides as artifacts."""
+def log_config(config: Mapping[str, Any], resolved_yaml: str, overrides: list[str], recorder: Any = mlflow) -> None:
+    """Every resolved config value as a flattened param; the YAML and overrides as artifacts.
+
+    ``recorder`` is the ``mlflow`` module (the active run) or a run's
+    :class:`~digit_experiments.tracking.journal.RunJournal`.
+    """
     params = {key: str(value)[:MAX_PARAM_LENGTH] for key, value in flatten(config)}
-    mlflow.log_params(params)
-    mlflow.log_text(resolved_yaml, "config/resolved.yaml")
-    mlflow.log_text("\n".join(overrides) + "\n", "config/overrides.txt")
+    recorder.log_params(params)
+    recorder.log_text(resolved_yaml, "config/resolved.yaml")
+    recorder.log_text("\n".join(overrides) + "\n", "config/overrides.txt")
 
 
-def log_figure(figure: Figure, artifact_file: str) -> None:
-    """Log a matplotlib figure as a PNG artifact and free it."""
+def log_figure(figure: Figure, artifact_file: str, recorder: Any = mlflow) -> None:
+    """Log a matplotlib figure as a PNG artifact (through ``recorder``, as :func:`log_config`) and free it."""
     import matplotlib.pyplot as plt
 
-    mlflow.log_figure(figure, artifact_file)
+    recorder.log_figure(figure, artifact_file)
     plt.close(figure)

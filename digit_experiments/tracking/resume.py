@@ -11,6 +11,7 @@ from mlflow.entities import Run
 
 from digit_experiments.core.errors import ConfigError, UserError
 from digit_experiments.core.validation import flatten
+from digit_experiments.tracking.journal import RunJournal
 from digit_experiments.tracking.params import MAX_PARAM_LENGTH
 from digit_experiments.tracking.store import tracking_uri, use_experiment
 
@@ -69,15 +70,11 @@ def check_resume_config(run: Run, config: Mapping[str, Any]) -> None:
         )
 
 
-def last_logged_epoch(run_id: str, key: str = "loss") -> int:
-    """The highest epoch step of ``key`` in the run, or -1 when none is logged."""
-    history = mlflow.MlflowClient().get_metric_history(run_id, key)
-    return max((m.step for m in history), default=-1)
+def last_logged_epoch(journal: RunJournal, key: str = "loss") -> int:
+    """The highest epoch step of ``key`` the run recorded (delivered to the store or not), or -1."""
+    return max((step for step, _ in journal.metric_history(key)), default=-1)
 
 
-def logged_history(run_id: str, keys: Iterable[str]) -> dict[str, list[float]]:
-    """The per-epoch series of ``keys`` as logged in the run, in step order (a resumed run's full history)."""
-    client = mlflow.MlflowClient()
-    return {
-        key: [m.value for m in sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)] for key in keys
-    }
+def logged_history(journal: RunJournal, keys: Iterable[str]) -> dict[str, list[float]]:
+    """The per-epoch series of ``keys`` as the run recorded them, in step order (a resumed run's full history)."""
+    return {key: [value for _, value in journal.metric_history(key)] for key in keys}

@@ -1,15 +1,26 @@
-"""A tracked run that always ends with an honest status."""
+"""Tracked runs that always end with an honest status.
+
+:func:`tracked_run` logs through MLflow's fluent API (short commands such as
+``evaluate``); :func:`recorded_run` logs through a :class:`RunJournal`, so a
+training run never waits for, or dies with, the tracking store.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import mlflow
 from mlflow.entities import RunStatus
+from mlflow.tracking.context import registry as context_registry
 
-from digit_experiments.tracking.store import use_experiment
+from digit_experiments.tracking.journal import RunJournal
+from digit_experiments.tracking.store import tracking_uri, use_experiment
+
+log = logging.getLogger(__name__)
 
 #: Set by the sweep callback: the id of the sweep's parent run.
 PARENT_RUN_ENV = "DIGITS_PARENT_RUN_ID"
@@ -30,11 +41,8 @@ def tracked_run(
     re-raised: tracking never swallows errors.
     """
     experiment_id = use_experiment(tracking)
-    tags = dict(tags or {})
-    if os.environ.get(PARENT_RUN_ENV):  # a sweep job: nest it under the sweep's parent run
-        tags["mlflow.parentRunId"] = os.environ[PARENT_RUN_ENV]
     run = mlflow.start_run(
-        experiment_id=experiment_id, run_name=tracking.get("run_name"), tags=tags, **start_kwargs
+        experiment_id=experiment_id, run_name=tracking.get("run_name"), tags=_with_parent(tags), **start_kwargs
     )
     try:
         yield run
@@ -48,3 +56,56 @@ def tracked_run(
         raise
     else:
         mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))
+
+
+@contextlib.contextmanager
+def recorded_run(
+    tracking: Mapping[str, Any],
+    output_dir: Path,
+    tags: Mapping[str, str] | None = None,
+    failure_tags: Mapping[str, str] | None = None,
+    run_id: str | None = None,
+) -> Iterator[RunJournal]:
+    """Start a run (or reopen ``run_id``) whose records go through a :class:`RunJournal` in ``output_dir``.
+
+    Only starting the run talks to the store directly; everything after is
+    recorded locally and delivered in the background. The run ends like
+    :func:`tracked_run`'s (FINISHED, KILLED or FAILED with the reason), and
+    then waits up to ``tracking.flush_timeout`` seconds for delivery. Records
+    still pending after that stay in the journal, with a warning; the caller
+    sees them in ``journal.pending``.
+    """
+    experiment_id = use_experiment(tracking)
+    uri = tracking_uri(tracking["uri"])
+    client = mlflow.MlflowClient(uri)
+    if run_id is None:
+        run_tags = context_registry.resolve_tags(_with_parent(tags))
+        run_id = client.create_run(experiment_id, tags=run_tags, run_name=tracking.get("run_name")).info.run_id
+    else:
+        client.update_run(run_id, RunStatus.to_string(RunStatus.RUNNING))
+        if tags:
+            client.log_batch(run_id, tags=[mlflow.entities.RunTag(k, str(v)) for k, v in tags.items()])
+    journal = RunJournal(output_dir, run_id, uri)
+    status = RunStatus.FINISHED
+    try:
+        yield journal
+    except KeyboardInterrupt:
+        journal.set_tags({**(failure_tags or {}), "failure_reason": "interrupted (Ctrl-C or SIGTERM)"})
+        status = RunStatus.KILLED
+        raise
+    except BaseException as error:
+        journal.set_tags({**(failure_tags or {}), "failure_reason": f"{type(error).__name__}: {error}"[:5000]})
+        status = RunStatus.FAILED
+        raise
+    finally:
+        journal.end(RunStatus.to_string(status))
+        if journal.close(float(tracking.get("flush_timeout", 60))):
+            log.warning("%d tracking records of run %s are still pending in %s.", journal.pending, run_id, journal.folder)
+
+
+def _with_parent(tags: Mapping[str, str] | None) -> dict[str, str]:
+    """``tags``, plus the sweep's parent run when this is a sweep job (so the run nests under it)."""
+    tags = dict(tags or {})
+    if os.environ.get(PARENT_RUN_ENV):
+        tags["mlflow.parentRunId"] = os.environ[PARENT_RUN_ENV]
+    return tags

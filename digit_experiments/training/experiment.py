@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import keras
-import mlflow
 import numpy as np
 import optuna
 from omegaconf import DictConfig, OmegaConf
@@ -80,39 +79,42 @@ def run(
         tags.update({"trial.number": str(trial.get("trial_number", "")), "trial.study": trial["study_name"]})
     tags[tracking.OUTPUT_DIR_TAG] = str(output_dir)
     tags.update({"trainer.precision_used": precision, "trainer.precision_reason": precision_reason})
-    start = {"run_id": resumed.info.run_id} if resumed else {}
+    if resumed:
+        tracking.check_resume_config(resumed, config)
+    run_id = resumed.info.run_id if resumed else None
     failure_tags = {"trial.state": "FAIL"} if trial else {}
-    with tracking.tracked_run(config["tracking"], tags=tags, failure_tags=failure_tags, **start) as active:
-        log.info("MLflow run %s in %s%s", active.info.run_id, mlflow.get_tracking_uri(), " (resumed)" if resumed else "")
-        if resumed:
-            tracking.check_resume_config(resumed, config)
-        else:
-            tracking.log_config(config, OmegaConf.to_yaml(cfg, resolve=True), list(overrides or []))
-        mlflow.log_params({
+    with tracking.recorded_run(config["tracking"], output_dir, tags, failure_tags, run_id) as recorder:
+        log.info("MLflow run %s in %s%s", recorder.run_id, recorder.tracking_uri, " (resumed)" if resumed else "")
+        if not resumed:
+            tracking.log_config(config, OmegaConf.to_yaml(cfg, resolve=True), list(overrides or []), recorder)
+        recorder.log_params({
             f"data.{source}.{split}": count for source, counts in splits.source_counts.items() for split, count in counts.items()
         })
-        mlflow.log_param("trainer.batch_size", batch_size)
+        recorder.log_param("trainer.batch_size", batch_size)
         pruner = pruning_callback(trial, config["optimized_metric"])
         model, history = _train(
-            config, batch_size, splits, augmented, output_dir, [*([pruner] if pruner else []), *(extra_callbacks or [])]
+            config, batch_size, splits, augmented, output_dir, recorder,
+            [*([pruner] if pruner else []), *(extra_callbacks or [])],
         )
-        metric = _log_selected_epoch(config, history)
+        metric = _log_selected_epoch(config, history, recorder)
         pruned = pruner is not None and pruner.pruned_at_epoch is not None
         if not pruned:  # a pruned trial is not worth scoring on the test sets
-            _evaluate_and_log(config, splits, model, history, augmented, output_dir)
+            _evaluate_and_log(config, splits, model, history, augmented, output_dir, recorder)
         if trial:
-            mlflow.set_tag("trial.state", "PRUNED" if pruned else "COMPLETE")
+            recorder.set_tag("trial.state", "PRUNED" if pruned else "COMPLETE")
     if pruned:
         raise optuna.TrialPruned(f"pruned after epoch {pruner.pruned_at_epoch}")
+    if recorder.pending:
+        raise tracking.TrackingDeferred(recorder, metric)
     return metric
 
 
-def _log_selected_epoch(config: Mapping[str, Any], history: Mapping[str, list[float]]) -> float:
+def _log_selected_epoch(config: Mapping[str, Any], history: Mapping[str, list[float]], recorder: tracking.RunJournal) -> float:
     """Log the epoch whose weights the run tests (``best_epoch``, 1-based) and its ``best_<metric>``; return that value."""
     name, mode = config["optimized_metric"], config["optimized_mode"]
     epoch = selected_epoch(history, name, mode, restores_best(config["callbacks"]))
     value = float(history[name][epoch])
-    mlflow.log_metrics({f"best_{name}": value, "best_epoch": epoch + 1})
+    recorder.log_metrics({f"best_{name}": value, "best_epoch": epoch + 1})
     log.info("Selected epoch %d of %d by %s (%s): %.4f", epoch + 1, len(history[name]), name, mode, value)
     return value
 
@@ -141,6 +143,7 @@ def _train(
     splits: DatasetSplits,
     augmented: np.ndarray | None,
     output_dir: Path,
+    recorder: tracking.RunJournal,
     extra_callbacks: list[keras.callbacks.Callback],
 ):
     """Build, compile and fit the model; return the best checkpoint and the history.
@@ -152,17 +155,16 @@ def _train(
     steps_per_epoch = math.ceil(len(splits.train_labels) / batch_size)
     optimizer = build_optimizer(config["optimizer"], steps_per_epoch, config["epochs"])
     model = trainer.compile_model(build_model(config["model"]), optimizer, config["trainer"]["label_smoothing"])
-    mlflow.log_param("model.parameters", model.count_params())
-    run_id = mlflow.active_run().info.run_id
-    logged_through = tracking.last_logged_epoch(run_id) if config.get("resume") else -1
+    recorder.log_param("model.parameters", model.count_params())
+    logged_through = tracking.last_logged_epoch(recorder) if config.get("resume") else -1
     callbacks = build_callbacks(config["callbacks"], output_dir) + [
-        MlflowMetricsLogger(logged_through), *extra_callbacks
+        MlflowMetricsLogger(recorder, logged_through), *extra_callbacks
     ]
     result = trainer.fit(
         model, train, validation, config["epochs"], with_resume_state(callbacks, output_dir), config["trainer"]["verbose"]
     )
-    history = tracking.logged_history(run_id, result.history) if config.get("resume") else result.history
-    mlflow.log_metric("epochs_trained", len(history["loss"]))
+    history = tracking.logged_history(recorder, result.history) if config.get("resume") else result.history
+    recorder.log_metric("epochs_trained", len(history["loss"]))
     checkpoint = output_dir / CHECKPOINT_FILE
     if checkpoint.exists():
         model = keras.models.load_model(checkpoint)
@@ -192,29 +194,34 @@ def _evaluate_and_log(
     history: dict[str, list[float]],
     augmented: np.ndarray | None,
     output_dir: Path,
+    recorder: tracking.RunJournal,
 ) -> None:
     """Score every test set; log metrics, the plots and the model."""
     scores = score_sets(model, splits.tests, config["batch_size"])
     metrics = test_metrics(scores)
-    mlflow.log_metrics(metrics)
+    recorder.log_metrics(metrics)
     log.info("Test results: %s", ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
 
-    tracking.log_figure(plots.training_curves(history), "plots/training_curves.png")
+    tracking.log_figure(plots.training_curves(history), "plots/training_curves.png", recorder)
     limit = config["tracking"]["max_misclassified"]
     for name, score in scores.items():
         title = f"Test set: {name}"
-        tracking.log_figure(plots.confusion_matrix(score.labels, score.predictions, title), f"plots/confusion_matrix_{name}.png")
+        tracking.log_figure(
+            plots.confusion_matrix(score.labels, score.predictions, title), f"plots/confusion_matrix_{name}.png", recorder
+        )
         tracking.log_figure(
             plots.misclassified_grid(score.images, score.labels, score.probabilities, limit, title),
             f"plots/misclassified_{name}.png",
+            recorder,
         )
     samples = {name: (images[:10], labels[:10]) for name, (images, labels) in splits.tests.items()}
-    tracking.log_figure(plots.source_samples(samples), "plots/samples_per_source.png")
+    tracking.log_figure(plots.source_samples(samples), "plots/samples_per_source.png", recorder)
     images, labels = _augmented_preview(config, splits, augmented)
     tracking.log_figure(
-        plots.image_grid(images, [str(int(v)) for v in labels], "Augmented training samples"), "plots/augmented_samples.png"
+        plots.image_grid(images, [str(int(v)) for v in labels], "Augmented training samples"), "plots/augmented_samples.png",
+        recorder,
     )
     if config["tracking"]["log_model"]:
         example = splits.val_images[:4].astype(np.float32)[..., None] / 255.0
-        uri = tracking.log_keras_model(model, example, output_dir / "mlflow_model")
+        uri = tracking.log_keras_model(model, example, output_dir / "mlflow_model", recorder)
         log.info("Logged model %s", uri)

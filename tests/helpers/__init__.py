@@ -1,8 +1,9 @@
 """Helpers shared by the tests: the real config through Hydra's compose API, the real CLI in a subprocess, ports."""
 
 from helpers.cli import CONF_DIR, PROJECT_ROOT, command_environment, compose_config, run_cli, run_config
+from helpers.mlflow_server import MlflowServer
 from helpers.network import closed_port, free_port
 
 __all__ = [
-    "CONF_DIR", "PROJECT_ROOT", "closed_port", "command_environment", "compose_config", "free_port", "run_cli", "run_config",
+    "CONF_DIR", "MlflowServer", "PROJECT_ROOT", "closed_port", "command_environment", "compose_config", "free_port", "run_cli", "run_config",
 ]

@@ -1,0 +1,94 @@
+"""A run's tracking journal against a real SQLite store: order, status, resending without duplicates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from digit_experiments.core.errors import UserError
+from digit_experiments.tracking import RunJournal, deliver_pending, recorded_run, use_experiment
+
+
+def tracking_config(tmp_path: Path) -> dict[str, object]:
+    return {
+        "uri": f"sqlite:///{tmp_path}/mlflow.db", "artifact_location": str(tmp_path / "artifacts"),
+        "experiment_name": "journal-test", "run_name": "journaled", "flush_timeout": 30,
+    }
+
+
+def new_run(tmp_path: Path) -> tuple[mlflow.MlflowClient, str]:
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    return client, client.create_run(use_experiment(tracking_config(tmp_path))).info.run_id
+
+
+def record_epochs(journal: RunJournal, epochs: int) -> None:
+    journal.log_params({"lr": 0.001})
+    for epoch in range(epochs):
+        journal.log_metrics({"loss": 1.0 / (epoch + 1), "val_loss": 2.0 / (epoch + 1)}, step=epoch)
+    journal.log_text("hello", "notes/hello.txt")
+    journal.end("FINISHED")
+
+
+def test_recorded_run_delivers_everything_in_order_and_ends_finished(tmp_path: Path) -> None:
+    with recorded_run(tracking_config(tmp_path), tmp_path / "output", tags={"kind": "test"}) as journal:
+        for epoch in range(3):
+            journal.log_metrics({"loss": 1.0 / (epoch + 1)}, step=epoch)
+        journal.log_text("hello", "notes/hello.txt")
+    assert journal.pending == 0
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    run = client.get_run(journal.run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "journaled" and run.data.tags["kind"] == "test"
+    assert [m.step for m in client.get_metric_history(journal.run_id, "loss")] == [0, 1, 2]
+    assert Path(client.download_artifacts(journal.run_id, "notes/hello.txt", str(tmp_path))).read_text() == "hello"
+
+
+def test_recorded_run_that_raises_is_failed_with_the_reason_delivered(tmp_path: Path) -> None:
+    with pytest.raises(ValueError), recorded_run(tracking_config(tmp_path), tmp_path / "output", failure_tags={"trial.state": "FAIL"}) as journal:
+        raise ValueError("boom")
+    run = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(journal.run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["failure_reason"] == "ValueError: boom" and run.data.tags["trial.state"] == "FAIL"
+
+
+def test_sync_sends_what_was_never_delivered_and_nothing_twice(tmp_path: Path) -> None:
+    client, run_id = new_run(tmp_path)
+    output = tmp_path / "output"
+    record_epochs(RunJournal(output, run_id, client.tracking_uri, deliver=False), epochs=4)
+
+    assert deliver_pending(output) == (7, 0)
+    assert deliver_pending(output) == (0, 0), "a second sync has nothing left to send"
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.params == {"lr": "0.001"}
+    assert [m.step for m in client.get_metric_history(run_id, "val_loss")] == [0, 1, 2, 3]
+
+
+def test_a_record_sent_before_a_crash_but_not_counted_is_not_sent_again(tmp_path: Path) -> None:
+    client, run_id = new_run(tmp_path)
+    output = tmp_path / "output"
+    record_epochs(RunJournal(output, run_id, client.tracking_uri, deliver=False), epochs=3)
+    deliver_pending(output)
+    (output / "tracking" / "delivered").write_text("1")  # the process died after sending, before counting
+
+    deliver_pending(output)
+    assert [m.step for m in client.get_metric_history(run_id, "loss")] == [0, 1, 2]
+
+
+def test_a_journal_line_cut_short_by_a_kill_is_dropped_and_recording_goes_on(tmp_path: Path) -> None:
+    client, run_id = new_run(tmp_path)
+    output = tmp_path / "output"
+    journal = RunJournal(output, run_id, client.tracking_uri, deliver=False)
+    journal.log_metrics({"loss": 0.5}, step=0)
+    with open(output / "tracking" / "journal.jsonl", "a") as file:
+        file.write('{"op": "metrics", "metr')
+    reopened = RunJournal(output, run_id, client.tracking_uri, deliver=False)
+    reopened.log_metrics({"loss": 0.25}, step=1)
+    assert reopened.metric_history("loss") == [(0, 0.5), (1, 0.25)]
+    deliver_pending(output)
+    assert [m.value for m in client.get_metric_history(run_id, "loss")] == [0.5, 0.25]
+
+
+def test_sync_of_a_folder_without_a_journal_names_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="holds no tracking journal"):
+        deliver_pending(tmp_path)
