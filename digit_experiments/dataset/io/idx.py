@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +28,19 @@ def read_idx(path: Path) -> np.ndarray:
     try:
         with opener(path, "rb") as stream:
             raw = stream.read()
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:  # zlib.error: a corrupt deflate stream inside the gzip
         raise DataError(f"Cannot read IDX file {path}: {error}. Replace it with an intact copy.") from error
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _UBYTE:
         raise DataError(f"{path} is not an unsigned-byte IDX file (bad magic number {raw[:4].hex()}).")
     ndim = raw[3]
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     offset = 4 + 4 * ndim
-    expected = int(np.prod(shape))
+    if len(raw) < offset:
+        raise DataError(
+            f"{path} is truncated: its header declares {ndim} dimensions but the file ends after {len(raw)} bytes. "
+            "Replace it with an intact copy."
+        )
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = math.prod(shape)  # exact: numpy's product of large dimensions can overflow
     if len(raw) - offset != expected:
         raise DataError(
             f"{path} is truncated or padded: its header promises {expected} bytes of data for shape {shape}, "
