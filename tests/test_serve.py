@@ -90,3 +90,40 @@ def test_malformed_payload_is_a_400_with_a_message(server, body: bytes) -> None:
     status, text = _post(f"{url}/invocations", body)
     assert status == 400, text
     assert json.loads(text)["message"]
+
+
+def _images_payload(images: np.ndarray) -> bytes:
+    return json.dumps({"inputs": np.round(images, 4).tolist()}).encode()
+
+
+@pytest.mark.parametrize(("name", "pixels", "message"), [
+    ("a NaN", np.nan, "not finite numbers in [0, 1]"),
+    ("an infinity", np.inf, "not finite numbers in [0, 1]"),
+    ("a float64 beyond float32", 1e300, "not finite numbers in [0, 1]"),
+    ("unscaled pixels", 255.0, "Send pixels divided by 255"),
+])
+def test_pixels_the_model_was_not_trained_on_are_a_400(server, name: str, pixels: float, message: str) -> None:
+    url, _, _ = server
+    images = np.zeros((3, 28, 28, 1))
+    images[1, 14, 14, 0] = pixels
+    status, text = _post(f"{url}/invocations", _images_payload(images))
+    assert status == 400, f"{name}: {status} {text[:300]}"
+    assert message in json.loads(text)["message"]
+
+
+def test_a_wrong_dtype_is_a_400_or_served(server) -> None:
+    url, _, _ = server
+    text_pixels = json.dumps({"inputs": np.full((1, 28, 28, 1), "ink").tolist()}).encode()
+    status, text = _post(f"{url}/invocations", text_pixels)
+    assert status == 400 and json.loads(text)["message"], text[:300]
+    integer_pixels = json.dumps({"inputs": np.zeros((2, 28, 28, 1), int).tolist()}).encode()
+    status, text = _post(f"{url}/invocations", integer_pixels)
+    assert status == 200 and np.array(json.loads(text)["predictions"]).shape == (2, 10), text[:300]
+
+
+def test_ten_thousand_images_in_one_request_are_a_400_naming_the_limit(server, data_dir: Path) -> None:
+    url, _, _ = server
+    raw, _ = mnist_test_images(data_dir, 10_000)
+    status, text = _post(f"{url}/invocations", _images_payload(raw[..., None] / 255.0))
+    assert status == 400, f"{status} {text[:300]}"
+    assert "10,000 images, over this server's limit of 1,024" in json.loads(text)["message"]
