@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
 from pathlib import Path
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -23,3 +25,15 @@ def save_report(report: dict, output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2) + "\n")
     print(f"saved {output}")
+
+
+def machine(precision: str = "auto") -> dict:
+    """The CPU flags that decide speed (AVX2, AVX-512, bfloat16), the core count and the precision a run uses."""
+    from digit_experiments.training.precision import BF16_FLAGS, choose_precision, cpu_flags
+
+    return {
+        "cpu_flags": sorted(cpu_flags() & {"avx2", "avx512f", *BF16_FLAGS}),
+        "processor": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "precision": choose_precision(precision)[0],
+    }

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import tempfile
 import time
@@ -39,9 +38,8 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from digit_experiments.dataset import load_dataset  # noqa: E402
 from digit_experiments.training import experiment  # noqa: E402
-from digit_experiments.training.precision import BF16_FLAGS, choose_precision, cpu_flags  # noqa: E402
 
-from common import CONF, save_report  # noqa: E402
+from common import CONF, machine, save_report  # noqa: E402
 
 THRESHOLDS = (0.990, 0.995, 0.996, 0.997)
 
@@ -117,9 +115,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="keep the runs' outputs and MLflow store here (default: a temporary folder)")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "time_to_accuracy.json")
     args = parser.parse_args()
-    flags = sorted(cpu_flags() & {"avx2", "avx512f", *BF16_FLAGS})
     precision = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("trainer.precision=")), "auto")
-    print(f"CPU flags: {' '.join(flags)}; precision: {choose_precision(precision)[0]}")
+    about = machine(precision)
+    print(f"CPU flags: {' '.join(about['cpu_flags'])}; precision: {about['precision']}")
     with tempfile.TemporaryDirectory() as folder:
         workdir = (args.workdir or Path(folder)).absolute()
         results = [measure(recipe, args.overrides, workdir) for recipe in args.recipes]
@@ -128,11 +126,7 @@ def main() -> None:
             f"{100 * float(t):.1f} % " + (f"at epoch {r['epoch']} ({r['seconds']} s)" if r else "not reached")
             for t, r in result["reached"].items()
         ))
-    report = {
-        "machine": {"cpu_flags": flags, "processor": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "precision": choose_precision(precision)[0]},
-        "results": results,
-    }
+    report = {"machine": about, "results": results}
     suffix = re.sub(r"[^\w.-]", "_", "-".join(args.overrides))[:60]
     output = args.output.with_stem(args.output.stem + (f"-{suffix}" if suffix else ""))
     save_report(report, output)

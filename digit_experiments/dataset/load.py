@@ -7,13 +7,17 @@ The ``dataset`` config names its sources with per-source options::
       usps: {weight: 3}
       not_mnist: {cap: 30000}
       emnist_digits: {required: false}
+      not_mnist: {test_only: true}
 
 Every source is loaded through the :data:`SOURCES` registry; ``cap`` limits
 how many of its training images enter the pool (a stratified subsample) and
 ``weight`` scales its share: below 1 it keeps that fraction of the images,
 above 1 its training images are repeated (after the split, so no copy reaches
 the validation set). A source with ``required: false`` is skipped, with a
-warning and a run tag, when its files are missing. One stratified split with
+warning and a run tag, when its files are missing. A source with
+``test_only: true`` contributes its test set alone: none of its images is
+trained on or validated on, so its score measures handwriting the model never
+saw. One stratified split with
 the run's seed (stratified by source and digit) carves the validation set out
 of the pool. Each source keeps its own test set, so results can be reported
 per source.
@@ -35,7 +39,7 @@ from digit_experiments.core.errors import ConfigError, DataError
 log = logging.getLogger(__name__)
 
 #: Per-source options handled here rather than by the source's loader.
-MIX_OPTIONS = ("cap", "weight", "required")
+MIX_OPTIONS = ("cap", "weight", "required", "test_only")
 
 
 @dataclass
@@ -76,6 +80,8 @@ def check_sources(sources: Mapping[str, Mapping[str, Any] | None]) -> None:
         options = options or {}
         loader_options = {k: v for k, v in options.items() if k not in MIX_OPTIONS}
         SOURCES.check_arguments(name, loader_options)
+        if not isinstance(options.get("test_only", False), bool):
+            raise ConfigError(f"`dataset.sources.{name}.test_only` must be true or false, got {options['test_only']!r}.")
         weight = options.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
             raise ConfigError(
@@ -115,22 +121,28 @@ def load_dataset(
     rng = np.random.default_rng(seed)
     pool_images, pool_labels, pool_origin, tests, checksums = [], [], [], {}, {}
     for index, (source, mix_options) in enumerate(loaded):
-        keep = _subsample(source.train_labels, mix_options.get("cap"), rng)
-        weight = float(mix_options.get("weight", 1.0))
-        if weight < 1:
-            keep = keep[_subsample(source.train_labels[keep], max(10, round(weight * len(keep))), rng)]
-        pool_images.append(source.train_images[keep])
-        pool_labels.append(source.train_labels[keep])
-        pool_origin.append(np.full(len(keep), index))
+        if not mix_options.get("test_only"):
+            keep = _subsample(source.train_labels, mix_options.get("cap"), rng)
+            weight = float(mix_options.get("weight", 1.0))
+            if weight < 1:
+                keep = keep[_subsample(source.train_labels[keep], max(10, round(weight * len(keep))), rng)]
+            pool_images.append(source.train_images[keep])
+            pool_labels.append(source.train_labels[keep])
+            pool_origin.append(np.full(len(keep), index))
         test_keep = _subsample(source.test_labels, max_test_images_per_source, rng)
         tests[source.name] = (source.test_images[test_keep], source.test_labels[test_keep])
         checksums.update(source.checksums)
+    if not pool_labels:
+        raise ConfigError(
+            "Every dataset source is `test_only`, so nothing is left to train on. "
+            "Set `test_only: false` (or remove it) for at least one source."
+        )
     labels, origin = np.concatenate(pool_labels), np.concatenate(pool_origin)
     pool = _subsample(labels, max_train_images, rng)
     train, val = train_test_split(
         pool, test_size=val_fraction, random_state=seed, stratify=_strata(labels[pool], origin[pool])
     )
-    weights = np.array([float(options.get("weight", 1.0)) for _, options in loaded])
+    weights = np.array([1.0 if options.get("test_only") else float(options.get("weight", 1.0)) for _, options in loaded])
     train = _repeat(train, origin, weights, rng)
     images = np.concatenate(pool_images)
     counts = {

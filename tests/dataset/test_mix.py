@@ -74,3 +74,22 @@ def test_required_source_that_is_missing_stops_the_run(data_dir: Path) -> None:
 def test_bad_weight_is_a_config_error(weight: object, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="weight"):
         load_dataset({"embedded": {"weight": weight}}, tmp_path, seed=0)
+
+
+def test_a_test_only_source_is_scored_but_never_trained_or_validated_on(data_dir: Path) -> None:
+    sources = {"mnist": {"cap": 2000}, "usps": {"test_only": True}}
+    splits = load_dataset(sources, data_dir, seed=42)
+    assert splits.source_counts["usps"] == {"train": 0, "val": 0, "test": 2007}
+    assert len(splits.train_labels) + len(splits.val_labels) == 2000
+    usps_pixels = {image.tobytes() for image in splits.tests["usps"][0]}
+    assert not usps_pixels & {image.tobytes() for image in np.concatenate([splits.train_images, splits.val_images])}
+    assert splits.source_counts["mnist"]["test"] == 10000
+
+
+@pytest.mark.parametrize(("sources", "message"), [
+    ({"usps": {"test_only": True}}, "nothing is left to train on"),
+    ({"usps": {"test_only": "yes"}}, "must be true or false"),
+])
+def test_test_only_mistakes_name_the_fix(data_dir: Path, sources: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_dataset(sources, data_dir, seed=42)

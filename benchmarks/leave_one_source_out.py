@@ -1,0 +1,104 @@
+"""Leave one source out: train on every source but one, score on all, for each source in turn.
+
+The held-out source is marked ``test_only`` (``dataset.sources.<name>.test_only=true``),
+so none of its images is trained or validated on, and its test set measures
+handwriting the model never saw. One more run trains on every source, for
+the accuracy each source reaches when seen. Each run is the real training
+run (``digit_experiments.training.experiment.run``) in a throw-away MLflow
+store; its test metrics are read back from that store. Prints a table (rows:
+the held-out source; columns: test accuracy per source, the unseen one
+starred) and saves JSON. Full runs take hours on 2 cores::
+
+    DIGITS_DATA_DIR=../shared/data python benchmarks/leave_one_source_out.py --recipe seed_mix
+    DIGITS_DATA_DIR=../shared/data python benchmarks/leave_one_source_out.py --overrides debug=smoke   # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import mlflow  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+
+from digit_experiments.training import experiment  # noqa: E402
+
+from common import CONF, machine, save_report  # noqa: E402
+
+NOTHING_HELD_OUT = "(none)"
+
+
+def compose_run(recipe: str, overrides: list[str], workdir: Path, name: str):
+    """The run config of ``experiment=<recipe>`` plus ``overrides``, its outputs and store in ``workdir``."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(
+            config_name="train",
+            overrides=[f"experiment={recipe}", f"paths.output_dir={workdir / name}", f"paths.mlruns_dir={workdir / 'mlruns'}",
+                       "trainer.verbose=2", f"tracking.run_name={name}", *overrides],
+        )
+
+
+def test_accuracies(workdir: Path, name: str) -> dict[str, float]:
+    """``{source: test accuracy}`` of the run named ``name`` in the workdir's store."""
+    client = mlflow.MlflowClient(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
+    experiment_ids = [e.experiment_id for e in client.search_experiments()]
+    (run,) = client.search_runs(experiment_ids, filter_string=f"attributes.run_name = '{name}'")
+    return {
+        key[len("test_"):-len("_accuracy")]: value
+        for key, value in run.data.metrics.items()
+        if key.startswith("test_") and key.endswith("_accuracy") and key != "test_accuracy"
+    }
+
+
+def required_sources(cfg) -> list[str]:
+    """The recipe's sources, without the optional ones (``required: false``; name them with ``--sources``)."""
+    return [name for name, options in cfg.dataset.sources.items() if (options or {}).get("required", True)]
+
+
+def held_out_run(recipe: str, overrides: list[str], workdir: Path, held_out: str | None) -> dict:
+    """Train with ``held_out`` as a test-only source (or nothing held out); return its test accuracies."""
+    name = f"without-{held_out}" if held_out else "all-sources"
+    extra = [f"+dataset.sources.{held_out}.test_only=true"] if held_out else []
+    print(f"--- {name} ---", flush=True)
+    experiment.run(compose_run(recipe, [*overrides, *extra], workdir, name), [*overrides, *extra])
+    return {"held_out": held_out or NOTHING_HELD_OUT, "test_accuracy": test_accuracies(workdir, name)}
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: one row per held-out source, one column per test set; the unseen source's cell starred."""
+    sources = sorted({source for row in rows for source in row["test_accuracy"]})
+    lines = ["| held out | " + " | ".join(sources) + " |", "| --- |" + " --- |" * len(sources)]
+    for row in rows:
+        cells = [
+            f"**{100 * row['test_accuracy'][s]:.2f}** *" if s == row["held_out"] else f"{100 * row['test_accuracy'][s]:.2f}"
+            for s in sources
+        ]
+        lines.append(f"| {row['held_out']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n\\* never seen in training or validation"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipe", default="seed_mix", help="an experiment whose dataset has several sources")
+    parser.add_argument("--sources", nargs="+", help="sources to hold out in turn (default: the recipe's required sources)")
+    parser.add_argument("--overrides", nargs="*", default=[], help="overrides for every run, e.g. epochs=6")
+    parser.add_argument("--workdir", type=Path, help="keep the runs' outputs and MLflow store here (default: a temporary folder)")
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "leave_one_source_out.json")
+    args = parser.parse_args()
+    about = machine()
+    print(f"CPU flags: {' '.join(about['cpu_flags'])}; precision: {about['precision']}")
+    with tempfile.TemporaryDirectory() as folder:
+        workdir = (args.workdir or Path(folder)).absolute()
+        sources = args.sources or required_sources(compose_run(args.recipe, args.overrides, workdir, "probe"))
+        rows = [held_out_run(args.recipe, args.overrides, workdir, None)]
+        rows += [held_out_run(args.recipe, args.overrides, workdir, source) for source in sources]
+    print(table(rows))
+    save_report({"machine": about, "recipe": args.recipe, "overrides": args.overrides, "rows": rows}, args.output)
+
+
+if __name__ == "__main__":
+    main()
