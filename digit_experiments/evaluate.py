@@ -38,6 +38,7 @@ def evaluate(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     from digit_experiments.core.paths import resolve
     from digit_experiments.dataset import load_dataset
     from digit_experiments.inference.evaluation import format_table, log_evaluation, score_rows
+    from digit_experiments.inference.suites import run_suite
     from digit_experiments.inference.loading import load_ensemble
     from digit_experiments.inference.scoring import score_sets
 
@@ -47,8 +48,12 @@ def evaluate(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     scores = score_sets(ensemble, splits.tests, config["batch_size"])
     rows = score_rows(scores)
     print(format_table(rows), flush=True)
+    extras = None
+    if config["suite"] is not None:
+        extras = run_suite(config["suite"], ensemble, splits.tests, config["batch_size"], config["seed"])
+        print("\n" + extras.texts["evaluation/robustness.md"], flush=True)
     if config["log"]:
-        run_id = log_evaluation(config["tracking"], ensemble, scores, rows, config["model_uri"])
+        run_id = log_evaluation(config["tracking"], ensemble, scores, rows, config["model_uri"], extras)
         log.info("Logged the evaluation as MLflow run %s in %s", run_id, tracking.tracking_uri(config["tracking"]["uri"]))
     return rows
 

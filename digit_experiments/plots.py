@@ -68,8 +68,12 @@ def misclassified_grid(
     return image_grid(images[wrong], titles, f"{title}: {len(wrong)} most confident errors")
 
 
-def source_samples(samples: Mapping[str, tuple[np.ndarray, np.ndarray]], per_source: int = 10) -> Figure:
-    """One row per source: the first ``per_source`` images after standardisation."""
+def source_samples(
+    samples: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    per_source: int = 10,
+    title: str = "Samples per source after standardisation",
+) -> Figure:
+    """One row per named set (a source, a corruption): its first ``per_source`` images, titled by label."""
     rows = len(samples)
     fig, axes = plt.subplots(rows, per_source, figsize=(1.2 * per_source, 1.4 * rows + 0.4), squeeze=False)
     for row, (name, (images, labels)) in enumerate(samples.items()):
@@ -78,6 +82,6 @@ def source_samples(samples: Mapping[str, tuple[np.ndarray, np.ndarray]], per_sou
             if column < len(images):
                 ax.imshow(images[column], cmap="gray", vmin=0, vmax=255)
                 ax.set_title(f"{name}: {labels[column]}" if column == 0 else str(labels[column]), fontsize=8)
-    fig.suptitle("Samples per source after standardisation")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -150,3 +150,25 @@ def test_predict_a_folder_copied_elsewhere_with_the_exported_model(trained, imag
     exported = run_cli("digit_experiments.predict", [f"model_uri={tmp_path}/export/saved_model", f"inputs={tmp_path}/seven.png", "format=json"], cwd=tmp_path)
     assert from_store.returncode == exported.returncode == 0, exported.stderr[-3000:]
     assert json.loads(from_store.stdout)[0]["probabilities"] == pytest.approx(json.loads(exported.stdout)[0]["probabilities"], abs=1e-5)
+
+
+def test_the_robustness_suite_scores_every_corruption_and_logs_the_mean_corruption_error(trained) -> None:
+    workdir, run_id = trained
+    result = run_cli(
+        "digit_experiments.evaluate",
+        [f"model_uri=runs:/{run_id}/model", "dataset.max_test_images_per_source=200", "suite=robustness", "log=true"],
+        cwd=workdir,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = [line.split("|")[1:-1] for line in result.stdout.splitlines() if line.startswith("| ") and "corruption" not in line]
+    corruptions = [cells[0].strip() for cells in table]
+    assert corruptions[0] == "clean" and corruptions[-1] == "mean (mCE)" and {"rotate", "inverse", "thick"} <= set(corruptions)
+    client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    (evaluation,) = client.search_runs(
+        [client.get_run(run_id).info.experiment_id],
+        filter_string=f"tags.evaluated_run_id = '{run_id}' and metrics.robustness_mnist_mce > 0",
+    )
+    mce = float(table[-1][4])
+    assert evaluation.data.metrics["robustness_mnist_mce"] == pytest.approx(mce, abs=1e-4)
+    artifacts = {f.path for folder in ("evaluation", "plots") for f in client.list_artifacts(evaluation.info.run_id, folder)}
+    assert {"evaluation/robustness.csv", "plots/robustness_examples.png"} <= artifacts

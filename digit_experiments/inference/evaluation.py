@@ -9,6 +9,7 @@ and, on request, logs them as a new MLflow run linked to the training run(s).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import mlflow
@@ -20,6 +21,15 @@ from digit_experiments.inference.loading import as_references, sweep_parent_id
 from digit_experiments.inference.scoring import Scores, test_metrics
 
 COLUMNS = ("source", "n", "accuracy", "loss", "macro_f1")
+
+
+@dataclass
+class Extras:
+    """What an evaluation suite adds to the evaluation's MLflow run."""
+
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    texts: Mapping[str, str] = field(default_factory=dict)
+    figures: Mapping[str, Any] = field(default_factory=dict)
 
 
 def score_rows(scores: Mapping[str, Scores]) -> list[dict[str, Any]]:
@@ -61,6 +71,7 @@ def log_evaluation(
     scores: Mapping[str, Scores],
     rows: list[dict[str, Any]],
     ensemble_reference: str | Sequence[str] = (),
+    extras: Extras | None = None,
 ) -> str:
     """Log an evaluation as a new MLflow run tagged ``evaluated_run_id`` with the training run(s).
 
@@ -76,6 +87,7 @@ def log_evaluation(
         rows: :func:`score_rows` of ``scores``.
         ensemble_reference: ``evaluate``'s ``model_uri``; for each ``sweep:<parent run id>``
             in it, the test metrics also go on that parent run, prefixed ``ensemble_``.
+        extras: More metrics, text artifacts and figures for the same run (a suite's results).
 
     Returns:
         The new run's id.
@@ -96,6 +108,12 @@ def log_evaluation(
         for name, score in scores.items():
             figure = plots.confusion_matrix(score.labels, score.predictions, f"Test set: {name}")
             tracking.log_figure(figure, f"plots/confusion_matrix_{name}.png")
+        if extras:
+            mlflow.log_metrics(dict(extras.metrics))
+            for artifact_file, text in extras.texts.items():
+                mlflow.log_text(text, artifact_file)
+            for artifact_file, figure in extras.figures.items():
+                tracking.log_figure(figure, artifact_file)
     for parent_id in filter(None, map(sweep_parent_id, as_references(ensemble_reference))):
         log_on_sweep_parent(parent_id, metrics, run.info.run_id, len(uris))
     return run.info.run_id
