@@ -43,7 +43,12 @@ _JPEG_MAGIC = b"\xff\xd8\xff"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 #: Default limit on an image's pixels (about a 40-megapixel photo); larger files are refused unread.
 MAX_IMAGE_PIXELS = 40_000_000
+
 _LOCAL_HEADER = b"PK\x03\x04"
+
+# OpenCV logs every file it cannot decode on stderr ("[ERROR:0@1.6] imdecode_ ... can't read
+# header"); each such file is already reported once, by name and reason, as a bad input.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 Problem = tuple[int, str, str]  # (position in the task, where, reason)
 
