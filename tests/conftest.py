@@ -70,3 +70,22 @@ def smoke_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Smoke
     client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
     (run,) = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
     return SmokeRun(workdir, client, run)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL cluster for the whole session (``.ci/run`` installs the server).
+
+    Skipped with a one-line reason where PostgreSQL is not installed; under CI
+    (``CI=true``) its absence is a failure, so those tests always run there.
+    """
+    from helpers import PostgresCluster, find_binary
+
+    if find_binary("initdb") is None:
+        reason = "PostgreSQL is not installed (no initdb on PATH or in /usr/lib/postgresql/*/bin); apt-get install postgresql"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()

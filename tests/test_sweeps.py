@@ -12,6 +12,7 @@ import mlflow
 import optuna
 import pytest
 
+from digit_experiments.hpo.storage import open_storage
 from helpers import MlflowServer, closed_port, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -117,17 +118,36 @@ def test_joblib_launcher_runs_jobs_in_parallel_without_losing_records(data_dir: 
         assert "test_accuracy" in child.data.metrics
 
 
-@pytest.fixture
-def mlflow_server(tmp_path: Path):
-    """A real `mlflow server` on 127.0.0.1, stopped after the test."""
-    server = MlflowServer(tmp_path).start()
-    yield server.url
-    server.stop()
+#: (study storage, tracking store) of the two-worker search: one worker machine's SQLite files, a
+#: shared PostgreSQL for both, and Optuna's journal file on a shared filesystem.
+BACKENDS = [("sqlite", "sqlite"), ("postgresql", "postgresql"), ("journal", "sqlite")]
 
 
-def test_two_workers_share_one_study_and_one_tracking_server(data_dir: Path, tmp_path: Path, mlflow_server: str) -> None:
-    storage = f"sqlite:///{tmp_path}/shared-study.db"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server, "PYTHONUNBUFFERED": "1"}
+def _stores(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, str | None]:
+    """(Optuna storage, MLflow backend store or None for the server's SQLite file) for ``kind``."""
+    if kind == "postgresql":
+        cluster = request.getfixturevalue("postgres")
+        return cluster.database("study"), cluster.database("tracking")
+    if kind == "journal":
+        return f"journal:{tmp_path}/shared/study.log", None
+    return f"sqlite:///{tmp_path}/shared-study.db", None
+
+
+@pytest.mark.parametrize(("study_store", "tracking_store"), BACKENDS, ids=[b[0] for b in BACKENDS])
+def test_two_workers_share_one_study_and_one_tracking_server(
+    data_dir: Path, tmp_path: Path, request: pytest.FixtureRequest, study_store: str, tracking_store: str
+) -> None:
+    storage, backend = _stores(study_store, tmp_path, request)
+    server = MlflowServer(tmp_path, backend).start()
+    try:
+        _two_workers(storage, server.url, tmp_path)
+    finally:
+        server.stop()
+
+
+def _two_workers(storage: str, tracking_url: str, tmp_path: Path) -> None:
+    """Two workers started together share a 4-trial search; check the study and the runs lose nothing."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_url, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "digit_experiments.train", *optuna_args(storage, 4, ["epochs=2"])]
     workers = []
     for index in range(2):  # started together: they race to create the study and the parent run
@@ -137,12 +157,16 @@ def test_two_workers_share_one_study_and_one_tracking_server(data_dir: Path, tmp
     outputs = [w.communicate(timeout=900)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
 
-    study = optuna.load_study(study_name="dropout_l2", storage=storage)
+    study = optuna.load_study(study_name="dropout_l2", storage=open_storage(storage))
     logs = "\n".join(f"--- worker {i} ---\n{out[-4000:]}" for i, out in enumerate(outputs))
     numbers = [t.number for t in study.trials]
     assert sorted(numbers) == [0, 1, 2, 3], "no trial is run twice and none is lost"
-    assert {t.state for t in study.trials} == {optuna.trial.TrialState.COMPLETE}, logs
-    parents, children = runs_by_role(mlflow_server)
+    assert {t.state for t in study.trials} <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}, logs
+    parents, children = runs_by_role(tracking_url)
     assert sorted(c.data.tags["trial.number"] for c in children) == ["0", "1", "2", "3"], logs
     assert len(parents) == 1 and {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
     assert study.user_attrs["mlflow_parent_run_id"] == parents[0].info.run_id
+    client = mlflow.MlflowClient(tracking_url)
+    for child in children:
+        trained = int(child.data.metrics["epochs_trained"])
+        assert [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")] == list(range(trained)), "no metric is lost"

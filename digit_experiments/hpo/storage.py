@@ -7,6 +7,10 @@ study in a database and passes each job ``optuna.storage``,
 as soon as the study's pruner says so; :class:`optuna.TrialPruned` then tells
 the sweeper to record the trial as pruned. Several workers, and the jobs of
 each, open one database at once: :func:`open_storage` makes that safe.
+
+Clusters with a shared filesystem but no database server keep the study in
+Optuna's journal file instead (``journal:<path>``), which workers on several
+machines append to under a file lock.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ log = logging.getLogger(__name__)
 SQLITE_LOCK_TIMEOUT = 60
 #: How often a worker tries to open a study database another worker is creating.
 SCHEMA_ATTEMPTS = 5
+#: Prefix of a storage kept in Optuna's journal file: ``journal:/shared/studies/search.log``.
+JOURNAL_PREFIX = "journal:"
 
 
 def open_storage(storage: str) -> optuna.storages.BaseStorage | str:
@@ -41,14 +47,22 @@ def open_storage(storage: str) -> optuna.storages.BaseStorage | str:
       tables in a new database; the losers get an integrity error, and open it
       again (up to :data:`SCHEMA_ATTEMPTS` times) once the tables exist.
 
+    ``journal:<path>`` is an :class:`optuna.storages.JournalStorage` on that
+    file (its folder created), for a filesystem that every worker shares.
+
     Args:
-        storage: ``hydra.sweeper.storage``: an SQLAlchemy URL, or any other
-            storage string Optuna accepts (e.g. a journal file).
+        storage: ``hydra.sweeper.storage``: an SQLAlchemy URL (SQLite,
+            PostgreSQL, MySQL), ``journal:<path>``, or any other storage string
+            Optuna accepts.
 
     Returns:
         The storage for :func:`optuna.create_study` / :func:`optuna.load_study`;
-        a string that is not a URL is returned unchanged.
+        another string is returned unchanged.
     """
+    if storage.startswith(JOURNAL_PREFIX):
+        path = Path(storage[len(JOURNAL_PREFIX):]).expanduser().absolute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     if "://" not in storage:
         return storage
     engine_kwargs = {}
@@ -65,7 +79,7 @@ def open_storage(storage: str) -> optuna.storages.BaseStorage | str:
 
 
 def open_trial(storage: str, study_name: str, trial_id: int) -> optuna.Trial:
-    """Reopen a running trial of a study kept in RDB storage (another process asked for it).
+    """Reopen a running trial of a study kept in shared storage (another process asked for it).
 
     Optuna stores no pruner in the database: the sweeper saves its spec as a
     study user attribute (:data:`~digit_experiments.hpo.pruners.PRUNER_ATTR`),

@@ -3,7 +3,8 @@
 from helpers.cli import CONF_DIR, PROJECT_ROOT, command_environment, compose_config, run_cli, run_config
 from helpers.mlflow_server import MlflowServer
 from helpers.network import closed_port, free_port
+from helpers.postgres import PostgresCluster, find_binary
 
 __all__ = [
-    "CONF_DIR", "MlflowServer", "PROJECT_ROOT", "closed_port", "command_environment", "compose_config", "free_port", "run_cli", "run_config",
+    "CONF_DIR", "MlflowServer", "PROJECT_ROOT", "PostgresCluster", "find_binary", "closed_port", "command_environment", "compose_config", "free_port", "run_cli", "run_config",
 ]

@@ -17,11 +17,13 @@ class MlflowServer:
     """``mlflow server`` with a SQLite backend and proxied artifacts in ``folder``.
 
     Args:
-        folder: Where the server keeps its database and artifacts (they outlive a stop).
+        folder: Where the server keeps its artifacts, and its SQLite database (they outlive a stop).
+        backend_uri: Another backend store (a PostgreSQL URL) instead of the SQLite file.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, backend_uri: str | None = None) -> None:
         self.folder = folder
+        self.backend_uri = backend_uri or f"sqlite:///{folder}/server.db"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -30,7 +32,7 @@ class MlflowServer:
         """Start the server and wait until it answers ``/health``."""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
-             "--backend-store-uri", f"sqlite:///{self.folder}/server.db",
+             "--backend-store-uri", self.backend_uri,
              "--artifacts-destination", str(self.folder / "server-artifacts"), "--workers", "1"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.folder, start_new_session=True,
             env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no GenAI job workers: faster starts
