@@ -26,12 +26,12 @@ ARGS = [
 RUN_TO_RUN_NOISE = 0.05
 
 
-def _start_training(workdir: Path) -> subprocess.Popen:
+def _start_training(workdir: Path, args: list[str]) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
     log = open(workdir / "killed.log", "w")
     return subprocess.Popen(
-        [sys.executable, "-m", "digit_experiments.train", *ARGS], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "digit_experiments.train", *args], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT
     )
 
 
@@ -56,7 +56,7 @@ def _kill_mid_epoch(process: subprocess.Popen, client: mlflow.MlflowClient, done
 
 
 def _uninterrupted_run(workdir: Path) -> mlflow.entities.Run:
-    """The same training, never killed: what a resumed run must match within run-to-run noise."""
+    """The same training on one device, never killed: what a resumed run must match within run-to-run noise."""
     workdir.mkdir()
     result = run_cli("digit_experiments.train", ARGS, cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -65,9 +65,15 @@ def _uninterrupted_run(workdir: Path) -> mlflow.entities.Run:
     return run
 
 
-def test_training_killed_mid_epoch_resumes_in_the_same_run(data_dir: Path, tmp_path: Path) -> None:
+#: One device, and MirroredStrategy over two logical CPU devices (the stand-in for two GPUs).
+DEVICES = {"one_device": [], "mirrored": ["trainer.strategy=mirrored", "trainer.cpu_devices=2"]}
+
+
+@pytest.mark.parametrize("devices", sorted(DEVICES))
+def test_training_killed_mid_epoch_resumes_in_the_same_run(data_dir: Path, tmp_path: Path, devices: str) -> None:
+    args = [*ARGS, *DEVICES[devices]]
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
-    run_id = _kill_mid_epoch(_start_training(tmp_path), client)
+    run_id = _kill_mid_epoch(_start_training(tmp_path, args), client)
     killed = client.get_run(run_id)
     assert killed.info.status == "RUNNING", "SIGKILL leaves no chance to end the run"
     done = max(m.step for m in client.get_metric_history(run_id, "loss")) + 1
@@ -75,17 +81,19 @@ def test_training_killed_mid_epoch_resumes_in_the_same_run(data_dir: Path, tmp_p
     output_dir = Path(killed.data.tags["output_dir"])
     assert (output_dir / "backup").is_dir()
 
-    result = run_cli("digit_experiments.train", [*ARGS, f"resume={run_id}"], cwd=tmp_path)
+    result = run_cli("digit_experiments.train", [*args, f"resume={run_id}"], cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"Epoch {EPOCHS}/{EPOCHS}" in result.stdout and "Epoch 1/" not in result.stdout, "the epoch counter continues"
     (run,) = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
     assert run.info.run_id == run_id and run.info.status == "FINISHED"
+    replicas = 2 if devices == "mirrored" else 1
+    assert run.data.tags["trainer.strategy_used"].startswith("mirrored over 2" if replicas == 2 else "one device")
     for key in ("loss", "val_loss", "val_accuracy", "learning_rate"):
         assert [m.step for m in client.get_metric_history(run_id, key)] == list(range(EPOCHS)), key
     assert run.data.metrics["epochs_trained"] == EPOCHS
     assert run.data.metrics["best_val_accuracy"] > 0.5 and run.data.metrics["test_accuracy"] > 0.5
     uninterrupted = _uninterrupted_run(tmp_path / "uninterrupted")
-    for key in ("best_val_accuracy", "test_accuracy"):  # the resumed epochs see another shuffle order
+    for key in ("best_val_accuracy", "test_accuracy"):  # resumed epochs see another shuffle order; mirrored, another device split
         assert run.data.metrics[key] == pytest.approx(uninterrupted.data.metrics[key], abs=RUN_TO_RUN_NOISE), key
     assert not (output_dir / "backup").exists(), "the backup is deleted once training completes"
     assert {f.path for f in client.list_artifacts(run_id)} >= {"model", "plots", "config"}

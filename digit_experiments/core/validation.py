@@ -52,7 +52,8 @@ RULES: list[tuple[str, Check, str]] = [
     *_keys(POSITIVE_INT, "an integer >= 1", "batch_size", "epochs", "model.dense_units", "pipeline.parallel_calls"),
     *_keys(NON_NEGATIVE_INT, "an integer >= 0", "seed", "pipeline.prefetch", "callbacks.*.patience"),
     *_keys(_optional(POSITIVE_INT), "null or an integer >= 1",
-           "dataset.max_train_images", "dataset.max_test_images_per_source", "trainer.min_steps_per_epoch"),
+           "dataset.max_train_images", "dataset.max_test_images_per_source", "trainer.min_steps_per_epoch",
+           "trainer.cpu_devices"),
     *_keys(_optional(NON_NEGATIVE_INT), "null or an integer >= 0 (0 = TensorFlow's default)", "trainer.threads"),
     *_keys(POSITIVE, "a number > 0", "optimizer.learning_rate"),
     *_keys(_optional(POSITIVE), "null or a number > 0", "optimizer.clipnorm", "optimizer.clipvalue"),
@@ -66,6 +67,7 @@ RULES: list[tuple[str, Check, str]] = [
      "positive integer(s)"),
     ("trainer.precision", lambda v: v in ("auto", "float32", "mixed_bfloat16", "mixed_float16"),
      "one of auto, float32, mixed_bfloat16, mixed_float16"),
+    ("trainer.strategy", lambda v: v in (None, "mirrored"), "null (one device) or mirrored"),
 ]
 
 

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import keras
 import numpy as np
 import optuna
+import tensorflow as tf
 from omegaconf import DictConfig, OmegaConf
 
 from digit_experiments import plots, tracking
@@ -27,6 +28,7 @@ from digit_experiments.inference.scoring import score_sets, test_metrics
 from digit_experiments.model import build_model
 from digit_experiments.training.optimizers import build_optimizer
 from digit_experiments.training.precision import choose_precision
+from digit_experiments.training.strategy import distribution_strategy, global_batch_size
 from digit_experiments.core.paths import resolve, set_aside_previous_outputs
 from digit_experiments.training.pipeline import evaluation_dataset, training_dataset
 from digit_experiments.training.callbacks.optuna_pruning import pruning_callback
@@ -58,7 +60,8 @@ def run(
     runtime = config["trainer"]
     precision, precision_reason = choose_precision(runtime["precision"])
     log.info("Precision %s (%s)", precision, precision_reason)
-    trainer.configure_runtime(config["seed"], precision, runtime["threads"])
+    trainer.configure_runtime(config["seed"], precision, runtime["threads"], runtime["cpu_devices"])
+    strategy, strategy_description = distribution_strategy(runtime["strategy"])
 
     splits = load_dataset(data_dir=resolve(config["paths"]["data_dir"]), seed=config["seed"], **config["dataset"])
     log.info("Data: %s", splits.summary())
@@ -69,6 +72,7 @@ def run(
             "(trainer.min_steps_per_epoch=null keeps %d).", batch_size, config["batch_size"], len(splits.train_labels),
             runtime["min_steps_per_epoch"], config["batch_size"],
         )
+    batch_size = global_batch_size(batch_size, strategy.num_replicas_in_sync)
     if not resumed:
         set_aside_previous_outputs(output_dir)
     augmented = _static_augmentation(splits.train_images, config["augment"], config["seed"])
@@ -78,7 +82,8 @@ def run(
     if trial:
         tags.update({"trial.number": str(trial.get("trial_number", "")), "trial.study": trial["study_name"]})
     tags[tracking.OUTPUT_DIR_TAG] = str(output_dir)
-    tags.update({"trainer.precision_used": precision, "trainer.precision_reason": precision_reason})
+    tags.update({"trainer.precision_used": precision, "trainer.precision_reason": precision_reason,
+                 "trainer.strategy_used": strategy_description})
     if resumed:
         tracking.check_resume_config(resumed, config)
     run_id = resumed.info.run_id if resumed else None
@@ -93,7 +98,7 @@ def run(
         recorder.log_param("trainer.batch_size", batch_size)
         pruner = pruning_callback(trial, config["optimized_metric"])
         model, history = _train(
-            config, batch_size, splits, augmented, output_dir, recorder,
+            config, batch_size, splits, augmented, output_dir, recorder, strategy,
             [*([pruner] if pruner else []), *(extra_callbacks or [])],
         )
         metric = _log_selected_epoch(config, history, recorder)
@@ -144,17 +149,19 @@ def _train(
     augmented: np.ndarray | None,
     output_dir: Path,
     recorder: tracking.RunJournal,
+    strategy: tf.distribute.Strategy,
     extra_callbacks: list[keras.callbacks.Callback],
 ):
-    """Build, compile and fit the model; return the best checkpoint and the history.
+    """Build and compile the model under ``strategy``, fit it; return the best checkpoint and the history.
 
     Training resumes from ``<output_dir>/backup`` when an interrupted run left
     one there; the history returned is then the run's whole logged history.
     """
     train, validation = _datasets(config, batch_size, splits, augmented)
     steps_per_epoch = math.ceil(len(splits.train_labels) / batch_size)
-    optimizer = build_optimizer(config["optimizer"], steps_per_epoch, config["epochs"])
-    model = trainer.compile_model(build_model(config["model"]), optimizer, config["trainer"]["label_smoothing"])
+    with strategy.scope():
+        optimizer = build_optimizer(config["optimizer"], steps_per_epoch, config["epochs"])
+        model = trainer.compile_model(build_model(config["model"]), optimizer, config["trainer"]["label_smoothing"])
     recorder.log_param("model.parameters", model.count_params())
     logged_through = tracking.last_logged_epoch(recorder) if config.get("resume") else -1
     callbacks = build_callbacks(config["callbacks"], output_dir) + [

@@ -10,12 +10,13 @@ import keras
 import tensorflow as tf
 
 from digit_experiments.training.losses import training_loss
+from digit_experiments.training.strategy import split_cpu
 
 log = logging.getLogger(__name__)
 
 
-def configure_runtime(seed: int, precision: str = "float32", threads: int | None = None) -> None:
-    """Seed every random generator and set the precision policy and thread counts.
+def configure_runtime(seed: int, precision: str = "float32", threads: int | None = None, cpu_devices: int | None = None) -> None:
+    """Seed every random generator and set the precision policy, thread counts and CPU devices.
 
     Must run before TensorFlow executes its first op: thread counts cannot
     change afterwards.
@@ -26,6 +27,8 @@ def configure_runtime(seed: int, precision: str = "float32", threads: int | None
             (``mixed_float16`` only pays off on GPUs).
         threads: Intra-op threads (and 1 inter-op thread) so parallel jobs
             share the cores; ``None`` or 0 keeps TensorFlow's default.
+        cpu_devices: Split the CPU into this many logical devices
+            (:func:`~digit_experiments.training.strategy.split_cpu`).
     """
     if threads:
         try:
@@ -33,6 +36,7 @@ def configure_runtime(seed: int, precision: str = "float32", threads: int | None
             tf.config.threading.set_inter_op_parallelism_threads(1)
         except RuntimeError:
             log.warning("TensorFlow already started; trainer.threads=%s not applied.", threads)
+    split_cpu(cpu_devices)
     keras.backend.clear_session()  # forget models of earlier jobs in this process (sweeps, tests)
     keras.utils.set_random_seed(seed)
     keras.mixed_precision.set_global_policy(precision)
