@@ -46,7 +46,7 @@ def test_accuracies(workdir: Path, name: str) -> dict[str, float]:
     """``{source: test accuracy}`` of the run named ``name`` in the workdir's store."""
     client = mlflow.MlflowClient(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
     experiment_ids = [e.experiment_id for e in client.search_experiments()]
-    (run,) = client.search_runs(experiment_ids, filter_string=f"attributes.run_name = '{name}'")
+    (run,) = client.search_runs(experiment_ids, filter_string=f"attributes.run_name LIKE '{name} %'")  # the run's full name follows
     return {
         key[len("test_"):-len("_accuracy")]: value
         for key, value in run.data.metrics.items()

@@ -9,7 +9,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from digit_experiments.tracking import tracked_run, tracking_uri, use_experiment
+from digit_experiments.tracking import describe_run, tracked_run, tracking_uri, use_experiment
 
 
 def tracking_config(tmp_path: Path) -> dict[str, object]:
@@ -74,3 +74,19 @@ def test_workers_creating_the_experiment_together_agree_on_it(tmp_path: Path) ->
         ids = list(pool.map(lambda _: create(), range(workers)))
     assert len(set(ids)) == 1
     assert mlflow.MlflowClient(config["uri"]).get_experiment_by_name("status-test").experiment_id == ids[0]
+
+
+def test_the_experiment_opens_in_the_ui_model_training_view(tmp_path: Path) -> None:
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    old = client.create_experiment("status-test")  # made before the tag existed
+    assert use_experiment(tracking_config(tmp_path)) == old
+    assert client.get_experiment(old).tags["mlflow.experimentKind"] == "custom_model_development"
+    settings = {**tracking_config(tmp_path), "experiment_name": "new"}
+    assert client.get_experiment(use_experiment(settings)).tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_a_training_run_is_named_after_what_it_is() -> None:
+    config = {"tracking": {"run_name": "fast"}, "model": {"name": "cnn_bn"}, "seed": 7,
+              "dataset": {"sources": {"mnist": {}, "usps": {"weight": 2}, "not_mnist": {"test_only": True}}}}
+    assert describe_run(config) == "fast cnn_bn mnist+usps seed7"
+    assert describe_run({**config, "tracking": {"run_name": None}}).startswith("train cnn_bn")

@@ -31,11 +31,16 @@ def tracking_uri(configured: str) -> str:
     return uri
 
 
+#: MLflow 3's UI opens an experiment in its model-training view (not the GenAI one) with this tag.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
 def use_experiment(tracking: Mapping[str, Any]) -> str:
     """Point MLflow at the configured store and experiment (created if missing); return its id.
 
     Sweep workers that start together may all find the experiment missing;
-    the ones that lose the race to create it use the winner's.
+    the ones that lose the race to create it use the winner's. The experiment
+    is tagged as a model-training one (:data:`EXPERIMENT_KIND`).
     """
     uri = tracking_uri(tracking["uri"])
     _set_tracking_uri_keeping_environment(uri)
@@ -43,12 +48,14 @@ def use_experiment(tracking: Mapping[str, Any]) -> str:
     with _first_connection_lock(uri):
         experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
+        if any(experiment.tags.get(key) != value for key, value in EXPERIMENT_KIND.items()):
+            mlflow.MlflowClient(uri).set_experiment_tag(experiment.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
         return experiment.experiment_id
     artifact_location = None
     if uri.startswith("sqlite:") and tracking.get("artifact_location"):
         artifact_location = Path(tracking["artifact_location"]).absolute().as_uri()
     try:
-        return mlflow.create_experiment(name, artifact_location=artifact_location)
+        return mlflow.create_experiment(name, artifact_location=artifact_location, tags=EXPERIMENT_KIND)
     except Exception:  # the SQL store raises SQLAlchemy's IntegrityError, a server an MlflowException
         experiment = mlflow.get_experiment_by_name(name)
         if experiment is None:

@@ -88,7 +88,8 @@ def run(
         tracking.check_resume_config(resumed, config)
     run_id = resumed.info.run_id if resumed else None
     failure_tags = {"trial.state": "FAIL"} if trial else {}
-    with tracking.recorded_run(config["tracking"], output_dir, tags, failure_tags, run_id) as recorder:
+    settings = {**config["tracking"], "run_name": tracking.describe_run(config)}
+    with tracking.recorded_run(settings, output_dir, tags, failure_tags, run_id) as recorder:
         log.info("MLflow run %s in %s%s", recorder.run_id, recorder.tracking_uri, " (resumed)" if resumed else "")
         if not resumed:
             tracking.log_config(config, OmegaConf.to_yaml(cfg, resolve=True), list(overrides or []), recorder)
