@@ -131,3 +131,14 @@ def test_bad_member_is_named_or_skipped(members, tmp_path: Path) -> None:
     assert source.notes["dataset.not_mnist.skipped_inputs"] == "2"
     assert f"{folder / '3.zip'}:3/notes.txt: not an image" in source.notes["dataset.not_mnist.skipped_examples"]
     assert len(source.train_labels) + len(source.test_labels) == 10 * PER_DIGIT
+
+
+def test_a_zip_of_a_version_python_cannot_read_is_a_data_error(members, tmp_path: Path) -> None:
+    """Found by the fuzzing campaign: zipfile raised a bare NotImplementedError ("zip file version 12.7")."""
+    folder = _write_zips(tmp_path, members)
+    archive = bytearray((folder / "4.zip").read_bytes())
+    central = archive.index(b"PK\x01\x02")
+    archive[central + 6:central + 8] = (127).to_bytes(2, "little")  # "version needed to extract": 12.7
+    (folder / "4.zip").write_bytes(bytes(archive))
+    with pytest.raises(DataError, match=r"4.zip is not a readable zip archive \(zip file version 12.7\)"):
+        load_not_mnist(tmp_path)

@@ -86,7 +86,8 @@ def _zip_files(archive: Path, digit: int, bad: BadInputs) -> ImageFiles:
     try:
         with zipfile.ZipFile(archive) as opened:
             members = [info.filename for info in opened.infolist() if not info.is_dir()]
-    except (OSError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, EOFError, NotImplementedError, zipfile.BadZipFile) as error:
+        # NotImplementedError: a zip "version" Python cannot read; ValueError: e.g. an undecodable member name
         raise DataError(
             f"{archive} is not a readable zip archive ({error}). Replace it with an intact copy."
         ) from error
