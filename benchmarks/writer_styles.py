@@ -1,0 +1,134 @@
+"""Handwriting styles MNIST lacks: European 1s and 7s, and digits stretched or squeezed in width.
+
+Draws a labelled set with OpenCV (no outside data): every digit in six
+Hershey fonts, plus hand-built strokes for the European "1" (a long flag,
+with and without a foot) and the crossed "7", each at several stroke widths,
+slants and positions, as dark ink on light paper on a 96×96 canvas; then
+copies of all of them stretched to 1.6× and squeezed to 0.6× their width.
+It saves them as PNG files under ``<output>/<style>/<digit>/`` (so any of
+them can also be fed to ``predict`` or ``dataset=folder``), scores each model
+on each style through the training standardisation, and prints and saves
+the table::
+
+    python benchmarks/writer_styles.py --models runs:/<seed run>/model runs:/<fast run>/model
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from digit_experiments.dataset.standardise import standardise_images  # noqa: E402
+from digit_experiments.inference.loading import load_ensemble  # noqa: E402
+from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
+
+from common import save_report  # noqa: E402
+
+SIZE = 96
+FONTS = {
+    "simplex": cv2.FONT_HERSHEY_SIMPLEX, "duplex": cv2.FONT_HERSHEY_DUPLEX, "complex": cv2.FONT_HERSHEY_COMPLEX,
+    "triplex": cv2.FONT_HERSHEY_TRIPLEX, "script": cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, "italic": cv2.FONT_HERSHEY_SIMPLEX | cv2.FONT_ITALIC,
+}
+#: Hand-built strokes on a unit square (x right, y down): the European 1 and the crossed 7.
+STROKES = {
+    (1, "european_1"): [[(0.25, 0.35), (0.6, 0.05), (0.6, 0.95)]],
+    (1, "european_1_foot"): [[(0.25, 0.35), (0.6, 0.05), (0.6, 0.95)], [(0.35, 0.95), (0.85, 0.95)]],
+    (7, "crossed_7"): [[(0.15, 0.08), (0.85, 0.08), (0.4, 0.95)], [(0.35, 0.5), (0.8, 0.5)]],
+}
+WIDTH_CHANGES = {"stretched": 1.6, "squeezed": 0.6}
+
+
+def _paper() -> np.ndarray:
+    return np.full((SIZE, SIZE), 235, np.uint8)
+
+
+def font_digit(digit: int, font: int, thickness: int, rng: np.random.Generator) -> np.ndarray:
+    """``digit`` typeset in a Hershey font, dark on light, at a random height and place."""
+    image = _paper()
+    scale = rng.uniform(1.6, 2.4)
+    (width, height), _ = cv2.getTextSize(str(digit), font, scale, thickness)
+    x = int(rng.integers(4, max(5, SIZE - width - 4)))
+    y = int(rng.integers(height + 4, max(height + 5, SIZE - 4)))
+    cv2.putText(image, str(digit), (x, y), font, scale, 20, thickness, cv2.LINE_AA)
+    return image
+
+
+def stroked_digit(strokes: list[list[tuple[float, float]]], thickness: int, rng: np.random.Generator) -> np.ndarray:
+    """Polylines drawn in a random box with a random slant, dark on light."""
+    image = _paper()
+    box = rng.uniform(50, 80)
+    left, top = rng.uniform(4, SIZE - box * 0.8 - 4), rng.uniform(4, SIZE - box - 4)
+    slant = rng.uniform(-0.2, 0.2)
+    for stroke in strokes:
+        points = np.array([[left + box * 0.8 * (x + slant * (1 - y)), top + box * y] for x, y in stroke], np.int32)
+        cv2.polylines(image, [points], False, 20, thickness, cv2.LINE_AA)
+    return image
+
+
+def change_width(image: np.ndarray, factor: float) -> np.ndarray:
+    """The image with its ink stretched (factor > 1) or squeezed in width, on a canvas of the same height."""
+    resized = cv2.resize(image, (max(8, int(SIZE * factor)), SIZE), interpolation=cv2.INTER_AREA)
+    canvas = np.full((SIZE, max(SIZE, resized.shape[1])), 235, np.uint8)
+    offset = (canvas.shape[1] - resized.shape[1]) // 2
+    canvas[:, offset:offset + resized.shape[1]] = resized
+    return canvas
+
+
+def draw_set(seed: int = 0, per_style: int = 20) -> dict[str, tuple[list[np.ndarray], np.ndarray]]:
+    """``{style: (images, labels)}`` for every font and stroke style, then their stretched and squeezed copies."""
+    rng = np.random.default_rng(seed)
+    styles: dict[str, tuple[list[np.ndarray], list[int]]] = {}
+    for name, font in FONTS.items():
+        styles[f"font_{name}"] = ([], [])
+        for digit in range(10):
+            for _ in range(per_style // 5):
+                styles[f"font_{name}"][0].append(font_digit(digit, font, int(rng.integers(2, 6)), rng))
+                styles[f"font_{name}"][1].append(digit)
+    for (digit, name), strokes in STROKES.items():
+        styles[name] = ([stroked_digit(strokes, int(rng.integers(3, 9)), rng) for _ in range(per_style)], [digit] * per_style)
+    for change, factor in WIDTH_CHANGES.items():
+        for name in [n for n in styles if "_" in n and not n.startswith(tuple(WIDTH_CHANGES))]:
+            images, labels = styles[name]
+            styles[f"{change}_{name}"] = ([change_width(i, factor) for i in images], list(labels))
+    return {name: (images, np.array(labels)) for name, (images, labels) in styles.items()}
+
+
+def save_set(styles: dict[str, tuple[list[np.ndarray], np.ndarray]], output: Path) -> None:
+    for name, (images, labels) in styles.items():
+        for index, (image, label) in enumerate(zip(images, labels)):
+            path = output / name / str(label) / f"{index:03d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), image)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", required=True, help="model references, each scored alone")
+    parser.add_argument("--images", type=Path, default=Path("outputs/writer_styles"), help="where the PNGs are written")
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "writer_styles.json")
+    args = parser.parse_args()
+    styles = draw_set()
+    save_set(styles, args.images)
+    standardised = {name: (standardise_images(images), labels) for name, (images, labels) in styles.items()}
+    results = {}
+    for reference in args.models:
+        model = load_ensemble(reference)
+        results[reference] = {
+            name: float((predict_probabilities(model, images, 256).argmax(axis=1) == labels).mean())
+            for name, (images, labels) in standardised.items()
+        }
+    print("| style | n | " + " | ".join(Path(r).parent.parent.name or r for r in args.models) + " |")
+    print("| --- | --- |" + " --- |" * len(args.models))
+    for name, (_, labels) in standardised.items():
+        print(f"| {name} | {len(labels)} | " + " | ".join(f"{100 * results[r][name]:.1f}" for r in args.models) + " |")
+    save_report({"styles": {n: len(l) for n, (_, l) in standardised.items()}, "accuracy": results}, args.output)
+
+
+if __name__ == "__main__":
+    main()
