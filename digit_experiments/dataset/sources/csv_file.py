@@ -137,7 +137,8 @@ def read_pixel_csv(path: Path, bad: BadInputs) -> tuple[np.ndarray, np.ndarray]:
 def _parse_block(rows: list[str], numbers: list[int], path: Path, bad: BadInputs) -> tuple[np.ndarray, np.ndarray]:
     """Parse rows of the right length; report those with a non-number, a bad label or pixel."""
     try:
-        values = np.loadtxt(io.StringIO("\n".join(rows)), delimiter=",", dtype=np.float32, ndmin=2)
+        # comments=None: by default loadtxt drops everything after a "#", leaving a row too short to be an image
+        values = np.loadtxt(io.StringIO("\n".join(rows)), delimiter=",", dtype=np.float32, ndmin=2, comments=None)
         numeric = np.ones(len(rows), bool)
     except ValueError:  # rare: find the offending rows one by one
         values, numeric = _parse_rows(rows)
