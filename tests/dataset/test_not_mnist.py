@@ -142,3 +142,21 @@ def test_a_zip_of_a_version_python_cannot_read_is_a_data_error(members, tmp_path
     (folder / "4.zip").write_bytes(bytes(archive))
     with pytest.raises(DataError, match=r"4.zip is not a readable zip archive \(zip file version 12.7\)"):
         load_not_mnist(tmp_path)
+
+
+def test_a_member_without_a_name_is_a_bad_input(members, tmp_path: Path) -> None:
+    """Found by the fuzzing campaign: zipfile's is_dir() raised IndexError on an empty member name."""
+    with_nameless = {**members, 2: [*members[2], ("x", b"not an image")]}
+    folder = _write_zips(tmp_path, with_nameless)
+    archive = (folder / "2.zip").read_bytes()
+    central = archive.rindex(b"PK\x01\x02")  # the last member's central-directory entry: name length 1 -> 0
+    patched = bytearray(archive)
+    patched[central + 28:central + 30] = (0).to_bytes(2, "little")
+    patched[central + 46:central + 47] = b""
+    end = patched.index(b"PK\x05\x06")
+    size = int.from_bytes(patched[end + 12:end + 16], "little") - 1
+    patched[end + 12:end + 16] = size.to_bytes(4, "little")
+    (folder / "2.zip").write_bytes(bytes(patched))
+    with pytest.raises(DataError, match=r"2.zip:: a member without a name"):
+        load_not_mnist(tmp_path)
+    assert load_not_mnist(tmp_path, on_error="skip").notes["dataset.not_mnist.skipped_inputs"] == "1"

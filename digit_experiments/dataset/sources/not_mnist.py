@@ -85,7 +85,7 @@ def _zip_files(archive: Path, digit: int, bad: BadInputs) -> ImageFiles:
     """The image members of a digit's zip in natural order; members outside ``D/`` go to ``bad``."""
     try:
         with zipfile.ZipFile(archive) as opened:
-            members = [info.filename for info in opened.infolist() if not info.is_dir()]
+            members = [info.filename for info in opened.infolist() if not info.filename.endswith("/")]
     except (OSError, ValueError, EOFError, NotImplementedError, zipfile.BadZipFile) as error:
         # NotImplementedError: a zip "version" Python cannot read; ValueError: e.g. an undecodable member name
         raise DataError(
@@ -93,6 +93,9 @@ def _zip_files(archive: Path, digit: int, bad: BadInputs) -> ImageFiles:
         ) from error
     names = []
     for name in sorted(members, key=natural_key):
+        if not name:  # zipfile's is_dir() raised IndexError on such a member (found by fuzzing)
+            bad.add(f"{archive}:", "a member without a name")
+            continue
         parts = name.split("/")
         if any(part.startswith(".") or part == "__MACOSX" for part in parts):
             continue
