@@ -81,3 +81,12 @@ def test_not_an_hdf5_file(tmp_path: Path) -> None:
     (tmp_path / "usps" / "usps.h5").write_text("not hdf5")
     with pytest.raises(DataError, match="Cannot read .* as HDF5"):
         load_usps(tmp_path)
+
+
+def test_a_dataset_that_is_not_numbers_names_the_file_and_dataset(tmp_path: Path) -> None:
+    """Text where pixels belong; the fuzzing campaign found the same path for a float type numpy cannot hold."""
+    rng = np.random.default_rng(0)
+    data, target = _small_split(rng)
+    _write_h5(tmp_path, {"train": (data, target), "test": (data, np.array([b"seven"] * len(target)))})
+    with pytest.raises(DataError, match=r"dataset /test/target holds \|?S5 values, not numbers"):
+        load_usps(tmp_path)

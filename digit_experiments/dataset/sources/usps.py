@@ -95,8 +95,19 @@ def _read_split(store: h5py.File, path: Path, split: str, bad: BadInputs) -> tup
 
 
 def _dataset(store: h5py.File, path: Path, name: str) -> np.ndarray:
-    """Read dataset ``name``, or raise a DataError naming the file and the missing dataset."""
-    node = store.get(name)
-    if not isinstance(node, h5py.Dataset):
+    """Read dataset ``name`` as numbers, or raise a DataError naming the file, the dataset and the problem.
+
+    A damaged file can declare a type numpy has no equivalent for (h5py's
+    "Insufficient precision in available types", found by fuzzing) or hold
+    text; both are reported like a missing dataset.
+    """
+    try:
+        node = store.get(name)
+        values = node[()] if isinstance(node, h5py.Dataset) else None
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as error:
+        raise DataError(f"{path}: dataset /{name} cannot be read ({error}). {_HOW_TO_GET} {path}.") from None
+    if values is None:
         raise DataError(f"{path} has no dataset /{name}. {_HOW_TO_GET} {path}.")
-    return node[()]
+    if not np.issubdtype(np.asarray(values).dtype, np.number):
+        raise DataError(f"{path}: dataset /{name} holds {np.asarray(values).dtype} values, not numbers. {_HOW_TO_GET} {path}.")
+    return values
