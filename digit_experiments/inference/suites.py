@@ -9,7 +9,7 @@ import numpy as np
 from digit_experiments.core.errors import ConfigError
 from digit_experiments.core.tables import csv_text, markdown_table
 from digit_experiments.inference.evaluation import Extras
-from digit_experiments.inference.robustness import COLUMNS, examples_figure, mean_corruption_errors, robustness_rows
+from digit_experiments.inference.robustness import COLUMNS, MEAN, examples_figure, mean_corruption_errors, robustness_rows
 
 SUITES = ("robustness",)
 
@@ -25,7 +25,7 @@ def run_suite(
     if name not in SUITES:
         raise ConfigError(f"Unknown evaluation suite {name!r}. Use suite=robustness, or suite=null for the clean test sets.")
     rows = robustness_rows(model, tests, batch_size, seed)
-    metrics = {f"robustness_{r['corruption']}_{r['source']}_accuracy": r["accuracy"] for r in rows if "(" not in r["corruption"]}
+    metrics = {f"robustness_{r['corruption']}_{r['source']}_accuracy": r["accuracy"] for r in rows if r["corruption"] != MEAN}
     metrics.update({f"robustness_{source}_mce": error for source, error in mean_corruption_errors(rows).items()})
     first_images = next(iter(tests.values()))[0]
     return Extras(

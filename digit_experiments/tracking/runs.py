@@ -46,13 +46,10 @@ def tracked_run(
     )
     try:
         yield run
-    except KeyboardInterrupt:
-        mlflow.set_tags({**(failure_tags or {}), "failure_reason": "interrupted (Ctrl-C or SIGTERM)"})
-        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
-        raise
     except BaseException as error:
-        mlflow.set_tags({**(failure_tags or {}), "failure_reason": f"{type(error).__name__}: {error}"[:5000]})
-        mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+        status, reason = _failure(error)
+        mlflow.set_tags({**(failure_tags or {}), "failure_reason": reason})
+        mlflow.end_run(RunStatus.to_string(status))
         raise
     else:
         mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))
@@ -89,18 +86,21 @@ def recorded_run(
     status = RunStatus.FINISHED
     try:
         yield journal
-    except KeyboardInterrupt:
-        journal.set_tags({**(failure_tags or {}), "failure_reason": "interrupted (Ctrl-C or SIGTERM)"})
-        status = RunStatus.KILLED
-        raise
     except BaseException as error:
-        journal.set_tags({**(failure_tags or {}), "failure_reason": f"{type(error).__name__}: {error}"[:5000]})
-        status = RunStatus.FAILED
+        status, reason = _failure(error)
+        journal.set_tags({**(failure_tags or {}), "failure_reason": reason})
         raise
     finally:
         journal.end(RunStatus.to_string(status))
         if journal.close(float(tracking.get("flush_timeout", 60))):
             log.warning("%d tracking records of run %s are still pending in %s.", journal.pending, run_id, journal.folder)
+
+
+def _failure(error: BaseException) -> tuple[int, str]:
+    """How a run that raised ``error`` ends: KILLED for Ctrl-C or SIGTERM, FAILED otherwise, and the reason tag."""
+    if isinstance(error, KeyboardInterrupt):
+        return RunStatus.KILLED, "interrupted (Ctrl-C or SIGTERM)"
+    return RunStatus.FAILED, f"{type(error).__name__}: {error}"[:5000]
 
 
 def _with_parent(tags: Mapping[str, str] | None) -> dict[str, str]:
