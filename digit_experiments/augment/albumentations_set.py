@@ -10,6 +10,7 @@ caching it costs a few seconds per dataset instead. The ``realtime`` mode
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from typing import Any, Mapping
@@ -30,6 +31,11 @@ AUGMENTATIONS.register("gauss_noise")(A.GaussNoise)
 AUGMENTATIONS.register("coarse_dropout")(A.CoarseDropout)
 AUGMENTATIONS.register("random_brightness_contrast")(A.RandomBrightnessContrast)
 AUGMENTATIONS.register("invert")(A.InvertImg)
+# Stroke width, blur, impulse noise: the writing instruments and scanners the seed's set leaves out.
+AUGMENTATIONS.register("thicken_strokes")(functools.partial(A.Morphological, operation="dilation"))
+AUGMENTATIONS.register("thin_strokes")(functools.partial(A.Morphological, operation="erosion"))
+AUGMENTATIONS.register("gaussian_blur")(A.GaussianBlur)
+AUGMENTATIONS.register("salt_and_pepper")(A.SaltAndPepper)
 
 MODES = ("static", "realtime", "off")
 

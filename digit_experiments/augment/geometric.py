@@ -1,4 +1,4 @@
-"""Random rotation, shift and zoom of whole batches inside the tf.data graph.
+"""Random rotation, shift, zoom, shear and width stretch of whole batches inside the tf.data graph.
 
 The three Keras preprocessing layers would resample each image three times;
 composing the three into one affine matrix per image resamples once, with
@@ -20,8 +20,10 @@ def random_affine(
     width_shift: float = 0.0,
     height_shift: float = 0.0,
     zoom: float = 0.0,
+    shear: float = 0.0,
+    width_stretch: float = 0.0,
 ) -> tf.Tensor:
-    """Rotate, shift and zoom each image of a batch by its own random amount.
+    """Rotate, shift, zoom, shear and stretch each image of a batch by its own random amount.
 
     Args:
         images: ``(batch, height, width, channels)`` float tensor.
@@ -30,6 +32,11 @@ def random_affine(
         width_shift: Maximum horizontal shift, as a fraction of the width.
         height_shift: Maximum vertical shift, as a fraction of the height.
         zoom: Maximum relative zoom in or out (0.1 means 0.9×–1.1×).
+        shear: Maximum horizontal shear either way (x moves by ``shear`` × the height above the centre),
+            the slant of writers who lean their letters.
+        width_stretch: Maximum relative change of the width alone (0.4 means 0.6×–1.4× as wide),
+            for scans stretched or squeezed to fill their box (the standardisation keeps the
+            aspect ratio it is given, so it cannot undo them).
 
     Returns:
         The transformed batch; uncovered pixels are filled with 0 (background).
@@ -47,13 +54,21 @@ def random_affine(
     shift_x = uniform(2, width_shift) * width
     shift_y = uniform(3, height_shift) * height
 
-    # Output pixel p maps to input pixel c + R(angle) (p - c) / scale - shift, with c the image centre.
-    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+    slant, stretch = _slant_and_stretch(seeds[3], batch, shear, width_stretch)
+
+    # Output pixel p maps to input pixel c + M (p - c) - shift, with c the image centre and
+    # M = R(angle) H(-slant) S(1 / stretch) / scale: the inverse of stretching the width, then
+    # shearing, then rotating and zooming the digit.
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    m00 = cos / (stretch * scale)
+    m01 = -(cos * slant + sin) / scale
+    m10 = sin / (stretch * scale)
+    m11 = (cos - sin * slant) / scale
     centre_x, centre_y = (width - 1.0) / 2.0, (height - 1.0) / 2.0
-    offset_x = centre_x - cos * centre_x + sin * centre_y - shift_x
-    offset_y = centre_y - sin * centre_x - cos * centre_y - shift_y
+    offset_x = centre_x - m00 * centre_x - m01 * centre_y - shift_x
+    offset_y = centre_y - m10 * centre_x - m11 * centre_y - shift_y
     zeros = tf.zeros_like(angle)
-    transforms = tf.stack([cos, -sin, offset_x, sin, cos, offset_y, zeros, zeros], axis=1)
+    transforms = tf.stack([m00, m01, offset_x, m10, m11, offset_y, zeros, zeros], axis=1)
     return tf.raw_ops.ImageProjectiveTransformV3(
         images=images,
         transforms=transforms,
@@ -62,3 +77,14 @@ def random_affine(
         interpolation="BILINEAR",
         fill_mode="CONSTANT",
     )
+
+
+def _slant_and_stretch(seed: tf.Tensor, batch: tf.Tensor, shear: float, width_stretch: float) -> tuple[tf.Tensor, tf.Tensor]:
+    """Each image's shear and width factor; drawn from seeds of their own, so that a config
+    without them transforms exactly as before they existed."""
+    if not (shear or width_stretch):
+        return tf.zeros([batch]), tf.ones([batch])
+    seeds = tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 1), num=2)
+    slant = tf.random.stateless_uniform([batch], seed=seeds[0], minval=-shear, maxval=shear)
+    stretch = 1.0 + tf.random.stateless_uniform([batch], seed=seeds[1], minval=-width_stretch, maxval=width_stretch)
+    return slant, stretch
