@@ -89,3 +89,28 @@ def postgres():
     cluster = PostgresCluster().start()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's ``chromium``, which ``.ci/run`` installs) through Playwright.
+
+    Skipped with a one-line reason where Chromium or Playwright is missing;
+    under CI (``CI=true``) that is a failure, so the browser tests always run there.
+    """
+    from helpers.browser import CHROMIUM_ARGS, chromium_path
+
+    executable = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        executable = None
+    if executable is None:
+        reason = "Chromium or Playwright is missing: apt-get install chromium; pip install -e '.[dev]'"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

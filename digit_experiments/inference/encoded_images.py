@@ -1,0 +1,69 @@
+"""Image files sent as bytes or base64 text, standardised exactly as training data is.
+
+The served model (:mod:`digit_experiments.inference.serving`) and the demo page
+(:mod:`digit_experiments.demo`) receive whole image files (a photo, a scan, a
+canvas drawing) rather than 28×28 tensors. Both go through these functions,
+which decode with :func:`~digit_experiments.dataset.io.image_files.decode_gray`
+(the ``predict`` command's decoder) and standardise with
+:func:`~digit_experiments.dataset.standardise.standardise_images` (the
+training data's), so a file scores the same through every door.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Sequence
+
+import numpy as np
+
+from digit_experiments.dataset.io.image_files import MAX_IMAGE_PIXELS, decode_gray
+from digit_experiments.dataset.standardise import standardise_images
+
+#: ``data:image/png;base64,`` and the like, as a browser's ``toDataURL`` writes it.
+_DATA_URL_MARK = ";base64,"
+
+
+def decode_base64(text: str) -> bytes:
+    """The bytes of a base64 string (plain, URL-safe, or a ``data:`` URL).
+
+    Raises:
+        ValueError: when ``text`` is not a string of valid base64.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"expected a base64 string, got {type(text).__name__}")
+    if text.startswith("data:") and _DATA_URL_MARK in text:
+        text = text.split(_DATA_URL_MARK, 1)[1]
+    compact = "".join(text.split())
+    try:
+        return base64.b64decode(compact.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not valid base64 (it has characters outside A-Z a-z 0-9 + / = or a wrong length)") from None
+
+
+def standardise_files(
+    files: Sequence[bytes], polarity: str = "auto", max_pixels: int = MAX_IMAGE_PIXELS
+) -> np.ndarray:
+    """Decode image files and standardise them to MNIST style, as the training data was.
+
+    Args:
+        files: The files' bytes (PNG, JPEG, BMP, ...; any size, colour or polarity).
+        polarity: ``auto``, ``dark_on_light`` or ``light_on_dark``.
+        max_pixels: A file declaring more pixels is refused from its header, unread.
+
+    Returns:
+        ``(n, 28, 28)`` uint8, light ink on black.
+
+    Raises:
+        ValueError: ``"image <i>: <reason>"`` for the first file that is not a usable image.
+    """
+    decoded = []
+    for index, data in enumerate(files):
+        try:
+            image = decode_gray(data, max_pixels)
+        except ValueError as error:
+            raise ValueError(f"image {index}: {error}") from None
+        if min(image.shape) < 2:
+            raise ValueError(f"image {index}: too small ({image.shape[1]}x{image.shape[0]} px)")
+        decoded.append(image)
+    return standardise_images(decoded, polarity)
