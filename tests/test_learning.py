@@ -7,6 +7,7 @@ from pathlib import Path
 import keras
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.datasets import load_digits
 
@@ -127,5 +128,5 @@ def test_two_runs_into_one_output_folder_both_finish(tmp_path: Path, monkeypatch
     monkeypatch.setenv("MLFLOW_TRACKING_URI", client.tracking_uri)  # undone after the test; set_tracking_uri exports it
     mlflow.set_tracking_uri(client.tracking_uri)
     for run in runs:
-        probabilities = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(np.zeros((2, 28, 28, 1), np.float32))
-        assert np.asarray(probabilities).shape == (2, 10)
+        answers = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(pd.DataFrame({"pixels": [np.zeros((28, 28)).tolist()] * 2}))
+        assert np.stack(answers["probabilities"]).shape == (2, 10)

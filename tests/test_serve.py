@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import cv2
+import mlflow
 import numpy as np
 import pytest
 
@@ -61,39 +63,84 @@ def server(smoke_run):
         process.wait(30)
 
 
-def test_served_model_answers_like_predict(server, data_dir: Path, tmp_path: Path) -> None:
+def _records(column: str, values: list) -> bytes:
+    return json.dumps({"dataframe_records": [{column: value} for value in values]}).encode()
+
+
+def _pixels_payload(images: np.ndarray) -> bytes:
+    """``images`` (n, 28, 28) in [0, 1] as one ``pixels`` row each."""
+    return _records("pixels", np.round(images, 4).tolist())
+
+
+def _base64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _predict_json(run_id: str, inputs: Path, workdir: Path) -> list[dict]:
+    result = run_cli("digit_experiments.predict", [f"model_uri=runs:/{run_id}/model", f"inputs={inputs}", "format=json"], cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+def test_served_model_answers_pixels_like_predict(server, data_dir: Path, tmp_path: Path) -> None:
     url, workdir, run_id = server
     raw, _ = mnist_test_images(data_dir, 5)
     for i, image in enumerate(raw):
         cv2.imwrite(str(tmp_path / f"{i}.png"), image)
     standardised = standardise_images(list(raw))  # what predict feeds the model
-    payload = {"inputs": (standardised[..., None] / 255.0).astype(np.float32).tolist()}
-    status, body = _post(f"{url}/invocations", json.dumps(payload).encode())
+    status, body = _post(f"{url}/invocations", _pixels_payload(standardised / 255.0))
     assert status == 200, body
-    served = np.array(json.loads(body)["predictions"])
-    assert served.shape == (5, 10)
+    answers = json.loads(body)["predictions"]
+    assert [sorted(answer) for answer in answers] == [["digit", "probabilities", "probability"]] * 5
+    served = np.array([answer["probabilities"] for answer in answers])
+    predicted = _predict_json(run_id, tmp_path, workdir)
+    np.testing.assert_allclose(served, [row["probabilities"] for row in predicted], atol=1e-4)
+    assert [answer["digit"] for answer in answers] == [row["digit"] for row in predicted]
 
-    result = run_cli("digit_experiments.predict", [f"model_uri=runs:/{run_id}/model", f"inputs={tmp_path}", "format=json"], cwd=workdir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    predicted = np.array([row["probabilities"] for row in json.loads(result.stdout)])
-    np.testing.assert_allclose(served, predicted, atol=1e-5)
+
+def test_a_photo_sized_jpeg_of_dark_ink_on_light_paper_is_standardised_on_the_server(server, data_dir: Path, tmp_path: Path) -> None:
+    """The issue's case: a 300×300 JPEG, dark digit on light paper, sent as base64 in column ``image``."""
+    url, workdir, run_id = server
+    raw, _ = mnist_test_images(data_dir, 3)
+    files = []
+    for i, image in enumerate(raw):
+        paper = 255 - cv2.resize(image, (300, 300), interpolation=cv2.INTER_CUBIC)  # dark ink on white, 300 px
+        files.append(tmp_path / f"{i}.jpg")
+        cv2.imwrite(str(files[-1]), cv2.cvtColor(paper, cv2.COLOR_GRAY2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    status, body = _post(f"{url}/invocations", _records("image", [_base64(path) for path in files]))
+    assert status == 200, body
+    answers = json.loads(body)["predictions"]
+    predicted = _predict_json(run_id, tmp_path, workdir)
+    np.testing.assert_allclose([a["probabilities"] for a in answers], [row["probabilities"] for row in predicted], atol=1e-4)
+    for answer in answers:
+        assert answer["probability"] == pytest.approx(max(answer["probabilities"]))
+        assert answer["digit"] == int(np.argmax(answer["probabilities"]))
 
 
-@pytest.mark.parametrize("body", [
-    b"{not json",
-    json.dumps({"inputs": "a string"}).encode(),
-    json.dumps({"inputs": [[1.0, 2.0, 3.0]]}).encode(),
-    json.dumps({"images": []}).encode(),
+def test_the_models_own_input_example_is_served(server, tmp_path: Path) -> None:
+    """The logged ``serving_input_example.json`` (both forms: an image file and pixels) is a valid request."""
+    url, workdir, run_id = server
+    client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    example = Path(client.download_artifacts(run_id, "model/serving_input_example.json", str(tmp_path))).read_bytes()
+    assert {"image", "pixels"} <= set(json.loads(example)["dataframe_split"]["columns"])
+    status, body = _post(f"{url}/invocations", example)
+    assert status == 200 and len(json.loads(body)["predictions"]) == 2, body[:300]
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (_records("image", ["not base64 at all!"]), "not valid base64"),
+    (_records("image", [base64.b64encode(b"%PDF-1.4 a document, not an image").decode()]), "not an image OpenCV can decode"),
+    (_records("image", [""]), "the file is empty"),
+    (json.dumps({"dataframe_records": [{"pixels": None, "image": None}]}).encode(), 'neither an "image" nor "pixels"'),
+    (json.dumps({"inputs": "a string"}).encode(), ""),
+    (json.dumps({"inputs": [[1.0, 2.0, 3.0]]}).encode(), ""),
+    (json.dumps({"images": []}).encode(), ""),
 ])
-def test_malformed_payload_is_a_400_with_a_message(server, body: bytes) -> None:
+def test_malformed_payload_is_a_400_with_a_message(server, body: bytes, message: str) -> None:
     url, _, _ = server
     status, text = _post(f"{url}/invocations", body)
     assert status == 400, text
-    assert json.loads(text)["message"]
-
-
-def _images_payload(images: np.ndarray) -> bytes:
-    return json.dumps({"inputs": np.round(images, 4).tolist()}).encode()
+    assert message in json.loads(text)["message"] and json.loads(text)["message"]
 
 
 @pytest.mark.parametrize(("name", "pixels", "message"), [
@@ -104,26 +151,25 @@ def _images_payload(images: np.ndarray) -> bytes:
 ])
 def test_pixels_the_model_was_not_trained_on_are_a_400(server, name: str, pixels: float, message: str) -> None:
     url, _, _ = server
-    images = np.zeros((3, 28, 28, 1))
-    images[1, 14, 14, 0] = pixels
-    status, text = _post(f"{url}/invocations", _images_payload(images))
+    images = np.zeros((3, 28, 28)).tolist()
+    images[1][14][14] = pixels
+    body = json.dumps({"dataframe_records": [{"pixels": image} for image in images]}, allow_nan=True).encode()
+    status, text = _post(f"{url}/invocations", body)
     assert status == 400, f"{name}: {status} {text[:300]}"
     assert message in json.loads(text)["message"]
 
 
 def test_a_wrong_dtype_is_a_400_or_served(server) -> None:
     url, _, _ = server
-    text_pixels = json.dumps({"inputs": np.full((1, 28, 28, 1), "ink").tolist()}).encode()
-    status, text = _post(f"{url}/invocations", text_pixels)
+    status, text = _post(f"{url}/invocations", _records("pixels", np.full((1, 28, 28), "ink").tolist()))
     assert status == 400 and json.loads(text)["message"], text[:300]
-    integer_pixels = json.dumps({"inputs": np.zeros((2, 28, 28, 1), int).tolist()}).encode()
-    status, text = _post(f"{url}/invocations", integer_pixels)
-    assert status == 200 and np.array(json.loads(text)["predictions"]).shape == (2, 10), text[:300]
+    status, text = _post(f"{url}/invocations", _records("pixels", np.zeros((2, 28, 28), int).tolist()))
+    assert status == 200 and len(json.loads(text)["predictions"]) == 2, text[:300]
 
 
 def test_ten_thousand_images_in_one_request_are_a_400_naming_the_limit(server, data_dir: Path) -> None:
     url, _, _ = server
     raw, _ = mnist_test_images(data_dir, 10_000)
-    status, text = _post(f"{url}/invocations", _images_payload(raw[..., None] / 255.0))
+    status, text = _post(f"{url}/invocations", _pixels_payload(raw / 255.0))
     assert status == 400, f"{status} {text[:300]}"
     assert "10,000 images, over this server's limit of 1,024" in json.loads(text)["message"]

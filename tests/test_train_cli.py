@@ -10,6 +10,7 @@ from pathlib import Path
 import keras
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 
 from digit_experiments.training import experiment
@@ -60,9 +61,9 @@ def test_logged_model_loads_with_pyfunc_and_keras(smoke_run, monkeypatch: pytest
     store = f"sqlite:///{workdir}/mlruns/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)  # undone after the test; set_tracking_uri exports it
     mlflow.set_tracking_uri(store)
-    images = np.random.default_rng(0).random((5, 28, 28, 1)).astype(np.float32)
-    predictions = mlflow.pyfunc.load_model(uri).predict(images)
-    assert np.asarray(predictions).shape == (5, 10)
+    images = np.random.default_rng(0).random((5, 28, 28)).astype(np.float32)
+    predictions = mlflow.pyfunc.load_model(uri).predict(pd.DataFrame({"pixels": [image.tolist() for image in images]}))
+    assert list(predictions.columns) == ["digit", "probability", "probabilities"] and len(predictions) == 5
     model = mlflow.keras.load_model(uri)
     assert isinstance(model, keras.Model) and model.name == "cnn_bn"
     local = Path(client.download_artifacts(run.info.run_id, "model"))

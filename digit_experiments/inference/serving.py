@@ -1,36 +1,79 @@
-"""The logged model's ``python_function`` flavour: the Keras network behind checks on what it is sent.
+"""The logged model's ``python_function`` flavour: image files or pixels in, digits out, checked first.
 
 ``mlflow models serve`` and ``mlflow.pyfunc.load_model`` reach a logged model
 through this module (its ``MLmodel`` names it as the pyfunc ``loader_module``;
-the ``keras`` flavour beside it is untouched). MLflow's own Keras wrapper
-serves whatever parses as float32: a NaN, an infinity or a 1e300 (which
-becomes one) came back as a confident digit with status 200, and 10,000
-images in one request ran past the server's 60 s limit into a 504. Here each
-of those is refused with a 400 and a message that names the fix, before the
-network runs.
+the ``keras`` flavour beside it is untouched, so ``mlflow.keras.load_model``
+still gives the bare network).
+
+What it takes, one image per row (:data:`SIGNATURE`, two optional columns):
+
+* ``image``: an image file as base64 text (PNG, JPEG, BMP, ...; any size,
+  colour or polarity, or a ``data:`` URL). The server standardises it with
+  the training data's own code
+  (:func:`~digit_experiments.inference.encoded_images.standardise_files`),
+  so a client needs nothing from this package: ``{"dataframe_records":
+  [{"image": "<base64>"}]}``.
+* ``pixels``: an already standardised 28×28 image, floats in [0, 1], light
+  ink on black: ``{"dataframe_records": [{"pixels": [[...28 floats], ...]}]}``.
+
+What it answers, per row: ``digit``, its ``probability`` and all ten
+``probabilities``.
+
+Why two columns and not a tensor: an MLflow signature is either tensors or
+columns, and a base64 string has no place in a float tensor. The bare
+``{"inputs": (n, 28, 28, 1)}`` payload of earlier versions is therefore
+refused with a 400 by MLflow's schema check; the same pixels go in the
+``pixels`` column.
+
+MLflow's own Keras wrapper served whatever parsed as float32: a NaN, an
+infinity or a 1e300 (which becomes one) came back as a confident digit, and
+10,000 images in one request ran past the server's 60 s limit into a 504.
+Here each of those, a bad base64 string and a file that is not an image get a
+400 and a message that names the fix, before the network runs.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 from typing import Any
 
+import cv2
+
 import numpy as np
+import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
+from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.types.schema import Array, ColSpec, Schema
+
+from digit_experiments.inference.encoded_images import decode_base64, standardise_files
 
 #: Images one request may hold (MLmodel ``python_function.max_images`` overrides it per model).
 MAX_IMAGES = 1024
 #: The input the network was trained on: (n, 28, 28, 1) pixels in [0, 1], light ink on black.
 SHAPE = (28, 28, 1)
 
+#: What the served model takes and answers (see the module docstring).
+SIGNATURE = ModelSignature(
+    inputs=Schema([
+        ColSpec("string", "image", required=False),
+        ColSpec(Array(Array("double")), "pixels", required=False),
+    ]),
+    outputs=Schema([
+        ColSpec("long", "digit"),
+        ColSpec("double", "probability"),
+        ColSpec(Array("double"), "probabilities"),
+    ]),
+)
+
 
 class ServedClassifier:
-    """A Keras digit classifier that refuses inputs it was not trained for.
+    """A Keras digit classifier behind checks on what it is sent.
 
     Args:
-        model: The Keras network.
+        model: The Keras network: ``(n, 28, 28, 1)`` floats in [0, 1] → ``(n, 10)`` probabilities.
         max_images: Largest batch one call accepts.
     """
 
@@ -38,40 +81,118 @@ class ServedClassifier:
         self.model = model
         self.max_images = max_images
 
-    def predict(self, data: Any, params: dict[str, Any] | None = None) -> np.ndarray:
-        """``(n, 10)`` class probabilities for ``(n, 28, 28, 1)`` (or ``(n, 28, 28)``) pixels in [0, 1].
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Score each row of ``data``: an ``image`` file in base64, or standardised ``pixels``.
+
+        Args:
+            data: A DataFrame with an ``image`` and/or a ``pixels`` column (as
+                MLflow's schema check leaves it), one image per row.
+            params: Unused (MLflow's interface).
+
+        Returns:
+            One row per input row: ``digit``, ``probability`` and the ten ``probabilities``.
 
         Raises:
             MlflowException: ``INVALID_PARAMETER_VALUE`` (HTTP 400) naming what is wrong and the fix.
         """
-        images = self.checked(data)
-        return np.asarray(self.model.predict(images, batch_size=256, verbose=0))
+        images = self.checked(self.images(data))
+        probabilities = np.asarray(self.model.predict(images, batch_size=256, verbose=0), np.float64)
+        digits = probabilities.argmax(axis=1)
+        return pd.DataFrame({
+            "digit": digits,
+            "probability": probabilities[np.arange(len(digits)), digits],
+            "probabilities": list(probabilities),
+        })
 
-    def checked(self, data: Any) -> np.ndarray:
-        """``data`` as a float32 ``(n, 28, 28, 1)`` batch, or a 400 saying why it cannot be one."""
-        try:
-            images = np.asarray(data, dtype=np.float32)
-        except (TypeError, ValueError) as error:
-            raise _bad_request(f"The input is not an array of numbers ({error}).") from None
-        if images.ndim == 3:
-            images = images[..., None]
-        if images.ndim != 4 or images.shape[1:] != SHAPE:
-            raise _bad_request(f"The input has shape {images.shape}; send (n, 28, 28, 1) or (n, 28, 28) pixels.")
-        if len(images) == 0:
-            raise _bad_request("The input holds no image; send at least one.")
-        if len(images) > self.max_images:
+    def images(self, data: Any) -> np.ndarray:
+        """The rows of ``data`` as one float32 ``(n, 28, 28, 1)`` batch (unchecked pixel values)."""
+        if not isinstance(data, pd.DataFrame) or not {"image", "pixels"} & set(data.columns):
             raise _bad_request(
-                f"The request holds {len(images):,} images, over this server's limit of {self.max_images:,}; "
+                'Send one image per row in a column "image" (a base64 image file) or "pixels" '
+                '(28x28 floats in [0, 1]), e.g. {"dataframe_records": [{"image": "<base64>"}]}.'
+            )
+        if len(data) > self.max_images:
+            raise _bad_request(
+                f"The request holds {len(data):,} images, over this server's limit of {self.max_images:,}; "
                 "send them in several requests."
             )
+        files = _column(data, "image")
+        pixels = _column(data, "pixels")
+        batch = np.zeros((len(data), *SHAPE), np.float32)
+        from_files = [row for row in range(len(data)) if _given(files[row])]
+        if from_files:
+            batch[from_files] = self.standardised(files, from_files)[..., None] / np.float32(255)
+        for row in range(len(data)):
+            if row in from_files:
+                continue
+            if not _given(pixels[row]):
+                raise _bad_request(f'Row {row} has neither an "image" nor "pixels"; give one of them.')
+            batch[row] = _pixel_rows(pixels[row], row)
+        return batch
+
+    @staticmethod
+    def standardised(files: list[Any], rows: list[int]) -> np.ndarray:
+        """Decode and standardise the base64 files of ``rows``: ``(len(rows), 28, 28)`` uint8."""
+        contents = []
+        for row in rows:
+            try:
+                contents.append(decode_base64(files[row]))
+            except ValueError as error:
+                raise _bad_request(f'Row {row}: the "image" is {error}. Send the file\'s bytes in base64.') from None
+        try:
+            return standardise_files(contents)
+        except ValueError as error:
+            index, _, reason = str(error).partition(": ")
+            row = rows[int(index.split()[-1])]
+            raise _bad_request(f'Row {row}: the "image" cannot be used: {reason}. Send a PNG, JPEG or BMP file.') from None
+
+    def checked(self, images: np.ndarray) -> np.ndarray:
+        """``images`` if it is a non-empty batch of finite pixels in [0, 1], or a 400 saying why not."""
+        if len(images) == 0:
+            raise _bad_request("The input holds no image; send at least one.")
         bad = ~np.isfinite(images) | (images < 0) | (images > 1)
         if bad.any():
-            first = int(np.argmax(bad.reshape(len(images), -1).any(axis=1)))
+            rows = bad.reshape(len(images), -1).any(axis=1)
             raise _bad_request(
-                f"Image {first} (and {int(bad.reshape(len(images), -1).any(axis=1).sum()) - 1} more) has pixels that "
+                f"Image {int(np.argmax(rows))} (and {int(rows.sum()) - 1} more) has pixels that "
                 "are not finite numbers in [0, 1] (NaN, infinite, or out of range). Send pixels divided by 255."
             )
         return images
+
+
+def _column(data: pd.DataFrame, name: str) -> list[Any]:
+    return list(data[name]) if name in data.columns else [None] * len(data)
+
+
+def _given(value: Any) -> bool:
+    """Whether a cell holds something (pandas fills a missing optional cell with None or NaN)."""
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
+
+
+def _pixel_rows(value: Any, row: int) -> np.ndarray:
+    """One ``pixels`` cell as a float32 ``(28, 28, 1)`` image (values checked later, with the batch)."""
+    try:
+        image = np.asarray([np.asarray(line, np.float32) for line in value], np.float32)
+    except (TypeError, ValueError) as error:
+        raise _bad_request(f'Row {row}: "pixels" is not a 28x28 array of numbers ({error}).') from None
+    if image.shape == (28, 28):
+        image = image[..., None]
+    if image.shape != SHAPE:
+        raise _bad_request(f'Row {row}: "pixels" has shape {image.shape}; send 28 rows of 28 floats in [0, 1].')
+    return image
+
+
+def input_example(images: np.ndarray) -> pd.DataFrame:
+    """The served model's input example, in both forms: the first image as a base64 PNG file, the second as pixels.
+
+    Args:
+        images: At least two float ``(28, 28, 1)`` images in [0, 1], light ink on black.
+    """
+    as_png = cv2.imencode(".png", np.rint(images[0, ..., 0] * 255).astype(np.uint8))[1].tobytes()
+    return pd.DataFrame({
+        "image": [base64.b64encode(as_png).decode("ascii"), None],
+        "pixels": [None, np.round(images[1, ..., 0].astype(np.float64), 4).tolist()],
+    })
 
 
 def _bad_request(message: str) -> MlflowException:
@@ -88,10 +209,25 @@ def _load_pyfunc(path: str) -> ServedClassifier:
     return ServedClassifier(model, int(conf.get("max_images", MAX_IMAGES)))
 
 
-def use_checked_pyfunc(model_dir: str) -> None:
-    """Point the ``python_function`` flavour of the MLflow model in ``model_dir`` at this module."""
+def use_checked_pyfunc(model_dir: str, example: np.ndarray) -> None:
+    """Make the ``python_function`` flavour of the MLflow model in ``model_dir`` this module's.
+
+    Points the flavour's ``loader_module`` here and sets :data:`SIGNATURE` and
+    an input example in both forms (:func:`input_example`). MLflow's
+    ``_save_example`` writes the example files as ``log_model`` would; the
+    public ``input_example=`` of ``mlflow.keras.save_model`` cannot be used,
+    because that flavour refuses a column signature.
+
+    Args:
+        model_dir: A folder written by ``mlflow.keras.save_model``.
+        example: At least two float ``(28, 28, 1)`` training images in [0, 1].
+    """
+    from mlflow.models.utils import _save_example
+
     path = os.path.join(model_dir, "MLmodel")
     model = Model.load(path)
     model.flavors["python_function"]["loader_module"] = __name__
     model.flavors["python_function"]["max_images"] = MAX_IMAGES
+    model.signature = SIGNATURE
+    _save_example(model, input_example(example), model_dir)
     model.save(path)

@@ -37,11 +37,11 @@ def pip_requirements() -> list[str]:
 def log_keras_model(
     model: keras.Model, example: np.ndarray, local_dir: Path, recorder: RunJournal, artifact_path: str = "model"
 ) -> str:
-    """Log ``model`` as an MLflow Keras-flavour model with a signature and an input example.
+    """Log ``model`` as an MLflow Keras-flavour model with the served signature and an input example.
 
-    ``mlflow.keras.log_model(..., input_example=...)`` crashes in MLflow 3.17.2:
-    it writes the example before creating the model folder. Saving into a
-    folder that already exists and logging that folder keeps the example.
+    The signature and the input example are the served model's (image files
+    or pixels in, digits out; :mod:`digit_experiments.inference.serving`),
+    set after saving: the ``keras`` flavour accepts only tensor signatures.
 
     The logged model is for inference: an uncompiled copy sharing the
     weights, without the optimizer, its learning-rate schedule or the
@@ -61,16 +61,12 @@ def log_keras_model(
         The model's ``runs:/<run id>/<artifact_path>`` URI.
     """
     import keras
-    from mlflow.models import infer_signature
 
     from digit_experiments.inference.serving import use_checked_pyfunc
 
     model = keras.Model(model.input, model.output, name=model.name)  # single tensors keep the input structure
-    signature = infer_signature(example, model.predict(example, verbose=0))
     local_dir.mkdir(parents=True, exist_ok=False)
-    mlflow.keras.save_model(
-        model, str(local_dir), signature=signature, input_example=example, pip_requirements=pip_requirements()
-    )
-    use_checked_pyfunc(str(local_dir))
+    mlflow.keras.save_model(model, str(local_dir), pip_requirements=pip_requirements())
+    use_checked_pyfunc(str(local_dir), example)
     recorder.log_artifacts(local_dir, artifact_path)
     return f"runs:/{recorder.run_id}/{artifact_path}"
