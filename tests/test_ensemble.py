@@ -35,3 +35,9 @@ def test_ensemble_recipe_trains_members_and_evaluate_logs_on_the_parent(data_dir
     assert 0.0 < parent.data.metrics["ensemble_test_accuracy"] <= 1.0
     evaluation = client.get_run(parent.data.tags["ensemble.evaluation_run_id"])
     assert evaluation.data.metrics["test_accuracy"] == parent.data.metrics["ensemble_test_accuracy"]
+
+    promoted = run_cli("digit_experiments.promote", [f"run=sweep:{parent.info.run_id}", "name=ensemble-best"], cwd=tmp_path)
+    assert promoted.returncode == 0, promoted.stderr[-3000:]
+    assert promoted.stdout.strip() == "models:/ensemble-best@champion"
+    champion = client.get_model_version_by_alias("ensemble-best", "champion")
+    assert champion.run_id == parent.data.tags["best_run_id"], "the sweep's best job by validation, as its report ranks it"

@@ -70,3 +70,10 @@ def test_sweep_callback_imports_no_tensorflow(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "digit_experiments.hpo.report" in modules and "digit_experiments.hpo.parent_run" in modules
     assert not top_level(modules) & HEAVY
+
+
+def test_promote_imports_no_tensorflow(tmp_path: Path) -> None:
+    """Promoting a run only talks to the registry: a mistake is reported without TensorFlow's 5 s import."""
+    result, modules = imported_modules(["-m", "digit_experiments.promote", "run=0123", "name=digits"], tmp_path)
+    assert result.returncode == 2 and "No run '0123'" in result.stderr, result.stderr[-3000:]
+    assert not top_level(modules) & HEAVY, sorted(m for m in modules if m.split(".")[0] in HEAVY)[:10]

@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import cv2
@@ -19,48 +13,17 @@ import pytest
 
 from digit_experiments.dataset.standardise import standardise_images
 
-from helpers import command_environment, free_port, run_cli
+from helpers import post, run_cli, served_model
 from test_evaluate_predict import mnist_test_images
 
 pytestmark = pytest.mark.e2e
 
 
-def _post(url: str, body: bytes) -> tuple[int, str]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
 @pytest.fixture(scope="module")
 def server(smoke_run):
     """``mlflow models serve`` of the smoke model's ``runs:/<id>/model``, up and answering /ping."""
-    workdir, run_id = smoke_run.workdir, smoke_run.run_id
-    port = free_port()
-    env = command_environment(MLFLOW_TRACKING_URI=smoke_run.store)
-    log = open(workdir / "serve.log", "w")
-    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"runs:/{run_id}/model",
-               "--env-manager", "local", "--host", "127.0.0.1", "-p", str(port), "--workers", "1"]
-    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/ping", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert process.poll() is None, (workdir / "serve.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the server did not answer /ping within 180 s"
-            time.sleep(1)
-        yield url, workdir, run_id
-    finally:
-        os.killpg(process.pid, 15)
-        process.wait(30)
+    with served_model(f"runs:/{smoke_run.run_id}/model", smoke_run.store, smoke_run.workdir) as url:
+        yield url, smoke_run.workdir, smoke_run.run_id
 
 
 def _records(column: str, values: list) -> bytes:
@@ -88,7 +51,7 @@ def test_served_model_answers_pixels_like_predict(server, data_dir: Path, tmp_pa
     for i, image in enumerate(raw):
         cv2.imwrite(str(tmp_path / f"{i}.png"), image)
     standardised = standardise_images(list(raw))  # what predict feeds the model
-    status, body = _post(f"{url}/invocations", _pixels_payload(standardised / 255.0))
+    status, body = post(f"{url}/invocations", _pixels_payload(standardised / 255.0))
     assert status == 200, body
     answers = json.loads(body)["predictions"]
     assert [sorted(answer) for answer in answers] == [["digit", "probabilities", "probability"]] * 5
@@ -107,7 +70,7 @@ def test_a_photo_sized_jpeg_of_dark_ink_on_light_paper_is_standardised_on_the_se
         paper = 255 - cv2.resize(image, (300, 300), interpolation=cv2.INTER_CUBIC)  # dark ink on white, 300 px
         files.append(tmp_path / f"{i}.jpg")
         cv2.imwrite(str(files[-1]), cv2.cvtColor(paper, cv2.COLOR_GRAY2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    status, body = _post(f"{url}/invocations", _records("image", [_base64(path) for path in files]))
+    status, body = post(f"{url}/invocations", _records("image", [_base64(path) for path in files]))
     assert status == 200, body
     answers = json.loads(body)["predictions"]
     predicted = _predict_json(run_id, tmp_path, workdir)
@@ -123,7 +86,7 @@ def test_the_models_own_input_example_is_served(server, tmp_path: Path) -> None:
     client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
     example = Path(client.download_artifacts(run_id, "model/serving_input_example.json", str(tmp_path))).read_bytes()
     assert {"image", "pixels"} <= set(json.loads(example)["dataframe_split"]["columns"])
-    status, body = _post(f"{url}/invocations", example)
+    status, body = post(f"{url}/invocations", example)
     assert status == 200 and len(json.loads(body)["predictions"]) == 2, body[:300]
 
 
@@ -138,7 +101,7 @@ def test_the_models_own_input_example_is_served(server, tmp_path: Path) -> None:
 ])
 def test_malformed_payload_is_a_400_with_a_message(server, body: bytes, message: str) -> None:
     url, _, _ = server
-    status, text = _post(f"{url}/invocations", body)
+    status, text = post(f"{url}/invocations", body)
     assert status == 400, text
     assert message in json.loads(text)["message"] and json.loads(text)["message"]
 
@@ -154,22 +117,22 @@ def test_pixels_the_model_was_not_trained_on_are_a_400(server, name: str, pixels
     images = np.zeros((3, 28, 28)).tolist()
     images[1][14][14] = pixels
     body = json.dumps({"dataframe_records": [{"pixels": image} for image in images]}, allow_nan=True).encode()
-    status, text = _post(f"{url}/invocations", body)
+    status, text = post(f"{url}/invocations", body)
     assert status == 400, f"{name}: {status} {text[:300]}"
     assert message in json.loads(text)["message"]
 
 
 def test_a_wrong_dtype_is_a_400_or_served(server) -> None:
     url, _, _ = server
-    status, text = _post(f"{url}/invocations", _records("pixels", np.full((1, 28, 28), "ink").tolist()))
+    status, text = post(f"{url}/invocations", _records("pixels", np.full((1, 28, 28), "ink").tolist()))
     assert status == 400 and json.loads(text)["message"], text[:300]
-    status, text = _post(f"{url}/invocations", _records("pixels", np.zeros((2, 28, 28), int).tolist()))
+    status, text = post(f"{url}/invocations", _records("pixels", np.zeros((2, 28, 28), int).tolist()))
     assert status == 200 and len(json.loads(text)["predictions"]) == 2, text[:300]
 
 
 def test_ten_thousand_images_in_one_request_are_a_400_naming_the_limit(server, data_dir: Path) -> None:
     url, _, _ = server
     raw, _ = mnist_test_images(data_dir, 10_000)
-    status, text = _post(f"{url}/invocations", _pixels_payload(raw / 255.0))
+    status, text = post(f"{url}/invocations", _pixels_payload(raw / 255.0))
     assert status == 400, f"{status} {text[:300]}"
     assert "10,000 images, over this server's limit of 1,024" in json.loads(text)["message"]

@@ -98,6 +98,7 @@ def check_names(config: Mapping[str, Any]) -> None:
     from digit_experiments.dataset.load import check_sources
     from digit_experiments.model import MODELS
     from digit_experiments.training.optimizers import check_optimizer
+    from digit_experiments.tracking.registry import check_name
 
     options = dict(config["model"])
     MODELS.check_arguments(options.pop("name"), options)
@@ -112,6 +113,13 @@ def check_names(config: Mapping[str, Any]) -> None:
         )
     check_transforms(albumentations.get("transforms") or {})
     check_sources(config["dataset"]["sources"])
+    if config["tracking"].get("register_as") is not None:
+        check_name(config["tracking"]["register_as"], "tracking.register_as")
+        if not config["tracking"]["log_model"]:
+            raise ConfigError(
+                "`tracking.register_as` registers the logged model, but `tracking.log_model` is false. "
+                "Set `tracking.log_model=true`, or drop `tracking.register_as`."
+            )
 
 
 def check_schedule_alone(config: Mapping[str, Any]) -> None:

@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from mlflow.entities import Run  # noqa: E402
 
+from digit_experiments.core.errors import UserError  # noqa: E402
 from digit_experiments.core.tables import csv_text, markdown_table  # noqa: E402
 from digit_experiments.training.selection import resolve_mode  # noqa: E402
 
@@ -32,6 +33,10 @@ from digit_experiments.training.selection import resolve_mode  # noqa: E402
 NOT_SWEPT = {"paths.output_dir", "optuna.trial_id", "optuna.trial_number"}
 #: Folder of the report's artifacts in the parent run.
 REPORT_FOLDER = "report"
+
+
+#: Model references ``sweep:<parent run id>`` stand for a sweep's best jobs.
+SWEEP_PREFIX = "sweep:"
 
 
 def child_runs(client: mlflow.MlflowClient, parent_id: str) -> list[Run]:
@@ -46,6 +51,33 @@ def child_runs(client: mlflow.MlflowClient, parent_id: str) -> list[Run]:
     """
     experiment_id = client.get_run(parent_id).info.experiment_id
     return client.search_runs([experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}'")
+
+
+def sweep_parent_id(reference: str) -> str | None:
+    """The parent run id of a ``sweep:<parent run id>`` model reference; None for any other reference."""
+    return reference[len(SWEEP_PREFIX):].strip("/") if reference.startswith(SWEEP_PREFIX) else None
+
+
+def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int) -> list[str]:
+    """Run ids of the ``top`` best finished jobs of a sweep, best first, ranked as its report ranks them.
+
+    The ranking is the sweep's own optimised metric at each job's selected
+    epoch (validation data), never a test score.
+
+    Raises:
+        UserError: when the parent run does not exist or has no finished job.
+    """
+    try:
+        parent = client.get_run(parent_run_id)
+    except Exception as error:  # noqa: BLE001  (MLflow raises several types for a missing run)
+        raise UserError(f"No sweep parent run {parent_run_id!r} in {client.tracking_uri}: {error}") from error
+    metric = parent.data.params.get("optimized_metric", "val_accuracy")
+    finished = [run for run in child_runs(client, parent_run_id) if run.info.status == "FINISHED"]
+    _, rows = report_rows(finished, metric, parent.data.params.get("optimized_mode", "auto"))
+    best = [row["run_id"] for row in rows if not math.isnan(row[f"best_{metric}"])][:top]
+    if not best:
+        raise UserError(f"Sweep {parent_run_id} has no finished job to choose from (ranked by best_{metric}).")
+    return best
 
 
 def swept_keys(runs: Sequence[Run]) -> list[str]:

@@ -17,7 +17,6 @@ of its members'. A reference that cannot be read is a :class:`UserError`.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -28,12 +27,12 @@ import numpy as np
 import tensorflow as tf
 
 from digit_experiments.core.errors import UserError
+from digit_experiments.hpo.report import best_job_ids, sweep_parent_id
 from digit_experiments.training import losses, schedules  # noqa: F401  (register their classes for checkpoints)
 from digit_experiments.inference.scoring import predict_probabilities
 
 log = logging.getLogger(__name__)
 
-SWEEP_PREFIX = "sweep:"
 
 
 @dataclass
@@ -105,11 +104,6 @@ def as_references(uris: str | Sequence[str] | None) -> list[str]:
     return [uris] if isinstance(uris, str) else [str(uri) for uri in uris or []]
 
 
-def sweep_parent_id(reference: str) -> str | None:
-    """The parent run id of a ``sweep:<parent run id>`` reference; None for any other reference."""
-    return reference[len(SWEEP_PREFIX):].strip("/") if reference.startswith(SWEEP_PREFIX) else None
-
-
 def _expand(reference: str, top: int) -> list[str]:
     """A ``sweep:`` reference as the model URIs of its best jobs; anything else as itself."""
     parent_id = sweep_parent_id(reference)
@@ -122,20 +116,7 @@ def best_sweep_models(parent_run_id: str, top: int) -> list[str]:
     Raises:
         UserError: when the parent run does not exist or has no finished job with a logged model.
     """
-    from digit_experiments.hpo.report import child_runs, report_rows
-
-    client = mlflow.MlflowClient()
-    try:
-        parent = client.get_run(parent_run_id)
-    except Exception as error:  # noqa: BLE001  (MLflow raises several types for a missing run)
-        raise UserError(f"No sweep parent run {parent_run_id!r} in {mlflow.get_tracking_uri()}: {error}") from error
-    metric = parent.data.params.get("optimized_metric", "val_accuracy")
-    finished = [run for run in child_runs(client, parent_run_id) if run.info.status == "FINISHED"]
-    _, rows = report_rows(finished, metric, parent.data.params.get("optimized_mode", "auto"))
-    best = [row["run_id"] for row in rows if not math.isnan(row[f"best_{metric}"])][:top]
-    if not best:
-        raise UserError(f"Sweep {parent_run_id} has no finished job to ensemble (ranked by best_{metric}).")
-    return [f"runs:/{run_id}/model" for run_id in best]
+    return [f"runs:/{run_id}/model" for run_id in best_job_ids(mlflow.MlflowClient(), parent_run_id, top)]
 
 
 def load_member(uri: str) -> Member:

@@ -35,6 +35,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 from digit_experiments.core.errors import UserError
+from digit_experiments.tracking.registry import register_run_model
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -148,6 +149,10 @@ class RunJournal:
         relative = Path(local_dir).resolve().relative_to(self.folder.parent.resolve())
         self._append({"op": "artifacts", "path": str(relative), "artifact_path": artifact_path})
 
+    def register_model(self, name: str) -> None:
+        """Register the run's logged ``model`` as a version of ``name``, delivered after the model's files."""
+        self._append({"op": "register", "name": name})
+
     def end(self, status: str) -> None:
         """Record the run's end (``FINISHED``, ``FAILED`` or ``KILLED``), delivered last."""
         self._append({"op": "end", "status": status, "end_time": int(time.time() * 1000)})
@@ -245,6 +250,8 @@ class RunJournal:
             client.log_artifact(run_id, str(self.folder.parent / record["path"]), record["artifact_path"])
         elif op == "artifacts":
             client.log_artifacts(run_id, str(self.folder.parent / record["path"]), record["artifact_path"])
+        elif op == "register":
+            register_run_model(client, record["name"], run_id)
         elif op == "end":
             client.set_terminated(run_id, record["status"], record["end_time"])
         self._check_next_metric = False

@@ -233,3 +233,6 @@ def _evaluate_and_log(
         example = splits.val_images[:4].astype(np.float32)[..., None] / 255.0
         uri = tracking.log_keras_model(model, example, output_dir / "mlflow_model", recorder)
         log.info("Logged model %s", uri)
+        if config["tracking"].get("register_as"):
+            recorder.register_model(config["tracking"]["register_as"])
+            log.info("Registering it as a new version of models:/%s", config["tracking"]["register_as"])
