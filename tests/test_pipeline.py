@@ -77,6 +77,51 @@ def test_random_affine_with_zero_ranges_is_the_identity_and_moves_pixels_otherwi
     assert np.abs(moved.numpy() - images.numpy()).mean() > 0.05
 
 
+def test_random_affine_without_shear_or_stretch_draws_exactly_as_before_they_existed() -> None:
+    """Adding the two options changed no existing recipe's augmentation (same seed, same images)."""
+    images = tf.random.stateless_uniform([4, 28, 28, 1], seed=[1, 2])
+    seed = tf.constant([3, 4], tf.int64)
+    options = {"rotation_degrees": 15, "width_shift": 0.1, "height_shift": 0.1, "zoom": 0.1}
+    np.testing.assert_array_equal(
+        random_affine(images, seed, **options).numpy(), random_affine(images, seed, shear=0.0, width_stretch=0.0, **options).numpy()
+    )
+
+
+def test_width_stretch_changes_the_width_alone_and_shear_slants_a_vertical_stroke() -> None:
+    bar = np.zeros((64, 28, 28, 1), np.float32)
+    bar[:, 13:15, 6:22] = 1.0  # a horizontal bar 16 px wide, 2 px high
+    stretched = random_affine(tf.constant(bar), tf.constant([1, 2], tf.int64), width_stretch=0.5).numpy()[..., 0]
+    widths = [np.ptp(np.where(image.max(axis=0) > 0.5)[0]) + 1 for image in stretched]
+    heights = {int(np.ptp(np.where(image.max(axis=1) > 0.5)[0]) + 1) for image in stretched}
+    assert min(widths) < 12 and max(widths) > 20 and heights == {2}
+    stroke = np.zeros((1, 28, 28, 1), np.float32)
+    stroke[0, 4:24, 13:15] = 1.0
+    slanted = random_affine(tf.constant(stroke), tf.constant([5, 6], tf.int64), shear=0.5).numpy()[0, ..., 0]
+    top, bottom = np.argmax(slanted[5]), np.argmax(slanted[22])
+    assert abs(int(top) - int(bottom)) >= 3, "the top and the bottom of the stroke moved apart sideways"
+
+
+@pytest.mark.parametrize(("name", "options", "changes_ink"), [
+    ("thicken_strokes", {"scale": [3, 3]}, "more"),
+    ("thin_strokes", {"scale": [2, 2]}, "less"),
+    ("gaussian_blur", {"sigma_limit": [1.5, 1.5]}, "spread"),
+    ("salt_and_pepper", {"amount": [0.2, 0.2]}, "spread"),
+])
+def test_the_robust_set_s_own_transforms(name: str, options: dict, changes_ink: str) -> None:
+    from digit_experiments.augment.albumentations_set import build_compose
+
+    image = np.zeros((28, 28), np.uint8)
+    image[6:22, 12:16] = 255
+    out = build_compose({name: {"p": 1.0, **options}}, seed=1)(image=image)["image"]
+    inked, before = int((out > 127).sum()), int((image > 127).sum())
+    if changes_ink == "more":
+        assert inked > before
+    elif changes_ink == "less":
+        assert 0 < inked < before
+    else:
+        assert ((out > 0) & (image == 0)).sum() > 20, "ink (or noise) reaches the background"
+
+
 def test_static_copy_is_cached_and_deterministic() -> None:
     images = np.full((CHUNK_SIZE + 100, 28, 28), 200, np.uint8)  # two chunks: two worker processes
     transforms = {"coarse_dropout": {"p": 1.0, "num_holes_range": [2, 2], "hole_height_range": [4, 4], "hole_width_range": [4, 4]}}
