@@ -65,6 +65,17 @@ def test_seed_experiment_is_the_seed_recipe() -> None:
     assert all(cfg.augment.geometric[key] > 0 for key in ("rotation_degrees", "width_shift", "height_shift", "zoom"))
 
 
+def test_robust_recipe_holds_usps_out_and_keeps_the_fast_schedule() -> None:
+    config = validate(compose_config(["experiment=robust", "paths.output_dir=/tmp/unused"]))
+    assert config["dataset"]["sources"]["usps"]["test_only"] is True
+    assert config["optimizer"]["schedule"]["name"] == "one_cycle" and config["epochs"] == 20
+    transforms = list(config["augment"]["albumentations"]["transforms"])
+    assert transforms.index("thicken_strokes") < transforms.index("elastic_transform") < transforms.index("gauss_noise"), (
+        "stroke width changes the clean digit; noise comes last"
+    )
+    assert config["augment"]["geometric"]["width_stretch"] > 0 and config["augment"]["geometric"]["shear"] > 0
+
+
 @pytest.mark.parametrize(
     ("override", "key"),
     [
@@ -77,6 +88,8 @@ def test_seed_experiment_is_the_seed_recipe() -> None:
         ("trainer.precision=float8", "trainer.precision"),
         ("augment.albumentations.mode=sometimes", "augment.albumentations.mode"),
         ("model.bn_momentum=1.0", "model.bn_momentum"),
+        ("+augment.geometric.width_stretch=-0.2", "augment.geometric.width_stretch"),
+        ("tracking.register_as='has space'", "tracking.register_as"),
     ],
 )
 def test_invalid_values_name_the_key(override: str, key: str) -> None:
