@@ -134,3 +134,30 @@ def test_static_copy_is_cached_and_deterministic() -> None:
 def test_albumentations_option_errors_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="gauss_noise"):
         compute_static_copy(np.zeros((2, 28, 28), np.uint8), {"gauss_noise": {"p": 1.0, "std_range": [0.5, 0.1]}}, 0, 1)
+
+
+def test_european_ones_get_a_flag_on_upright_ones_only_and_other_digits_are_untouched() -> None:
+    from digit_experiments.augment.styles import apply_styles
+
+    upright, leaning, seven = (np.zeros((28, 28), np.uint8) for _ in range(3))
+    upright[4:24, 13:16] = 255
+    for row in range(4, 24):
+        leaning[row, 6 + row // 2 : 9 + row // 2] = 255
+    seven[4:24, 13:16] = 255
+    images, labels = np.stack([upright, leaning, seven]), np.array([1, 1, 7])
+    styled = apply_styles(images, labels, {"european_ones": {"p": 1.0, "foot_p": 0.0}}, seed=3)
+    flag = styled[0, 5:14, :13]
+    assert (flag > 128).sum() >= 6, "a flag to the left of the top of the stroke"
+    np.testing.assert_array_equal(styled[1:], images[1:])
+    np.testing.assert_array_equal(apply_styles(images, labels, {"european_ones": {"p": 1.0}}, seed=3), apply_styles(images, labels, {"european_ones": {"p": 1.0}}, seed=3))
+
+
+def test_styles_name_their_mistakes() -> None:
+    from digit_experiments.augment.styles import check_styles
+
+    with pytest.raises(ConfigError, match="Valid styles are: european_ones"):
+        check_styles({"cursive": {}}, "static")
+    with pytest.raises(ConfigError, match="does not take the option"):
+        check_styles({"european_ones": {"q": 1}}, "static")
+    with pytest.raises(ConfigError, match="augment.albumentations.mode=static"):
+        check_styles({"european_ones": {}}, "realtime")

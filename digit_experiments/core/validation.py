@@ -94,6 +94,7 @@ def check_values(config: Mapping[str, Any]) -> None:
 def check_names(config: Mapping[str, Any]) -> None:
     """Check every registry name and option in the config against its registry."""
     from digit_experiments.augment.albumentations_set import MODES, check_transforms
+    from digit_experiments.augment.styles import check_styles
     from digit_experiments.training.callbacks import check_callbacks
     from digit_experiments.dataset.load import check_sources
     from digit_experiments.model import MODELS
@@ -112,6 +113,7 @@ def check_names(config: Mapping[str, Any]) -> None:
             f"{', '.join(MODES)}. Fix it in the config or on the command line, e.g. `augment.albumentations.mode=static`."
         )
     check_transforms(albumentations.get("transforms") or {})
+    check_styles(config["augment"].get("styles") or {}, albumentations.get("mode", "off"))
     check_sources(config["dataset"]["sources"])
     if config["tracking"].get("register_as") is not None:
         check_name(config["tracking"]["register_as"], "tracking.register_as")

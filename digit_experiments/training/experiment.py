@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from digit_experiments import plots, tracking
 from digit_experiments.training import trainer
 from digit_experiments.augment.albumentations_set import static_copy
+from digit_experiments.augment.styles import apply_styles
 from digit_experiments.training.callbacks import CHECKPOINT_FILE, build_callbacks, with_resume_state
 from digit_experiments.dataset import DatasetSplits, load_dataset
 from digit_experiments.inference.scoring import score_sets, test_metrics
@@ -75,7 +76,7 @@ def run(
     batch_size = global_batch_size(batch_size, strategy.num_replicas_in_sync)
     if not resumed:
         set_aside_previous_outputs(output_dir)
-    augmented = _static_augmentation(splits.train_images, config["augment"], config["seed"])
+    augmented = _static_augmentation(splits.train_images, splits.train_labels, config["augment"], config["seed"])
 
     tags = {**tracking.git_tags(), **tracking.data_tags(splits.checksums, splits.notes)}
     trial = config.get("optuna")
@@ -125,12 +126,13 @@ def _log_selected_epoch(config: Mapping[str, Any], history: Mapping[str, list[fl
     return value
 
 
-def _static_augmentation(images: np.ndarray, augment: Mapping[str, Any], seed: int) -> np.ndarray | None:
-    """The cached static Albumentations copy, when the augment config asks for one."""
+def _static_augmentation(images: np.ndarray, labels: np.ndarray, augment: Mapping[str, Any], seed: int) -> np.ndarray | None:
+    """The cached static Albumentations copy, with ``augment.styles`` drawn on it, when the config asks for one."""
     albumentations = augment.get("albumentations") or {}
     if albumentations.get("mode") != "static" or not albumentations.get("transforms"):
         return None
-    return static_copy(images, albumentations["transforms"], seed)
+    augmented = static_copy(images, albumentations["transforms"], seed)
+    return apply_styles(augmented, labels, augment["styles"], seed) if augment.get("styles") else augmented
 
 
 def _datasets(config: Mapping[str, Any], batch_size: int, splits: DatasetSplits, augmented: np.ndarray | None):

@@ -1,0 +1,92 @@
+"""Handwriting styles MNIST's writers rarely used, drawn onto training digits of the right class.
+
+MNIST's American writers make a "1" as a bare stroke. Much of the world
+writes it with a long up-stroke (a flag) from the top, and often a foot.
+Models trained on MNIST read such 1s as 7s or 4s (``benchmarks/writer_styles.py``
+measures it), and no source on hand carries the style, so it is drawn: a flag
+(and sometimes a foot) is added to a share of the 1s of the static augmented
+copy, in the digit's own stroke width. This is a label-dependent change that
+no augmentation library makes, hence the few lines of OpenCV here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import cv2
+import numpy as np
+
+from digit_experiments.core.errors import ConfigError
+
+#: The styles ``augment.styles`` may name, with the options each takes.
+STYLES = {"european_ones": {"p", "foot_p"}}
+_INK = 128
+#: Columns per row of lean beyond which a 1 gets no flag.
+_MAX_SLANT = 0.3
+
+
+def check_styles(styles: Mapping[str, Mapping[str, Any] | None], mode: str) -> None:
+    """Refuse an unknown style or option, or styles without the static copy they are drawn on."""
+    for name, options in styles.items():
+        if name not in STYLES:
+            raise ConfigError(
+                f"Unknown style {name!r} (config key `augment.styles`). Valid styles are: {', '.join(STYLES)}."
+            )
+        unknown = set(options or {}) - STYLES[name]
+        if unknown:
+            raise ConfigError(
+                f"Style {name!r} does not take the option(s) {', '.join(sorted(unknown))} (config key "
+                f"`augment.styles.{name}`). It accepts: {', '.join(sorted(STYLES[name]))}."
+            )
+    if styles and mode != "static":
+        raise ConfigError(
+            "`augment.styles` are drawn on the static augmented copy, but `augment.albumentations.mode` is "
+            f"{mode!r}. Set `augment.albumentations.mode=static`, or `augment.styles=null`."
+        )
+
+
+def apply_styles(images: np.ndarray, labels: np.ndarray, styles: Mapping[str, Mapping[str, Any] | None], seed: int) -> np.ndarray:
+    """``images`` with each configured style drawn on its share of the digits it concerns (a copy).
+
+    Args:
+        images: ``(n, 28, 28)`` uint8 standardised digits (the static augmented copy).
+        labels: Their ``(n,)`` digits.
+        styles: ``{style name: options}`` as in ``augment.styles``.
+        seed: The run's seed; the same seed draws the same strokes.
+    """
+    images = images.copy()
+    for name, options in styles.items():
+        if name == "european_ones":
+            european_ones(images, labels, np.random.default_rng([seed, 1]), **(options or {}))
+    return images
+
+
+def european_ones(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, p: float = 0.5, foot_p: float = 0.3) -> None:
+    """Give a share ``p`` of the 1s a flag, and a share ``foot_p`` of those a foot, in place.
+
+    The flag leaves the top of the stroke towards the lower left, 25–50 % of the
+    digit's height long, 25–55° below the horizontal, on 1s that stand
+    upright (a leaning 1 with a flag is a 7); the foot is a horizontal
+    stroke across the bottom, 40–70 % of the height wide.
+    """
+    for index in np.flatnonzero(labels == 1):
+        if rng.random() >= p:
+            continue
+        image = images[index]
+        rows, columns = np.nonzero(image > _INK)
+        if len(rows) < 4:
+            continue
+        top, bottom = rows.min(), rows.max()
+        height = bottom - top + 1
+        if height < 8 or abs(np.polyfit(rows, columns, 1)[0]) > _MAX_SLANT:
+            continue  # a leaning 1 with a flag is a 7: the style is drawn on upright ones only
+        width = int(np.clip(round(0.8 * len(rows) / height), 1, 3))
+        top_x = int(round(columns[rows <= top + 1].mean()))
+        length, angle = rng.uniform(0.25, 0.5) * height, math.radians(rng.uniform(25, 55))
+        end = (int(round(top_x - length * math.cos(angle))), int(round(top + length * math.sin(angle))))
+        cv2.line(image, (top_x, int(top)), end, 255, width, cv2.LINE_AA)
+        if rng.random() < foot_p:
+            bottom_x = int(round(columns[rows >= bottom - 1].mean()))
+            half = rng.uniform(0.2, 0.35) * height
+            cv2.line(image, (int(bottom_x - half), int(bottom)), (int(bottom_x + half), int(bottom)), 255, width, cv2.LINE_AA)
