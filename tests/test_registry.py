@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -13,6 +12,7 @@ import pytest
 
 from digit_experiments.tracking.registry import register_run_model
 
+from conftest import SmokeRun
 from helpers import post, run_cli, served_model
 from test_evaluate_predict import mnist_test_images
 
@@ -22,41 +22,30 @@ NAME = "digits"
 CHAMPION = f"models:/{NAME}@champion"
 
 
-@dataclass(frozen=True)
-class Registered:
-    workdir: Path
-    client: mlflow.MlflowClient
-    run_id: str
-
-    @property
-    def store(self) -> str:
-        return f"sqlite:///{self.workdir}/mlruns/mlflow.db"
-
-
 @pytest.fixture(scope="module")
-def registered(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Registered:
+def registered(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> SmokeRun:
     """A smoke training run with ``tracking.register_as=digits``, through the real CLI."""
     workdir = tmp_path_factory.mktemp("registry")
     trained = run_cli("digit_experiments.train", ["debug=smoke", f"tracking.register_as={NAME}", "trainer.verbose=0"], cwd=workdir)
     assert trained.returncode == 0, trained.stderr[-3000:]
     client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
     (run,) = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
-    return Registered(workdir, client, run.info.run_id)
+    return SmokeRun(workdir, client, run)
 
 
-def test_training_with_register_as_registers_its_model(registered: Registered) -> None:
+def test_training_with_register_as_registers_its_model(registered: SmokeRun) -> None:
     (version,) = registered.client.search_model_versions(f"name = '{NAME}'")
     assert version.run_id == registered.run_id and int(version.version) == 1
     assert version.source.endswith("/model")
 
 
-def test_a_registration_delivered_twice_makes_one_version(registered: Registered) -> None:
+def test_a_registration_delivered_twice_makes_one_version(registered: SmokeRun) -> None:
     """The journal retries records after an outage; registering the same run again finds its version."""
     again = register_run_model(registered.client, NAME, registered.run_id)
     assert int(again.version) == 1 and len(registered.client.search_model_versions(f"name = '{NAME}'")) == 1
 
 
-def test_promote_points_champion_at_the_run_and_every_command_takes_it(registered: Registered, data_dir: Path, tmp_path: Path) -> None:
+def test_promote_points_champion_at_the_run_and_every_command_takes_it(registered: SmokeRun, data_dir: Path, tmp_path: Path) -> None:
     workdir = registered.workdir
     promoted = run_cli("digit_experiments.promote", [f"run={registered.run_id}", f"name={NAME}"], cwd=workdir)
     assert promoted.returncode == 0, promoted.stderr[-3000:]
@@ -92,7 +81,7 @@ def test_promote_points_champion_at_the_run_and_every_command_takes_it(registere
     (["run=RUN", f"name={NAME}", "alias=v2"], "Invalid alias 'v2'"),
     (["run=RUN", "name=has space"], "Invalid registered model name 'has space'"),
 ])
-def test_promote_mistakes_are_one_paragraph(registered: Registered, arguments: list[str], message: str) -> None:
+def test_promote_mistakes_are_one_paragraph(registered: SmokeRun, arguments: list[str], message: str) -> None:
     arguments = [argument.replace("RUN", registered.run_id) for argument in arguments]
     result = run_cli("digit_experiments.promote", arguments, cwd=registered.workdir)
     assert result.returncode == 2, result.stderr[-2000:]
