@@ -90,3 +90,5 @@ def test_a_training_run_is_named_after_what_it_is() -> None:
               "dataset": {"sources": {"mnist": {}, "usps": {"weight": 2}, "not_mnist": {"test_only": True}}}}
     assert describe_run(config) == "fast cnn_bn mnist+usps seed7"
     assert describe_run({**config, "tracking": {"run_name": None}}).startswith("train cnn_bn")
+    auto = {**config, "dataset": {"sources": {"auto": {}}}}
+    assert describe_run(auto, trained_sources=["mnist"]) == "fast cnn_bn mnist seed7", "dataset=auto names what it loaded"

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import mlflow
 from mlflow.entities import RunStatus
@@ -111,14 +111,21 @@ def _with_parent(tags: Mapping[str, str] | None) -> dict[str, str]:
     return tags
 
 
-def describe_run(config: Mapping[str, Any]) -> str:
+def describe_run(config: Mapping[str, Any], trained_sources: Sequence[str] | None = None) -> str:
     """A training run's name: what it is, e.g. ``fast cnn_bn mnist seed42``.
 
     The recipe's ``tracking.run_name`` (``fast``, ``seed``; ``train`` without
     one), the model, the sources trained on (``mnist+usps``; test-only ones
     left out) and the seed, so that runs read apart in the MLflow UI instead
     of MLflow's random names.
+
+    Args:
+        config: The run's resolved config.
+        trained_sources: The sources the loaded data came from, when known: ``dataset=auto``
+            names the one it picked (``mnist``, or ``embedded`` offline) rather than ``auto``.
     """
-    sources = [name for name, options in config["dataset"]["sources"].items() if not (options or {}).get("test_only")]
+    sources = trained_sources or [
+        name for name, options in config["dataset"]["sources"].items() if not (options or {}).get("test_only")
+    ]
     recipe = config["tracking"].get("run_name") or "train"
     return f"{recipe} {config['model']['name']} {'+'.join(sources)} seed{config['seed']}"

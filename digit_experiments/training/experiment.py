@@ -89,7 +89,8 @@ def run(
         tracking.check_resume_config(resumed, config)
     run_id = resumed.info.run_id if resumed else None
     failure_tags = {"trial.state": "FAIL"} if trial else {}
-    settings = {**config["tracking"], "run_name": tracking.describe_run(config)}
+    trained_sources = [source for source, counts in splits.source_counts.items() if counts.get("train")]
+    settings = {**config["tracking"], "run_name": tracking.describe_run(config, trained_sources)}
     with tracking.recorded_run(settings, output_dir, tags, failure_tags, run_id) as recorder:
         log.info("MLflow run %s in %s%s", recorder.run_id, recorder.tracking_uri, " (resumed)" if resumed else "")
         if not resumed:
