@@ -6,13 +6,11 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
 from helpers.cli import command_environment
-from helpers.network import free_port
+from helpers.network import free_port, wait_until_answers
 
 
 def readme_ui_command(port: int) -> list[str]:
@@ -26,7 +24,7 @@ def mlflow_ui(workdir: Path, log: Path, timeout: float = 120) -> Iterator[str]:
 
     The ``mlflow`` found beside this interpreter runs in a session of its own,
     so that its web workers end with it; its output goes to ``log``, which the
-    error names when the UI does not answer ``/health`` within ``timeout`` seconds.
+    failure shows when the UI does not answer ``/health`` within ``timeout`` seconds.
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -36,16 +34,7 @@ def mlflow_ui(workdir: Path, log: Path, timeout: float = 120) -> Iterator[str]:
             readme_ui_command(port), cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    tail = log.read_text(errors="replace")[-3000:]
-                    raise RuntimeError(f"mlflow ui did not answer {url}/health within {timeout:g} s; its output:\n{tail}") from None
-                time.sleep(0.5)
+        wait_until_answers(f"{url}/health", process, log, timeout)
         yield url
     finally:
         with contextlib.suppress(ProcessLookupError):

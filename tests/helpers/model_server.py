@@ -7,14 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Iterator
 
 from helpers.cli import command_environment
-from helpers.network import free_port
+from helpers.network import free_port, wait_until_answers
 
 
 @contextlib.contextmanager
@@ -32,18 +31,8 @@ def served_model(model_uri: str, store: str, workdir: Path, timeout: float = 180
         process = subprocess.Popen(command, cwd=workdir, env=command_environment(MLFLOW_TRACKING_URI=store),
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/ping", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert process.poll() is None, log_path.read_text()[-3000:]
-            assert time.monotonic() < deadline, f"the server did not answer /ping within {timeout:g} s"
-            time.sleep(1)
+        wait_until_answers(f"{url}/ping", process, log_path, timeout)
         yield url
     finally:
         os.killpg(process.pid, signal.SIGTERM)

@@ -13,7 +13,7 @@ from digit_experiments.core.errors import UserError
 
 from helpers import command_environment
 
-COMMANDS = ("train", "evaluate", "predict", "export")
+COMMANDS = ("train", "evaluate", "predict", "export", "demo")
 
 
 def test_a_user_error_exits_2_with_one_paragraph(capsys: pytest.CaptureFixture[str]) -> None:
