@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 import pytest
+
+from helpers.runs import SmokeRun
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,23 +41,6 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """``-m "not e2e"`` runs the fast part alone; CI runs everything."""
     config.addinivalue_line("markers", "e2e: runs the real commands in subprocesses (slower); deselect with -m 'not e2e'")
-
-
-@dataclass(frozen=True)
-class SmokeRun:
-    """The session's smoke-trained model: where it was trained and its finished MLflow run."""
-
-    workdir: Path
-    client: mlflow.MlflowClient
-    run: mlflow.entities.Run
-
-    @property
-    def run_id(self) -> str:
-        return self.run.info.run_id
-
-    @property
-    def store(self) -> str:
-        return f"sqlite:///{self.workdir}/mlruns/mlflow.db"
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ import pytest
 
 from digit_experiments.tracking.registry import register_run_model
 
-from conftest import SmokeRun
 from helpers import post, run_cli, served_model
+from helpers.runs import SmokeRun
 from test_evaluate_predict import mnist_test_images
 
 pytestmark = pytest.mark.e2e
