@@ -15,6 +15,7 @@ imported only when the command runs, so ``--help`` stays fast and TensorFlow-fre
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from typing import Any, Mapping
 
@@ -44,6 +45,9 @@ def demo(config: Mapping[str, Any]) -> int:
 
     check_polarity(config["polarity"])
     startup.interrupt_on_sigterm()
+    # A program started in the background by a non-interactive shell inherits SIGINT ignored;
+    # a server is stopped with Ctrl+C (or SIGINT from its supervisor) all the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     server = bind(config["host"], int(config["port"]))
     try:
         # Imported once the port is ours: MLflow and TensorFlow take seconds to load.

@@ -161,7 +161,7 @@ def _post(url: str, body: bytes) -> tuple[int, dict]:
     (json.dumps({"image": "not base64 at all!"}).encode(), "not valid base64"),
     (json.dumps({"image": base64.b64encode(b"%PDF-1.4 a document").decode()}).encode(), "not an image OpenCV can decode"),
     (json.dumps({"image": ""}).encode(), "the file is empty"),
-    (json.dumps({"image": 7}).encode(), "expected a base64 string"),
+    (json.dumps({"image": 7}).encode(), "not a base64 string (got int)"),
     (b"{not json", 'Send a JSON object {"image"'),
     (json.dumps({"picture": "abc"}).encode(), 'Send a JSON object {"image"'),
 ], ids=["bad-base64", "not-an-image", "empty", "a-number", "not-json", "no-image-key"])

@@ -31,7 +31,7 @@ def decode_base64(text: str) -> bytes:
         ValueError: when ``text`` is not a string of valid base64.
     """
     if not isinstance(text, str):
-        raise ValueError(f"expected a base64 string, got {type(text).__name__}")
+        raise ValueError(f"not a base64 string (got {type(text).__name__})")
     if text.startswith("data:") and _DATA_URL_MARK in text:
         text = text.split(_DATA_URL_MARK, 1)[1]
     compact = "".join(text.split())
