@@ -23,7 +23,6 @@ drawing scores on the page exactly as the same PNG does with ``predict``.
 
 from __future__ import annotations
 
-import base64
 import errno
 import json
 import logging
@@ -35,12 +34,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 
-import cv2
 import numpy as np
 
 from digit_experiments.core.errors import UserError
 from digit_experiments.dataset.io.image_files import MAX_IMAGE_PIXELS
-from digit_experiments.inference.encoded_images import decode_base64, standardise_files
+from digit_experiments.inference.encoded_images import UnusableImage, decode_base64, png_base64, standardise_files
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +116,8 @@ class DemoScorer:
             raise BadRequest(f'The "image" is {error}. Send the file\'s bytes in base64 or as a data: URL.') from None
         try:
             return standardise_files([data], self.polarity, self.max_pixels)[0]
-        except ValueError as error:
-            reason = str(error).split(": ", 1)[-1]
-            raise BadRequest(f"The file cannot be used: {reason}. Send a PNG, JPEG or BMP image.") from None
+        except UnusableImage as error:
+            raise BadRequest(f"The file cannot be used: {error.reason}. Send a PNG, JPEG or BMP image.") from None
 
     def _probabilities(self, images: np.ndarray) -> np.ndarray:
         with self._lock:
@@ -129,10 +126,7 @@ class DemoScorer:
 
 def png_data_url(image: np.ndarray) -> str:
     """A uint8 greyscale image as a ``data:image/png;base64,...`` URL, for an ``<img>`` on the page."""
-    ok, encoded = cv2.imencode(".png", image)
-    if not ok:  # pragma: no cover  (OpenCV encodes any 2-D uint8 array)
-        raise RuntimeError("OpenCV could not encode the standardised image as PNG")
-    return "data:image/png;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")
+    return "data:image/png;base64," + png_base64(image)
 
 
 def image_field(body: bytes) -> Any:

@@ -15,6 +15,7 @@ import base64
 import binascii
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 from digit_experiments.dataset.io.image_files import MAX_IMAGE_PIXELS, decode_gray
@@ -22,6 +23,25 @@ from digit_experiments.dataset.standardise import standardise_images
 
 #: ``data:image/png;base64,`` and the like, as a browser's ``toDataURL`` writes it.
 _DATA_URL_MARK = ";base64,"
+
+
+class UnusableImage(ValueError):
+    """One of several image files cannot be decoded or used; says which and why.
+
+    Attributes:
+        index: The file's position in the list given.
+        reason: What is wrong with it (from the decoder).
+    """
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(f"image {index}: {reason}")
+        self.index = index
+        self.reason = reason
+
+
+def png_base64(image: np.ndarray) -> str:
+    """A uint8 greyscale image as a PNG file in base64 text."""
+    return base64.b64encode(cv2.imencode(".png", image)[1].tobytes()).decode("ascii")
 
 
 def decode_base64(text: str) -> bytes:
@@ -55,15 +75,15 @@ def standardise_files(
         ``(n, 28, 28)`` uint8, light ink on black.
 
     Raises:
-        ValueError: ``"image <i>: <reason>"`` for the first file that is not a usable image.
+        UnusableImage: for the first file that is not a usable image (a ValueError).
     """
     decoded = []
     for index, data in enumerate(files):
         try:
             image = decode_gray(data, max_pixels)
         except ValueError as error:
-            raise ValueError(f"image {index}: {error}") from None
+            raise UnusableImage(index, str(error)) from None
         if min(image.shape) < 2:
-            raise ValueError(f"image {index}: too small ({image.shape[1]}x{image.shape[0]} px)")
+            raise UnusableImage(index, f"too small ({image.shape[1]}x{image.shape[0]} px)")
         decoded.append(image)
     return standardise_images(decoded, polarity)

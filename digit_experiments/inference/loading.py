@@ -34,7 +34,6 @@ from digit_experiments.inference.scoring import predict_probabilities
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class Member:
     """One loaded model.

@@ -34,21 +34,17 @@ Here each of those, a bad base64 string and a file that is not an image get a
 
 from __future__ import annotations
 
-import base64
 import os
 from typing import Any
-
-import cv2
 
 import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.models import Model
-from mlflow.models import ModelSignature
+from mlflow.models import Model, ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import Array, ColSpec, Schema
 
-from digit_experiments.inference.encoded_images import decode_base64, standardise_files
+from digit_experiments.inference.encoded_images import UnusableImage, decode_base64, png_base64, standardise_files
 
 #: Images one request may hold (MLmodel ``python_function.max_images`` overrides it per model).
 MAX_IMAGES = 1024
@@ -122,9 +118,7 @@ class ServedClassifier:
         from_files = [row for row in range(len(data)) if _given(files[row])]
         if from_files:
             batch[from_files] = self.standardised(files, from_files)[..., None] / np.float32(255)
-        for row in range(len(data)):
-            if row in from_files:
-                continue
+        for row in (row for row in range(len(data)) if not _given(files[row])):
             if not _given(pixels[row]):
                 raise _bad_request(f'Row {row} has neither an "image" nor "pixels"; give one of them.')
             batch[row] = _pixel_rows(pixels[row], row)
@@ -141,10 +135,10 @@ class ServedClassifier:
                 raise _bad_request(f'Row {row}: the "image" is {error}. Send the file\'s bytes in base64.') from None
         try:
             return standardise_files(contents)
-        except ValueError as error:
-            index, _, reason = str(error).partition(": ")
-            row = rows[int(index.split()[-1])]
-            raise _bad_request(f'Row {row}: the "image" cannot be used: {reason}. Send a PNG, JPEG or BMP file.') from None
+        except UnusableImage as error:
+            raise _bad_request(
+                f'Row {rows[error.index]}: the "image" cannot be used: {error.reason}. Send a PNG, JPEG or BMP file.'
+            ) from None
 
     def checked(self, images: np.ndarray) -> np.ndarray:
         """``images`` if it is a non-empty batch of finite pixels in [0, 1], or a 400 saying why not."""
@@ -188,9 +182,8 @@ def input_example(images: np.ndarray) -> pd.DataFrame:
     Args:
         images: At least two float ``(28, 28, 1)`` images in [0, 1], light ink on black.
     """
-    as_png = cv2.imencode(".png", np.rint(images[0, ..., 0] * 255).astype(np.uint8))[1].tobytes()
     return pd.DataFrame({
-        "image": [base64.b64encode(as_png).decode("ascii"), None],
+        "image": [png_base64(np.rint(images[0, ..., 0] * 255).astype(np.uint8)), None],
         "pixels": [None, np.round(images[1, ..., 0].astype(np.float64), 4).tolist()],
     })
 
