@@ -155,7 +155,7 @@ def test_european_ones_get_a_flag_on_upright_ones_only_and_other_digits_are_unto
 def test_styles_name_their_mistakes() -> None:
     from digit_experiments.augment.styles import check_styles
 
-    with pytest.raises(ConfigError, match="Valid styles are: european_ones"):
+    with pytest.raises(ConfigError, match="Valid style names are: european_ones"):
         check_styles({"cursive": {}}, "static")
     with pytest.raises(ConfigError, match="does not take the option"):
         check_styles({"european_ones": {"q": 1}}, "static")

@@ -11,16 +11,20 @@ no augmentation library makes, hence the few lines of OpenCV here.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import cv2
 import numpy as np
 
 from digit_experiments.core.errors import ConfigError
+from digit_experiments.core.registry import Registry
 
-#: The styles ``augment.styles`` may name, with the options each takes.
-STYLES = {"european_ones": {"p", "foot_p"}}
+#: A style drawn in place: ``(images, labels, rng) -> None``.
+Style = Callable[[np.ndarray, np.ndarray, np.random.Generator], None]
+#: The styles ``augment.styles`` may name; each builder takes the style's options.
+STYLES = Registry("style", "augment.styles")
 _INK = 128
 #: Columns per row of lean beyond which a 1 gets no flag.
 _MAX_SLANT = 0.3
@@ -29,16 +33,7 @@ _MAX_SLANT = 0.3
 def check_styles(styles: Mapping[str, Mapping[str, Any] | None], mode: str) -> None:
     """Refuse an unknown style or option, or styles without the static copy they are drawn on."""
     for name, options in styles.items():
-        if name not in STYLES:
-            raise ConfigError(
-                f"Unknown style {name!r} (config key `augment.styles`). Valid styles are: {', '.join(STYLES)}."
-            )
-        unknown = set(options or {}) - STYLES[name]
-        if unknown:
-            raise ConfigError(
-                f"Style {name!r} does not take the option(s) {', '.join(sorted(unknown))} (config key "
-                f"`augment.styles.{name}`). It accepts: {', '.join(sorted(STYLES[name]))}."
-            )
+        STYLES.check_arguments(name, (options or {}).keys())
     if styles and mode != "static":
         raise ConfigError(
             "`augment.styles` are drawn on the static augmented copy, but `augment.albumentations.mode` is "
@@ -57,12 +52,17 @@ def apply_styles(images: np.ndarray, labels: np.ndarray, styles: Mapping[str, Ma
     """
     images = images.copy()
     for name, options in styles.items():
-        if name == "european_ones":
-            european_ones(images, labels, np.random.default_rng([seed, 1]), **(options or {}))
+        STYLES.build(name, **(options or {}))(images, labels, np.random.default_rng([seed, 1]))
     return images
 
 
-def european_ones(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, p: float = 0.5, foot_p: float = 0.3) -> None:
+@STYLES.register("european_ones")
+def european_ones(p: float = 0.5, foot_p: float = 0.3) -> Style:
+    """Give a share ``p`` of the 1s a flag, and a share ``foot_p`` of those a foot (see :func:`_draw_european_ones`)."""
+    return functools.partial(_draw_european_ones, p=p, foot_p=foot_p)
+
+
+def _draw_european_ones(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, p: float, foot_p: float) -> None:
     """Give a share ``p`` of the 1s a flag, and a share ``foot_p`` of those a foot, in place.
 
     The flag leaves the top of the stroke towards the lower left, 25–50 % of the
