@@ -6,11 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-from helpers.network import free_port
+from helpers.network import free_port, wait_until_answers
 
 
 class MlflowServer:
@@ -29,23 +27,22 @@ class MlflowServer:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120) -> MlflowServer:
-        """Start the server and wait until it answers ``/health``."""
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
-             "--backend-store-uri", self.backend_uri,
-             "--artifacts-destination", str(self.folder / "server-artifacts"), "--workers", "1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.folder, start_new_session=True,
-            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no GenAI job workers: faster starts
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/health", timeout=2)
-                return self
-            except OSError:
-                time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"mlflow server did not start within {timeout:g} s")
+        """Start the server and wait until it answers ``/health`` (its output goes to ``server.log`` in the folder)."""
+        log = self.folder / "server.log"
+        with open(log, "a") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--backend-store-uri", self.backend_uri,
+                 "--artifacts-destination", str(self.folder / "server-artifacts"), "--workers", "1"],
+                stdout=output, stderr=subprocess.STDOUT, cwd=self.folder, start_new_session=True,
+                env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no GenAI job workers: faster starts
+            )
+        try:
+            wait_until_answers(f"{self.url}/health", self.process, log, timeout)
+        except AssertionError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
         """Kill the server and its web workers (as a crash would) and wait for it to end."""
