@@ -26,6 +26,7 @@ per source.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -140,7 +141,7 @@ def load_dataset(
     labels, origin = np.concatenate(pool_labels), np.concatenate(pool_origin)
     pool = _subsample(labels, max_train_images, rng)
     train, val = train_test_split(
-        pool, test_size=val_fraction, random_state=seed, stratify=_strata(labels[pool], origin[pool])
+        pool, test_size=val_fraction, random_state=seed, stratify=_strata(labels[pool], origin[pool], val_fraction)
     )
     weights = np.array([1.0 if options.get("test_only") else float(options.get("weight", 1.0)) for _, options in loaded])
     train = _repeat(train, origin, weights, rng)
@@ -192,11 +193,25 @@ def _subsample(labels: np.ndarray, limit: int | None, rng: np.random.Generator) 
     return np.sort(keep)
 
 
-def _strata(labels: np.ndarray, origin: np.ndarray) -> np.ndarray:
-    """Stratify the split by (source, digit), or by digit alone when a pair has fewer than 2 images."""
-    pairs = origin * 10 + labels
-    counts = np.bincount(pairs)
-    return pairs if counts[counts > 0].min() >= 2 else labels
+def _strata(labels: np.ndarray, origin: np.ndarray, val_fraction: float) -> np.ndarray | None:
+    """What the validation split is stratified by: (source, digit) pairs, else digits, else nothing.
+
+    A stratified split needs at least 2 images of each stratum, and at least as
+    many validation and training images as there are strata. A small folder of
+    one's own digits (60 images of 9 digits, 6 of them for validation) can have
+    neither; it is then split at random, with a warning, rather than not at all.
+    """
+    validation = math.ceil(val_fraction * len(labels))  # scikit-learn's rounding of a fractional test_size
+    for strata in (origin * 10 + labels, labels):
+        counts = np.bincount(strata)
+        counts = counts[counts > 0]
+        if counts.min() >= 2 and min(validation, len(labels) - validation) >= len(counts):
+            return strata
+    log.warning(
+        "The validation split is drawn at random, not stratified by digit: %d training images of %d digits are too few "
+        "for a stratified %.0f %% split.", len(labels), len(np.unique(labels)), 100 * val_fraction,
+    )
+    return None
 
 
 def _repeat(train: np.ndarray, origin: np.ndarray, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from digit_experiments.dataset import load_dataset
 from digit_experiments.dataset.sources.base import SourceData
 from digit_experiments.dataset.sources.folder import load_folder
 from digit_experiments.dataset.standardise import standardise_batch
@@ -172,3 +173,16 @@ def test_missing_folder_and_missing_class_folders(tmp_path: Path) -> None:
     (tmp_path / "photos" / "cat").mkdir()
     with pytest.raises(DataError, match="has no class folders 0/"):
         load_folder(tmp_path, "photos")
+
+
+def test_a_folder_too_small_for_a_stratified_split_is_split_at_random(
+    mnist: SourceData, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for index, label in enumerate(mnist.test_labels[:40]):  # 40 images, 4 of them for validation: fewer than the digits
+        folder = tmp_path / "few" / str(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{index}.png"), mnist.test_images[index])
+    with caplog.at_level(logging.WARNING):
+        splits = load_dataset({"folder": {"path": str(tmp_path / "few")}}, tmp_path, seed=0)
+    assert len(splits.val_labels) == 4 and len(splits.train_labels) + len(splits.val_labels) + len(splits.tests["folder"][1]) == 40
+    assert "drawn at random, not stratified" in caplog.text
