@@ -45,15 +45,15 @@ def evaluate(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     tracking.connect(config["tracking"])
     ensemble = load_ensemble(config["model_uri"], config["top"])
     splits = load_dataset(data_dir=resolve(config["paths"]["data_dir"]), seed=config["seed"], **config["dataset"])
-    scores = score_sets(ensemble, splits.tests, config["batch_size"])
+    scores = score_sets(ensemble, splits.tests, config["batch_size"], config["tta"])
     rows = score_rows(scores)
     print(format_table(rows), flush=True)
     extras = None
     if config["suite"] is not None:
-        extras = run_suite(config["suite"], ensemble, splits.tests, config["batch_size"], config["seed"])
+        extras = run_suite(config["suite"], ensemble, splits.tests, config["batch_size"], config["seed"], config["tta"])
         print("\n" + extras.texts["evaluation/robustness.md"], flush=True)
     if config["log"]:
-        run_id = log_evaluation(config["tracking"], ensemble, scores, rows, config["model_uri"], extras)
+        run_id = log_evaluation(config["tracking"], ensemble, scores, rows, config["model_uri"], extras, config["tta"])
         log.info("Logged the evaluation as MLflow run %s in %s", run_id, tracking.tracking_uri(config["tracking"]["uri"]))
     return rows
 

@@ -87,6 +87,37 @@ def test_export_then_evaluate_an_ensemble_without_the_store(trained, tmp_path: P
     assert single.stdout == ensemble.stdout, "two copies of one model average to the same predictions"
 
 
+def test_evaluate_with_tta_scores_a_folder_as_predict_with_tta_scores_its_files(trained, data_dir: Path, tmp_path: Path) -> None:
+    workdir, run_id = trained
+    images, labels = mnist_test_images(data_dir, 60)
+    for split in ("train", "test"):
+        for i, (image, label) in enumerate(zip(images, labels)):
+            path = tmp_path / "digits" / split / str(label) / f"{i:02d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), image)
+    folder = ["dataset=folder", f"dataset.sources.folder.path={tmp_path}/digits"]
+    evaluated = {
+        tta: run_cli("digit_experiments.evaluate", [f"model_uri=runs:/{run_id}/model", *folder, f"tta={tta}", "log=true"], cwd=workdir)
+        for tta in ("false", "true")
+    }
+    predicted = run_cli(
+        "digit_experiments.predict", [f"model_uri=runs:/{run_id}/model", f"inputs={tmp_path}/digits/test", "tta=true", "format=json"], cwd=workdir
+    )
+    assert predicted.returncode == 0 and all(r.returncode == 0 for r in evaluated.values()), predicted.stderr[-3000:]
+    rows = json.loads(predicted.stdout)
+    predict_accuracy = np.mean([row["digit"] == int(Path(row["file"]).parent.name) for row in rows])
+    predict_loss = -np.mean([np.log(max(row["probabilities"][int(Path(row["file"]).parent.name)], 1e-7)) for row in rows])
+    _, n, accuracy, loss, _ = evaluated["true"].stdout.strip().splitlines()[1].split()
+    assert int(n) == len(rows) == 60
+    assert float(accuracy) == pytest.approx(predict_accuracy, abs=1e-4)
+    assert float(loss) == pytest.approx(predict_loss, abs=2e-3)
+    assert evaluated["true"].stdout != evaluated["false"].stdout, "the views change the probabilities"
+    client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    experiment_id = client.get_run(run_id).info.experiment_id
+    tagged = client.search_runs([experiment_id], filter_string=f"tags.evaluated_run_id = '{run_id}' and tags.`evaluation.tta` = 'true'")
+    assert len(tagged) == 1
+
+
 @pytest.mark.parametrize("uri, message", [
     ("runs:/0123456789abcdef/model", "Cannot load model 'runs:/0123456789abcdef/model'"),
     ("no/such/model.keras", "Model 'no/such/model.keras' not found"),

@@ -72,6 +72,7 @@ def log_evaluation(
     rows: list[dict[str, Any]],
     ensemble_reference: str | Sequence[str] = (),
     extras: Extras | None = None,
+    tta: bool = False,
 ) -> str:
     """Log an evaluation as a new MLflow run tagged ``evaluated_run_id`` with the training run(s).
 
@@ -88,6 +89,7 @@ def log_evaluation(
         ensemble_reference: ``evaluate``'s ``model_uri``; for each ``sweep:<parent run id>``
             in it, the test metrics also go on that parent run, prefixed ``ensemble_``.
         extras: More metrics, text artifacts and figures for the same run (a suite's results).
+        tta: Whether the scores averaged test-time augmentation views (tag ``evaluation.tta``).
 
     Returns:
         The new run's id.
@@ -97,6 +99,7 @@ def log_evaluation(
         "evaluated_run_id": ",".join(ensemble.run_ids),
         "evaluation.model_uri": ",".join(uris)[:5000],
         "evaluation.sources": ",".join(name for name in scores if name != "all"),
+        "evaluation.tta": str(tta).lower(),
     }
     settings = {**tracking_settings, "run_name": tracking_settings.get("run_name") or "evaluate"}
     with tracking.tracked_run(settings, tags=tags) as run:

@@ -69,11 +69,14 @@ class Ensemble:
         outputs = [np.asarray(m.model.predict(dataset, verbose=verbose), np.float32) for m in self.members]
         return np.mean(outputs, axis=0)
 
-    def probabilities(self, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
-        """Mean ``(n, 10)`` probabilities of the members for ``(n, 28, 28)`` uint8 standardised images."""
+    def probabilities(self, images: np.ndarray, batch_size: int = 512, tta: bool = False) -> np.ndarray:
+        """Mean ``(n, 10)`` probabilities of the members for ``(n, 28, 28)`` uint8 standardised images.
+
+        With ``tta``, also averaged over the test-time augmentation views of each image.
+        """
         if len(images) == 0:
             return np.zeros((0, 10), np.float32)
-        return predict_probabilities(self, images, batch_size)
+        return predict_probabilities(self, images, batch_size, tta=tta)
 
 
 def load_ensemble(uris: str | Sequence[str], top: int = 3) -> Ensemble:

@@ -15,7 +15,6 @@ import numpy as np
 from digit_experiments.dataset.standardise import check_polarity, standardise_images
 from digit_experiments.dataset.io.image_files import MAX_IMAGE_PIXELS
 from digit_experiments.inference.image_inputs import decode_files, expand_inputs
-from digit_experiments.inference.tta import tta_views
 
 
 @dataclass
@@ -74,8 +73,7 @@ def predict_files(
     decoded, errors = decode_files(files, max_image_pixels)
     ok = [i for i, image in enumerate(decoded) if image is not None]
     images = standardise_images([decoded[i] for i in ok], polarity)
-    views = list(tta_views(images)) if tta else [images]
-    probabilities = np.mean([ensemble.probabilities(view, batch_size) for view in views], axis=0)
+    probabilities = ensemble.probabilities(images, batch_size, tta)
     predictions = [Prediction(str(path), error=error) for path, error in zip(files, errors)]
     for row, index in enumerate(ok):
         predictions[index].probabilities = probabilities[row]

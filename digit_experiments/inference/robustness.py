@@ -30,19 +30,26 @@ EXAMPLES = 10
 
 
 def robustness_rows(
-    model: Any, tests: Mapping[str, tuple[np.ndarray, np.ndarray]], batch_size: int, seed: int
+    model: Any, tests: Mapping[str, tuple[np.ndarray, np.ndarray]], batch_size: int, seed: int, tta: bool = False
 ) -> list[dict[str, Any]]:
     """Score ``model`` (a Keras model or an ensemble) clean and under every corruption, per source.
+
+    Args:
+        model: A Keras model or an ensemble.
+        tests: ``{source: (uint8 images, labels)}``.
+        batch_size: Images per model call.
+        seed: Seed of the corruptions.
+        tta: Score every image, clean or corrupted, with test-time augmentation.
 
     Returns:
         Rows with the keys of :data:`COLUMNS`: first the clean score of each
         source, then each corruption's, then the mean corruption error.
     """
-    clean = _accuracies(model, tests, batch_size)
+    clean = _accuracies(model, tests, batch_size, tta)
     rows = [_row(CLEAN, source, len(tests[source][1]), accuracy, accuracy) for source, accuracy in clean.items()]
     for number, name in enumerate(CORRUPTIONS.names(), 1):
         corrupted = {source: (corrupt(name, images, seed), labels) for source, (images, labels) in tests.items()}
-        for source, accuracy in _accuracies(model, corrupted, batch_size).items():
+        for source, accuracy in _accuracies(model, corrupted, batch_size, tta).items():
             rows.append(_row(name, source, len(tests[source][1]), accuracy, clean[source]))
         log.info("Corruption %d/%d (%s) scored", number, len(CORRUPTIONS.names()), name)
     for source in tests:
@@ -65,8 +72,8 @@ def examples_figure(images: np.ndarray, seed: int):
     return plots.source_samples(rows, per_source=len(images), title="Corruptions of the robustness suite")
 
 
-def _accuracies(model: Any, tests: Mapping[str, tuple[np.ndarray, np.ndarray]], batch_size: int) -> dict[str, float]:
-    return {name: score.accuracy for name, score in score_sets(model, dict(tests), batch_size).items() if name != "all"}
+def _accuracies(model: Any, tests: Mapping[str, tuple[np.ndarray, np.ndarray]], batch_size: int, tta: bool) -> dict[str, float]:
+    return {name: score.accuracy for name, score in score_sets(model, dict(tests), batch_size, tta).items() if name != "all"}
 
 
 def _row(corruption: str, source: str, n: int, accuracy: float, clean_accuracy: float) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from digit_experiments.inference.tta import tta_views
 from digit_experiments.training.pipeline import evaluation_dataset
 
 
@@ -40,22 +41,45 @@ class Scores:
         return float(-np.log(np.clip(picked, 1e-7, 1.0)).mean())
 
 
-def predict_probabilities(model, images: np.ndarray, batch_size: int, verbose: int | str = 0) -> np.ndarray:
-    """``model``'s class probabilities for uint8 images, through the evaluation pipeline."""
-    dataset = evaluation_dataset(images, np.zeros(len(images), np.int64), batch_size).map(lambda x, _: x)
-    return np.asarray(model.predict(dataset, verbose=verbose), dtype=np.float32)
+def predict_probabilities(
+    model, images: np.ndarray, batch_size: int, verbose: int | str = 0, tta: bool = False
+) -> np.ndarray:
+    """``model``'s class probabilities for uint8 images, through the evaluation pipeline.
+
+    Args:
+        model: A Keras model, or anything with its ``predict(dataset, verbose)``.
+        images: ``(n, 28, 28)`` uint8 standardised images.
+        batch_size: Images per model call.
+        verbose: Keras's progress output.
+        tta: Average over the fixed views of :data:`~digit_experiments.inference.tta.TTA_TRANSFORMS`
+            instead of scoring the images as they are.
+
+    Returns:
+        ``(n, 10)`` float32 probabilities.
+    """
+    outputs = []
+    for view in tta_views(images) if tta else [images]:
+        dataset = evaluation_dataset(view, np.zeros(len(view), np.int64), batch_size).map(lambda x, _: x)
+        outputs.append(np.asarray(model.predict(dataset, verbose=verbose), dtype=np.float32))
+    return np.mean(outputs, axis=0)
 
 
 def score_sets(
-    model, tests: dict[str, tuple[np.ndarray, np.ndarray]], batch_size: int
+    model, tests: dict[str, tuple[np.ndarray, np.ndarray]], batch_size: int, tta: bool = False
 ) -> dict[str, Scores]:
     """Score ``model`` on each named test set, plus ``"all"`` (their union) when there are several.
+
+    Args:
+        model: A Keras model or an ensemble.
+        tests: ``{set name: (uint8 images, labels)}``.
+        batch_size: Images per model call.
+        tta: Average each image's probabilities over the test-time augmentation views.
 
     Returns:
         ``{set name: Scores}``.
     """
     scores = {
-        name: Scores(images, labels, predict_probabilities(model, images, batch_size))
+        name: Scores(images, labels, predict_probabilities(model, images, batch_size, tta=tta))
         for name, (images, labels) in tests.items()
     }
     if len(scores) > 1:

@@ -15,16 +15,17 @@ SUITES = ("robustness",)
 
 
 def run_suite(
-    name: str, model: Any, tests: Mapping[str, tuple[np.ndarray, np.ndarray]], batch_size: int, seed: int
+    name: str, model: Any, tests: Mapping[str, tuple[np.ndarray, np.ndarray]], batch_size: int, seed: int, tta: bool = False
 ) -> Extras:
-    """Run suite ``name`` on ``model`` and the test sets; return its table, metrics and figures.
+    """Run suite ``name`` on ``model`` and the test sets (with test-time augmentation if ``tta``);
+    return its table, metrics and figures.
 
     Raises:
         ConfigError: for a suite that does not exist.
     """
     if name not in SUITES:
         raise ConfigError(f"Unknown evaluation suite {name!r}. Use suite=robustness, or suite=null for the clean test sets.")
-    rows = robustness_rows(model, tests, batch_size, seed)
+    rows = robustness_rows(model, tests, batch_size, seed, tta)
     metrics = {f"robustness_{r['corruption']}_{r['source']}_accuracy": r["accuracy"] for r in rows if r["corruption"] != MEAN}
     metrics.update({f"robustness_{source}_mce": error for source, error in mean_corruption_errors(rows).items()})
     first_images = next(iter(tests.values()))[0]
