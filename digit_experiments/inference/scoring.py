@@ -59,9 +59,14 @@ def predict_probabilities(
     """
     outputs = []
     for view in tta_views(images) if tta else [images]:
-        dataset = evaluation_dataset(view, np.zeros(len(view), np.int64), batch_size).map(lambda x, _: x)
+        dataset = evaluation_dataset(view, np.zeros(len(view), np.int64), batch_size).map(_images_only)
         outputs.append(np.asarray(model.predict(dataset, verbose=verbose), dtype=np.float32))
     return np.mean(outputs, axis=0)
+
+
+def _images_only(images, _labels):
+    """The images of an ``(images, labels)`` batch (a named function: AutoGraph warns that it cannot read a lambda's source)."""
+    return images
 
 
 def score_sets(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,18 @@ def pip_requirements() -> list[str]:
                 requirements.append(f"{name}=={importlib.metadata.version(name)}")
                 break
     return requirements
+
+
+@contextlib.contextmanager
+def _quiet(logger_name: str):
+    """Hide a logger's warnings for the duration of the block."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def log_keras_model(
@@ -66,7 +79,8 @@ def log_keras_model(
 
     model = keras.Model(model.input, model.output, name=model.name)  # single tensors keep the input structure
     local_dir.mkdir(parents=True, exist_ok=False)
-    mlflow.keras.save_model(model, str(local_dir), pip_requirements=pip_requirements())
+    with _quiet("mlflow.keras.save"):  # its "no signature" warning: use_checked_pyfunc sets the signature next
+        mlflow.keras.save_model(model, str(local_dir), pip_requirements=pip_requirements())
     use_checked_pyfunc(str(local_dir), example)
     recorder.log_artifacts(local_dir, artifact_path)
     return f"runs:/{recorder.run_id}/{artifact_path}"
