@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from digit_experiments.core.errors import UserError
 from digit_experiments.hpo.report import best_job_ids, sweep_parent_id
+from digit_experiments.model import deskew  # noqa: F401  (registers the Deskew layer, so models that use it load)
 from digit_experiments.training import losses, schedules  # noqa: F401  (register their classes for checkpoints)
 from digit_experiments.inference.scoring import predict_probabilities
 

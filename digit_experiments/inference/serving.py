@@ -196,6 +196,8 @@ def _load_pyfunc(path: str) -> ServedClassifier:
     """MLflow's loader hook: ``path`` is the model's ``data`` folder, as the ``keras`` flavour saved it."""
     import keras
 
+    from digit_experiments.model import deskew  # noqa: F401  (registers the Deskew layer, so models that use it load)
+
     model_dir = os.path.dirname(path) if not os.path.isfile(os.path.join(path, "MLmodel")) else path
     conf = Model.load(os.path.join(model_dir, "MLmodel")).flavors["python_function"]
     model = keras.saving.load_model(os.path.join(model_dir, "data", "model.keras"), compile=False)

@@ -12,6 +12,23 @@ INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 
 
+def model_inputs(deskew: bool = False):
+    """The models' input and the tensor their first layer reads: the input, deskewed when asked.
+
+    Args:
+        deskew: Straighten each digit's slant first (:class:`~digit_experiments.model.deskew.Deskew`).
+
+    Returns:
+        ``(inputs, x)``: the ``keras.Input`` named ``image``, and ``x``.
+    """
+    import keras
+
+    from digit_experiments.model.deskew import Deskew
+
+    inputs = keras.Input(shape=INPUT_SHAPE, name="image")
+    return inputs, (Deskew(name="deskew")(inputs) if deskew else inputs)
+
+
 def build_model(config: Mapping[str, Any]):
     """Build the model named by ``config["name"]`` with the remaining keys as arguments.
 

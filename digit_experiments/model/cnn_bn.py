@@ -13,7 +13,7 @@ from typing import Sequence
 import keras
 from keras import layers, regularizers
 
-from digit_experiments.model.builder import INPUT_SHAPE, MODELS, NUM_CLASSES
+from digit_experiments.model.builder import MODELS, NUM_CLASSES, model_inputs
 
 
 @MODELS.register("cnn_bn")
@@ -27,6 +27,7 @@ def build_cnn_bn(
     dense_dropout: float = 0.5,
     l2: float = 1e-4,
     bn_momentum: float = 0.9,
+    deskew: bool = False,
 ) -> keras.Model:
     """Build the seed CNN.
 
@@ -44,14 +45,15 @@ def build_cnn_bn(
             few hundred steps (a smoke run, a small dataset, the first epochs of MNIST
             at batch 384) then validates with statistics that still remember their
             initial values, and scores near chance. 0.9 averages over about 10 steps.
+        deskew: Straighten each input digit's slant first (no parameters; see
+            :mod:`digit_experiments.model.deskew`).
 
     Returns:
         An uncompiled Keras model.
     """
     if len(filters) != len(paddings):
         raise ValueError(f"model.filters has {len(filters)} blocks but model.paddings has {len(paddings)}")
-    inputs = keras.Input(shape=INPUT_SHAPE, name="image")
-    x = inputs
+    inputs, x = model_inputs(deskew)
     for block, (block_filters, padding) in enumerate(zip(filters, paddings), start=1):
         for conv in range(1, convs_per_block + 1):
             x = layers.Conv2D(

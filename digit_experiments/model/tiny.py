@@ -5,12 +5,17 @@ from __future__ import annotations
 import keras
 from keras import layers, regularizers
 
-from digit_experiments.model.builder import INPUT_SHAPE, MODELS, NUM_CLASSES
+from digit_experiments.model.builder import MODELS, NUM_CLASSES, model_inputs
 
 
 @MODELS.register("tiny")
 def build_tiny(
-    filters: int = 8, conv_dropout: float = 0.1, dense_units: int = 32, dense_dropout: float = 0.2, l2: float = 1e-4
+    filters: int = 8,
+    conv_dropout: float = 0.1,
+    dense_units: int = 32,
+    dense_dropout: float = 0.2,
+    l2: float = 1e-4,
+    deskew: bool = False,
 ) -> keras.Model:
     """Build a two-convolution network of a few thousand parameters.
 
@@ -20,12 +25,13 @@ def build_tiny(
         dense_units: Width of the dense layer.
         dense_dropout: Dropout rate after the dense layer.
         l2: L2 factor on the dense layer's kernel.
+        deskew: Straighten each input digit's slant first.
 
     Returns:
         An uncompiled Keras model.
     """
-    inputs = keras.Input(shape=INPUT_SHAPE, name="image")
-    x = layers.Conv2D(filters, 3, activation="relu", name="conv1")(inputs)
+    inputs, x = model_inputs(deskew)
+    x = layers.Conv2D(filters, 3, activation="relu", name="conv1")(x)
     x = layers.MaxPooling2D(2, name="pool1")(x)
     x = layers.Conv2D(2 * filters, 3, activation="relu", name="conv2")(x)
     x = layers.MaxPooling2D(2, name="pool2")(x)

@@ -60,6 +60,8 @@ def log_keras_model(
     weights, without the optimizer, its learning-rate schedule or the
     training loss, so it loads with plain Keras (``mlflow models serve``,
     TF Serving, another project) even when those are this project's classes.
+    The one project layer a model may hold is ``Deskew`` (``model.deskew=true``):
+    elsewhere, ``import digit_experiments.model.deskew`` before loading it.
     Its ``python_function`` flavour (``mlflow models serve``, ``mlflow.pyfunc``)
     checks what it is sent first (:mod:`digit_experiments.inference.serving`).
 
