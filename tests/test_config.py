@@ -74,6 +74,7 @@ def test_robust_recipe_holds_usps_out_and_keeps_the_fast_schedule() -> None:
         "stroke width changes the clean digit; noise comes last"
     )
     assert config["augment"]["geometric"]["width_stretch"] > 0 and config["augment"]["geometric"]["shear"] > 0
+    assert config["model"]["deskew"] is True, "version 2 deskews its inputs"
 
 
 @pytest.mark.parametrize(

@@ -23,10 +23,11 @@ def test_ensemble_recipe_trains_members_and_evaluate_logs_on_the_parent(data_dir
     members = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert sorted(run.data.params["seed"] for run in members) == ["1", "2"]
     assert {run.data.params["dataset.split_seed"] for run in members} == {"42"}, "one validation set for all members"
+    assert {run.data.params["model.deskew"] for run in members} == {"True"}
 
     scored = run_cli(
         "digit_experiments.evaluate",
-        [f"model_uri=sweep:{parent.info.run_id}", "top=2", "log=true", "dataset.max_test_images_per_source=200"],
+        [f"model_uri=sweep:{parent.info.run_id}", "top=2", "tta=true", "log=true", "dataset.max_test_images_per_source=200"],
         cwd=tmp_path,
     )
     assert scored.returncode == 0, scored.stderr[-3000:]
