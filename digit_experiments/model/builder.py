@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import keras
+
 from digit_experiments.core.registry import Registry, plain
+from digit_experiments.model.deskew import Deskew
 
 MODELS = Registry("model", "model.name")
 
@@ -21,10 +24,6 @@ def model_inputs(deskew: bool = False):
     Returns:
         ``(inputs, x)``: the ``keras.Input`` named ``image``, and ``x``.
     """
-    import keras
-
-    from digit_experiments.model.deskew import Deskew
-
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
     return inputs, (Deskew(name="deskew")(inputs) if deskew else inputs)
 

@@ -47,7 +47,8 @@ class Deskew(keras.layers.Layer):
         self.max_slant = float(max_slant)
 
     def call(self, images):
-        ink = ops.cast(images, "float32")[..., 0]
+        images = ops.cast(images, "float32")
+        ink = images[..., 0]
         shape = ops.shape(ink)  # dynamic: augmented batches arrive without a static size
         rows = ops.reshape(ops.arange(shape[1], dtype="float32"), (1, -1, 1))
         columns = ops.reshape(ops.arange(shape[2], dtype="float32"), (1, 1, -1))
@@ -62,7 +63,7 @@ class Deskew(keras.layers.Layer):
         # Output pixel (x, y) reads input pixel (x + slant * (y - row_mean), y).
         zeros, ones = ops.zeros_like(slant), ops.ones_like(slant)
         transforms = ops.stack([ones, slant, -slant * row_mean, zeros, ones, zeros, zeros, zeros], axis=1)
-        return ops.image.affine_transform(ops.cast(images, "float32"), transforms, interpolation="bilinear", fill_mode="constant")
+        return ops.image.affine_transform(images, transforms, interpolation="bilinear", fill_mode="constant")
 
     def compute_output_shape(self, input_shape):
         return input_shape
