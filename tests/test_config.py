@@ -9,7 +9,7 @@ from digit_experiments.core.validation import validate
 
 from helpers import CONF_DIR, compose_config
 
-GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra")
+GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name not in ("hydra", "ensemble_member"))
 
 
 def group_options() -> list[tuple[str, str]]:
@@ -21,6 +21,21 @@ def test_every_group_option_composes_and_validates(group: str, option: str) -> N
     cfg = compose_config([f"{group}={option}", "paths.output_dir=/tmp/unused"])
     config = validate(cfg)
     assert config["batch_size"] >= 1
+
+
+@pytest.mark.parametrize("member", sorted(p.stem for p in (CONF_DIR / "ensemble_member").glob("*.yaml")))
+def test_every_ensemble_member_composes_on_the_ensemble_recipe(member: str) -> None:
+    config = validate(compose_config(["experiment=ensemble", f"ensemble_member={member}", "paths.output_dir=/tmp/unused"]))
+    assert config["dataset"]["split_seed"] == 42, "members are ranked on one validation set"
+    assert config["optimizer"]["use_ema"] is True and config["epochs"] == 20, "a member varies fast_ema, not its training"
+
+
+def test_ensemble_members_override_the_recipe_they_sit_on() -> None:
+    plain = compose_config(["experiment=ensemble"])
+    elastic = compose_config(["experiment=ensemble", "ensemble_member=elastic"])
+    assert (plain.model.deskew, plain.augment.albumentations.mode) == (True, "off")
+    assert (elastic.model.deskew, elastic.augment.albumentations.mode) == (False, "realtime")
+    assert compose_config(["experiment=ensemble", "ensemble_member=kernel5"]).model.kernel_size == 5
 
 
 def test_design_card_overrides_reach_the_config() -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from omegaconf import OmegaConf
+
 from digit_experiments.model import MODELS, build_model
+
+from helpers import compose_config
 
 
 def test_cnn_bn_is_exactly_the_seed_network() -> None:
@@ -22,6 +26,14 @@ def test_cnn_bn_is_exactly_the_seed_network() -> None:
     assert output.units == 10 and output.activation.__name__ == "softmax"
     assert model.get_layer("dense_dropout").rate == 0.5
     assert model.count_params() == 934_064
+
+
+def test_the_kernel5_ensemble_member_ends_where_the_seed_network_does() -> None:
+    member = compose_config(["experiment=ensemble", "ensemble_member=kernel5"]).model
+    model = build_model(OmegaConf.to_container(member))
+    assert model.get_layer("block1_conv1").kernel_size == (5, 5)
+    assert model.get_layer("block3_pool").output.shape[1:] == (2, 2, 128)
+    assert model.count_params() == 1_606_320
 
 
 def test_sweep_keys_change_the_model() -> None:
