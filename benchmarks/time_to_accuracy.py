@@ -108,12 +108,18 @@ def plot(results: list[dict], output: Path) -> None:
     print(f"saved {output}")
 
 
+def default_output(overrides: list[str]) -> Path:
+    """``results/time_to_accuracy[-<overrides>].json``: runs with different overrides keep their own files."""
+    suffix = re.sub(r"[^\w.-]", "_", "-".join(overrides))[:60]
+    return Path(__file__).parent / "results" / ("time_to_accuracy" + (f"-{suffix}" if suffix else "") + ".json")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipes", nargs="+", default=["fast", "seed"])
     parser.add_argument("--overrides", nargs="*", default=[], help="overrides for every recipe, e.g. trainer.precision=float32")
     parser.add_argument("--workdir", type=Path, help="keep the runs' outputs and MLflow store here (default: a temporary folder)")
-    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "time_to_accuracy.json")
+    parser.add_argument("--output", type=Path, help="the JSON to write, the plot beside it (default: results/time_to_accuracy-<overrides>.json)")
     args = parser.parse_args()
     precision = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("trainer.precision=")), "auto")
     about = machine(precision)
@@ -127,8 +133,7 @@ def main() -> None:
             for t, r in result["reached"].items()
         ))
     report = {"machine": about, "results": results}
-    suffix = re.sub(r"[^\w.-]", "_", "-".join(args.overrides))[:60]
-    output = args.output.with_stem(args.output.stem + (f"-{suffix}" if suffix else ""))
+    output = args.output or default_output(args.overrides)
     save_report(report, output)
     plot(results, output.with_suffix(".png"))
 

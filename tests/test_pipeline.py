@@ -152,6 +152,18 @@ def test_european_ones_get_a_flag_on_upright_ones_only_and_other_digits_are_unto
     np.testing.assert_array_equal(apply_styles(images, labels, {"european_ones": {"p": 1.0}}, seed=3), apply_styles(images, labels, {"european_ones": {"p": 1.0}}, seed=3))
 
 
+def test_european_ones_flag_length_and_angle_reach_wide_shallow_flags() -> None:
+    from digit_experiments.augment.styles import apply_styles
+
+    upright = np.zeros((1, 28, 28), np.uint8)
+    upright[0, 4:24, 13:16] = 255
+    default = apply_styles(upright, np.array([1]), {"european_ones": {"p": 1.0, "foot_p": 0.0}}, seed=3)
+    long_shallow = {"p": 1.0, "foot_p": 0.0, "flag_length": [0.7, 0.7], "flag_angle": [20, 20]}
+    wide = apply_styles(upright, np.array([1]), {"european_ones": long_shallow}, seed=3)
+    assert (default[0, :, :3] > 0).sum() == 0, "the default flag is at most half the height long"
+    assert (wide[0, 4:14, :3] > 128).sum() >= 1 and (wide[0, 14:, :13] > 0).sum() == 0, "a long flag that stays high"
+
+
 def test_styles_name_their_mistakes() -> None:
     from digit_experiments.augment.styles import check_styles
 
@@ -161,3 +173,5 @@ def test_styles_name_their_mistakes() -> None:
         check_styles({"european_ones": {"q": 1}}, "static")
     with pytest.raises(ConfigError, match="augment.albumentations.mode=static"):
         check_styles({"european_ones": {}}, "realtime")
+    with pytest.raises(ConfigError, match="flag_length"):
+        check_styles({"european_ones": {"flag_length": [0.6, 0.3]}}, "static")

@@ -31,9 +31,10 @@ _MAX_SLANT = 0.3
 
 
 def check_styles(styles: Mapping[str, Mapping[str, Any] | None], mode: str) -> None:
-    """Refuse an unknown style or option, or styles without the static copy they are drawn on."""
+    """Refuse an unknown style, option or option value, or styles without the static copy they are drawn on."""
     for name, options in styles.items():
         STYLES.check_arguments(name, (options or {}).keys())
+        STYLES.build(name, **(options or {}))
     if styles and mode != "static":
         raise ConfigError(
             "`augment.styles` are drawn on the static augmented copy, but `augment.albumentations.mode` is "
@@ -57,18 +58,61 @@ def apply_styles(images: np.ndarray, labels: np.ndarray, styles: Mapping[str, Ma
 
 
 @STYLES.register("european_ones")
-def european_ones(p: float = 0.5, foot_p: float = 0.3) -> Style:
-    """Give a share ``p`` of the 1s a flag, and a share ``foot_p`` of those a foot (see :func:`_draw_european_ones`)."""
-    return functools.partial(_draw_european_ones, p=p, foot_p=foot_p)
+def european_ones(
+    p: float = 0.5,
+    foot_p: float = 0.3,
+    flag_length: tuple[float, float] = (0.25, 0.5),
+    flag_angle: tuple[float, float] = (25.0, 55.0),
+) -> Style:
+    """Give a share ``p`` of the 1s a flag, and a share ``foot_p`` of those a foot.
+
+    Args:
+        p: Share of the (upright) 1s that get a flag.
+        foot_p: Share of the flagged 1s that also get a foot.
+        flag_length: Range of the flag's length, as a share of the digit's height.
+        flag_angle: Range of the flag's angle below the horizontal, in degrees. A
+            1 written wide, or stretched to fill its box, has a long shallow flag.
+
+    Returns:
+        The style (see :func:`_draw_european_ones`).
+    """
+    flag_length = _checked_range("flag_length", flag_length, (0.0, 1.0), "shares of the digit's height, e.g. [0.25, 0.5]")
+    flag_angle = _checked_range("flag_angle", flag_angle, (0.0, 90.0), "degrees below the horizontal, e.g. [25, 55]")
+    return functools.partial(
+        _draw_european_ones, p=p, foot_p=foot_p, flag_length=flag_length, flag_angle=flag_angle
+    )
 
 
-def _draw_european_ones(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, p: float, foot_p: float) -> None:
+def _checked_range(option: str, value: Any, bounds: tuple[float, float], meaning: str) -> tuple[float, float]:
+    """``value`` as a ``(low, high)`` pair within ``bounds``, or a ConfigError that names the option."""
+    try:
+        low, high = (float(v) for v in value)
+        valid = bounds[0] <= low <= high <= bounds[1]
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ConfigError(
+            f"`augment.styles.european_ones.{option}` is {value!r}, but it must be [low, high] with "
+            f"{bounds[0]:g} <= low <= high <= {bounds[1]:g}: {meaning}."
+        )
+    return low, high
+
+
+def _draw_european_ones(
+    images: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    p: float,
+    foot_p: float,
+    flag_length: tuple[float, float],
+    flag_angle: tuple[float, float],
+) -> None:
     """Give a share ``p`` of the 1s a flag, and a share ``foot_p`` of those a foot, in place.
 
-    The flag leaves the top of the stroke towards the lower left, 25–50 % of the
-    digit's height long, 25–55° below the horizontal, on 1s that stand
-    upright (a leaning 1 with a flag is a 7); the foot is a horizontal
-    stroke across the bottom, 40–70 % of the height wide.
+    The flag leaves the top of the stroke towards the lower left, ``flag_length``
+    of the digit's height long, ``flag_angle`` degrees below the horizontal, on
+    1s that stand upright (a leaning 1 with a flag is a 7); the foot is a
+    horizontal stroke across the bottom, 40–70 % of the height wide.
     """
     for index in np.flatnonzero(labels == 1):
         if rng.random() >= p:
@@ -83,7 +127,7 @@ def _draw_european_ones(images: np.ndarray, labels: np.ndarray, rng: np.random.G
             continue  # a leaning 1 with a flag is a 7: the style is drawn on upright ones only
         width = int(np.clip(round(0.8 * len(rows) / height), 1, 3))
         top_x = int(round(columns[rows <= top + 1].mean()))
-        length, angle = rng.uniform(0.25, 0.5) * height, math.radians(rng.uniform(25, 55))
+        length, angle = rng.uniform(*flag_length) * height, math.radians(rng.uniform(*flag_angle))
         end = (int(round(top_x - length * math.cos(angle))), int(round(top + length * math.sin(angle))))
         cv2.line(image, (top_x, int(top)), end, 255, width, cv2.LINE_AA)
         if rng.random() < foot_p:
