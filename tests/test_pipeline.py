@@ -9,6 +9,7 @@ import tensorflow as tf
 from digit_experiments.augment.albumentations_set import CHUNK_SIZE, compute_static_copy, static_copy
 from digit_experiments.augment.geometric import random_affine
 from digit_experiments.core.errors import ConfigError
+from digit_experiments.core.validation import validate
 from digit_experiments.training.pipeline import evaluation_dataset, training_dataset
 
 from helpers import compose_config
@@ -174,4 +175,4 @@ def test_styles_name_their_mistakes() -> None:
     with pytest.raises(ConfigError, match="augment.albumentations.mode=static"):
         check_styles({"european_ones": {}}, "realtime")
     with pytest.raises(ConfigError, match="flag_length"):
-        check_styles({"european_ones": {"flag_length": [0.6, 0.3]}}, "static")
+        validate(compose_config(["experiment=robust", "++augment.styles.european_ones.flag_length=[0.6,0.3]", "paths.output_dir=/tmp/unused"]))

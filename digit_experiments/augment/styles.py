@@ -31,10 +31,9 @@ _MAX_SLANT = 0.3
 
 
 def check_styles(styles: Mapping[str, Mapping[str, Any] | None], mode: str) -> None:
-    """Refuse an unknown style, option or option value, or styles without the static copy they are drawn on."""
+    """Refuse an unknown style or option, or styles without the static copy they are drawn on."""
     for name, options in styles.items():
         STYLES.check_arguments(name, (options or {}).keys())
-        STYLES.build(name, **(options or {}))
     if styles and mode != "static":
         raise ConfigError(
             "`augment.styles` are drawn on the static augmented copy, but `augment.albumentations.mode` is "
@@ -72,30 +71,14 @@ def european_ones(
         flag_length: Range of the flag's length, as a share of the digit's height.
         flag_angle: Range of the flag's angle below the horizontal, in degrees. A
             1 written wide, or stretched to fill its box, has a long shallow flag.
+            Both ranges are checked with the run config (``core/validation.py``).
 
     Returns:
         The style (see :func:`_draw_european_ones`).
     """
-    flag_length = _checked_range("flag_length", flag_length, (0.0, 1.0), "shares of the digit's height, e.g. [0.25, 0.5]")
-    flag_angle = _checked_range("flag_angle", flag_angle, (0.0, 90.0), "degrees below the horizontal, e.g. [25, 55]")
     return functools.partial(
-        _draw_european_ones, p=p, foot_p=foot_p, flag_length=flag_length, flag_angle=flag_angle
+        _draw_european_ones, p=p, foot_p=foot_p, flag_length=tuple(flag_length), flag_angle=tuple(flag_angle)
     )
-
-
-def _checked_range(option: str, value: Any, bounds: tuple[float, float], meaning: str) -> tuple[float, float]:
-    """``value`` as a ``(low, high)`` pair within ``bounds``, or a ConfigError that names the option."""
-    try:
-        low, high = (float(v) for v in value)
-        valid = bounds[0] <= low <= high <= bounds[1]
-    except (TypeError, ValueError):
-        valid = False
-    if not valid:
-        raise ConfigError(
-            f"`augment.styles.european_ones.{option}` is {value!r}, but it must be [low, high] with "
-            f"{bounds[0]:g} <= low <= high <= {bounds[1]:g}: {meaning}."
-        )
-    return low, high
 
 
 def _draw_european_ones(

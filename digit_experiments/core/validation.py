@@ -42,6 +42,11 @@ PROBABILITY: Check = lambda v: _number(v) and 0 <= v <= 1
 FRACTION: Check = lambda v: _number(v) and 0 < v < 1
 
 
+def _ordered_pair(low: float, high: float) -> Check:
+    """A ``[a, b]`` range with ``low <= a <= b <= high``."""
+    return lambda v: isinstance(v, list) and len(v) == 2 and all(map(_number, v)) and low <= v[0] <= v[1] <= high
+
+
 def _keys(check: Check, valid: str, *patterns: str) -> list[tuple[str, Check, str]]:
     """One rule per key pattern, all with the same check and description."""
     return [(pattern, check, valid) for pattern in patterns]
@@ -65,6 +70,10 @@ RULES: list[tuple[str, Check, str]] = [
     *_keys(PROBABILITY, "a probability in [0, 1]", "augment.albumentations.p_augmented", "augment.albumentations.transforms.*.p"),
     ("model.filters", lambda v: _integer(v) and v >= 1 or isinstance(v, list) and all(POSITIVE_INT(f) for f in v),
      "positive integer(s)"),
+    ("augment.styles.european_ones.flag_length", _ordered_pair(0, 1),
+     "[low, high] with 0 <= low <= high <= 1: shares of the digit's height, e.g. [0.25, 0.5]"),
+    ("augment.styles.european_ones.flag_angle", _ordered_pair(0, 90),
+     "[low, high] with 0 <= low <= high <= 90: degrees below the horizontal, e.g. [25, 55]"),
     ("trainer.precision", lambda v: v in ("auto", "float32", "mixed_bfloat16", "mixed_float16"),
      "one of auto, float32, mixed_bfloat16, mixed_float16"),
     ("trainer.strategy", lambda v: v in (None, "mirrored"), "null (one device) or mirrored"),
