@@ -32,19 +32,23 @@ startup.quiet_tensorflow()
 startup.register_resolvers()
 
 
-def _share_cores_between_parallel_jobs(cfg: DictConfig) -> None:
-    """With the joblib launcher, give each of the N parallel jobs cores/N TensorFlow threads.
+def _share_the_machine_between_parallel_jobs(cfg: DictConfig) -> None:
+    """With the joblib launcher, give each of the N parallel jobs cores/N TensorFlow threads and one line per epoch.
 
     Without this, N jobs would each start a thread per core and oversubscribe
-    the machine. An explicit ``trainer.threads`` is left alone.
+    the machine, and draw their progress bars over each other in one terminal.
+    An explicit ``trainer.threads`` or ``trainer.verbose`` is left alone.
     """
     launcher = HydraConfig.get().launcher
-    if cfg.trainer.threads is not None or "joblib" not in str(launcher.get("_target_", "")):
+    if "joblib" not in str(launcher.get("_target_", "")):
         return
     cores = os.cpu_count() or 1
     jobs = launcher.get("n_jobs") or 1
     jobs = cores if jobs < 0 else min(jobs, cores)
-    cfg.trainer.threads = max(1, cores // jobs)
+    if cfg.trainer.threads is None:
+        cfg.trainer.threads = max(1, cores // jobs)
+    if cfg.trainer.verbose == "auto" and jobs > 1:
+        cfg.trainer.verbose = 2
 
 
 @hydra.main(version_base="1.3", config_path=startup.CONFIG_DIR, config_name="train")
@@ -60,7 +64,7 @@ def main(cfg: DictConfig) -> float:
 
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     if multirun:
-        _share_cores_between_parallel_jobs(cfg)
+        _share_the_machine_between_parallel_jobs(cfg)
     try:
         return experiment.run(cfg, list(HydraConfig.get().overrides.task))
     except TrackingDeferred as deferred:

@@ -49,11 +49,11 @@ def smoke_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Smoke
     from helpers import run_cli
 
     workdir = tmp_path_factory.mktemp("smoke")
-    result = run_cli("digit_experiments.train", ["debug=smoke", "trainer.verbose=2"], cwd=workdir)
+    result = run_cli("digit_experiments.train", ["debug=smoke"], cwd=workdir)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
     (run,) = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
-    return SmokeRun(workdir, client, run)
+    return SmokeRun(workdir, client, run, result.stdout)
 
 
 @pytest.fixture(scope="session")

@@ -105,13 +105,16 @@ def test_optuna_search_prunes_and_resumes(data_dir: Path, tmp_path: Path) -> Non
 
 
 def test_joblib_launcher_runs_jobs_in_parallel_without_losing_records(data_dir: Path, tmp_path: Path) -> None:
-    args = ["-m", *SMALL, "epochs=2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model.dense_dropout=0.2,0.4"]
+    default_verbosity = [arg for arg in SMALL if not arg.startswith("trainer.verbose=")]
+    args = ["-m", *default_verbosity, "epochs=2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model.dense_dropout=0.2,0.4"]
     result = run_cli("digit_experiments.train", args, cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     store = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
     (parent,), children = runs_by_role(store)
     assert len(children) == 2 and all(c.info.status == "FINISHED" for c in children)
     assert {c.data.params["trainer.threads"] for c in children} == {str(max(1, (os.cpu_count() or 1) // 2))}
+    assert {c.data.params["trainer.verbose"] for c in children} == {"2"}, "parallel jobs write one line per epoch"
+    assert result.stdout.count("Epoch 2/2") == 2 and "━" not in result.stdout, "and draw no progress bars over each other"
     client = mlflow.MlflowClient(store)
     for child in children:
         assert [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")] == [0, 1]

@@ -44,6 +44,13 @@ def test_smoke_run_is_finished_with_config_tags_and_metrics(smoke_run) -> None:
     assert run.data.metrics["test_loss"] > 0
 
 
+def test_training_output_that_is_not_a_terminal_gets_one_line_per_epoch(smoke_run) -> None:
+    """Keras's own `auto` would write every step's redraw of its progress bar into a log file."""
+    epoch_lines = [line for line in smoke_run.stdout.splitlines() if " - val_loss: " in line]
+    assert len(epoch_lines) == 5, smoke_run.stdout[-2000:]
+    assert "━" not in smoke_run.stdout and "\r" not in smoke_run.stdout
+
+
 def test_smoke_run_logs_config_plots_and_checkpoint(smoke_run) -> None:
     workdir, client, run = smoke_run.workdir, smoke_run.client, smoke_run.run
     artifacts = {f.path for folder in ("config", "plots") for f in client.list_artifacts(run.info.run_id, folder)}

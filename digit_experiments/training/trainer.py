@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from typing import Any, Sequence
 
 import keras
@@ -56,15 +57,38 @@ def fit(
     callbacks: Sequence[keras.callbacks.Callback],
     verbose: Any = "auto",
 ) -> keras.callbacks.History:
-    """Train with Keras's own loop and progress bar."""
+    """Train with Keras's own loop and progress output (see :func:`keras_verbosity`)."""
     return model.fit(
         train,
         validation_data=validation,
         epochs=epochs,
         callbacks=list(callbacks),
-        verbose=verbose,
+        verbose=keras_verbosity(verbose),
         shuffle=False,  # the tf.data pipeline shuffles
     )
+
+
+def keras_verbosity(verbose: Any, interactive: bool | None = None) -> Any:
+    """Keras's ``verbose`` for ``trainer.verbose``: ``auto`` becomes a progress bar in a terminal, one line per epoch elsewhere.
+
+    Keras 3 treats every POSIX stdout as a live terminal, so with its own ``auto``
+    a log file, CI output or a SLURM log receives every step's redraw of the bar
+    (about a megabyte per 20 MNIST epochs, unreadable), and parallel jobs draw
+    over each other. An explicit 0, 1 or 2 is passed through.
+
+    Args:
+        verbose: ``trainer.verbose``.
+        interactive: Whether stdout is a terminal that only this job writes to;
+            by default, whether stdout is a terminal.
+
+    Returns:
+        ``verbose``, or 1 or 2 in place of ``auto``.
+    """
+    if verbose != "auto":
+        return verbose
+    if interactive is None:
+        interactive = sys.stdout.isatty()
+    return 1 if interactive else 2
 
 
 def training_batch_size(requested: int, train_images: int, min_steps_per_epoch: int | None) -> int:

@@ -15,6 +15,8 @@ class SmokeRun:
     workdir: Path
     client: mlflow.MlflowClient
     run: mlflow.entities.Run
+    #: What the training command printed on stdout (not a terminal).
+    stdout: str = ""
 
     @property
     def run_id(self) -> str:
