@@ -1,8 +1,8 @@
 """Data sources, standardisation and the train/validation/test splits.
 
 Importing this package registers every source in :data:`SOURCES`: ``mnist``,
-``emnist_digits``, ``usps``, ``not_mnist``, ``folder``, ``csv``, ``embedded``
-and ``auto`` (MNIST, or the embedded set when MNIST cannot be had).
+``emnist_digits``, ``usps``, ``not_mnist``, ``fonts``, ``folder``, ``csv``,
+``embedded`` and ``auto`` (MNIST, or the embedded set when MNIST cannot be had).
 """
 
 from digit_experiments.dataset.sources import (  # noqa: F401  (each module registers its source)
@@ -11,6 +11,7 @@ from digit_experiments.dataset.sources import (  # noqa: F401  (each module regi
     embedded,
     emnist,
     folder,
+    fonts,
     mnist,
     not_mnist,
     usps,
