@@ -24,11 +24,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from digit_experiments import tracking  # noqa: E402
 from digit_experiments.dataset.standardise import standardise_images  # noqa: E402
 from digit_experiments.inference.loading import load_ensemble  # noqa: E402
 from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import save_report  # noqa: E402
+from common import group_config, save_report  # noqa: E402
 
 SIZE = 96
 FONTS = {
@@ -107,12 +108,20 @@ def save_set(styles: dict[str, tuple[list[np.ndarray], np.ndarray]], output: Pat
             cv2.imwrite(str(path), image)
 
 
+def column_name(reference: str) -> str:
+    """A short column heading for a model reference: a run id's first 8 characters, or a checkpoint's run folder."""
+    if reference.startswith("runs:/"):
+        return reference.split("/")[1][:8]
+    return Path(reference).parent.parent.name or reference
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", required=True, help="model references, each scored alone")
     parser.add_argument("--images", type=Path, default=Path("outputs/writer_styles"), help="where the PNGs are written")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "writer_styles.json")
     args = parser.parse_args()
+    tracking.connect(group_config("tracking", "mlflow"))  # runs:/ references name runs of the project's store
     styles = draw_set()
     save_set(styles, args.images)
     standardised = {name: (standardise_images(images), labels) for name, (images, labels) in styles.items()}
@@ -123,7 +132,7 @@ def main() -> None:
             name: float((predict_probabilities(model, images, 256).argmax(axis=1) == labels).mean())
             for name, (images, labels) in standardised.items()
         }
-    print("| style | n | " + " | ".join(Path(r).parent.parent.name or r for r in args.models) + " |")
+    print("| style | n | " + " | ".join(column_name(r) for r in args.models) + " |")
     print("| --- | --- |" + " --- |" * len(args.models))
     for name, (_, labels) in standardised.items():
         print(f"| {name} | {len(labels)} | " + " | ".join(f"{100 * results[r][name]:.1f}" for r in args.models) + " |")
