@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from digit_experiments.core import startup
 
 log = logging.getLogger("digit_experiments")
-startup.quiet_tensorflow()
+startup.quiet_libraries()
 
 
 def demo(config: Mapping[str, Any]) -> int:

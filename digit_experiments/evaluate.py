@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 from digit_experiments.core import startup
 
 log = logging.getLogger("digit_experiments")
-startup.quiet_tensorflow()
+startup.quiet_libraries()
 
 
 def evaluate(config: Mapping[str, Any]) -> list[dict[str, Any]]:

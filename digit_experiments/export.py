@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from digit_experiments.core import startup
 from digit_experiments.core.errors import UserError
 
-startup.quiet_tensorflow()
+startup.quiet_libraries()
 
 
 def export(config: Mapping[str, Any]) -> tuple[Path, Path]:

@@ -28,7 +28,7 @@ from digit_experiments.tracking.journal import TrackingDeferred
 log = logging.getLogger("digit_experiments")
 #: Exit status of a run that trained but left tracking records to send with ``digit_experiments.sync``.
 TRACKING_DEFERRED_EXIT = 3
-startup.quiet_tensorflow()
+startup.quiet_libraries()
 startup.register_resolvers()
 
 

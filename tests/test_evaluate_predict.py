@@ -53,6 +53,7 @@ def test_evaluate_prints_the_table_and_logs_a_linked_run(trained, data_dir: Path
         [f"model_uri=runs:/{run_id}/model", "dataset.max_test_images_per_source=500", "log=true"], cwd=workdir,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Downloading artifacts" not in result.stderr, "no download bars in output that is not a terminal"
     header, row = result.stdout.strip().splitlines()
     assert header.split() == ["source", "n", "accuracy", "loss", "macro_f1"]
     source, n, accuracy, loss, macro_f1 = row.split()

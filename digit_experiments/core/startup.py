@@ -4,8 +4,9 @@ The commands are thin Hydra wrappers; the start-up policy they share lives
 here so that it is written once:
 
 * TensorFlow's C++ start-up chatter is silenced (``TF_CPP_MIN_LOG_LEVEL=2``
-  unless the user set it). The variable is read when TensorFlow is first
-  imported, so each command calls :func:`quiet_tensorflow` when its module is
+  unless the user set it), and so are MLflow's artifact download bars when
+  stderr is not a terminal. The variables are read when the libraries are first
+  imported, so each command calls :func:`quiet_libraries` when its module is
   imported, and imports TensorFlow itself only inside the function that runs
   the work (``--help`` and ``--cfg job`` never load it).
 * SIGTERM is turned into ``KeyboardInterrupt`` (:func:`interrupt_on_sigterm`),
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
@@ -46,9 +48,15 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("pid", os.getpid, replace=True)
 
 
-def quiet_tensorflow() -> None:
-    """Silence TensorFlow's C++ info messages, unless the environment already chose a level."""
+def quiet_libraries() -> None:
+    """Silence TensorFlow's C++ info messages, and MLflow's download bars off a terminal, unless the environment chose.
+
+    MLflow draws a progress bar for every artifact download (an ensemble of five
+    models is a dozen of them), which in a log file is a line of redraws each.
+    """
     os.environ.setdefault(*TF_LOG_LEVEL)
+    if not sys.stderr.isatty():
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def interrupt_on_sigterm() -> None:
