@@ -68,27 +68,23 @@ def fit(
     )
 
 
-def keras_verbosity(verbose: Any, interactive: bool | None = None) -> Any:
+def keras_verbosity(verbose: Any) -> Any:
     """Keras's ``verbose`` for ``trainer.verbose``: ``auto`` becomes a progress bar in a terminal, one line per epoch elsewhere.
 
     Keras 3 treats every POSIX stdout as a live terminal, so with its own ``auto``
     a log file, CI output or a SLURM log receives every step's redraw of the bar
-    (about a megabyte per 20 MNIST epochs, unreadable), and parallel jobs draw
-    over each other. An explicit 0, 1 or 2 is passed through.
+    (about a megabyte per 20 MNIST epochs, unreadable). Parallel sweep jobs that
+    share a terminal get 2 from the train command. An explicit 0, 1 or 2 is passed through.
 
     Args:
         verbose: ``trainer.verbose``.
-        interactive: Whether stdout is a terminal that only this job writes to;
-            by default, whether stdout is a terminal.
 
     Returns:
         ``verbose``, or 1 or 2 in place of ``auto``.
     """
     if verbose != "auto":
         return verbose
-    if interactive is None:
-        interactive = sys.stdout.isatty()
-    return 1 if interactive else 2
+    return 1 if sys.stdout.isatty() else 2
 
 
 def training_batch_size(requested: int, train_images: int, min_steps_per_epoch: int | None) -> int:
