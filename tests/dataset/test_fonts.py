@@ -47,7 +47,8 @@ def test_fonts_join_a_pool_and_keep_their_test_faces_apart(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"renders": 0}, "renders` is 0"), ({"test_fonts": ["comic.ttf"]}, "test_fonts"), ({"test_fonts": list(FACES)}, "some, not all")],
+    [({"renders": 0}, "renders` is 0"), ({"test_fonts": ["comic.ttf"]}, "test_fonts"), ({"test_fonts": list(FACES)}, "some, not all"),
+     ({"test_fonts": []}, "some, not all")],
 )
 def test_bad_options_are_named(tmp_path: Path, options: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

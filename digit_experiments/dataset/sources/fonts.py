@@ -74,14 +74,14 @@ def load_fonts(data_dir: Path, renders: int = 60, test_fonts: Sequence[str] = TE
 
 
 def _check_options(renders: int, test_fonts: tuple[str, ...]) -> None:
-    """Refuse a render count below 1 or a test face that is not one of :data:`FACES`."""
+    """Refuse a render count below 1, a test face that is not one of :data:`FACES`, or none or all of them as test faces."""
     if not isinstance(renders, int) or isinstance(renders, bool) or renders < 1:
         raise ConfigError(
             f"`dataset.sources.fonts.renders` is {renders!r}, but it must be an integer >= 1: how many "
             "drawings of each digit every face contributes, e.g. `dataset.sources.fonts.renders=60`."
         )
     unknown = sorted(set(test_fonts) - set(FACES))
-    if unknown or len(set(test_fonts)) == len(FACES):
+    if unknown or not test_fonts or len(set(test_fonts)) == len(FACES):
         raise ConfigError(
             f"`dataset.sources.fonts.test_fonts` is {list(test_fonts)!r}, but it must name some, not all, of "
             f"matplotlib's faces: {', '.join(FACES)}."
