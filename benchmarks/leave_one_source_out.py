@@ -16,11 +16,12 @@ starred) and saves JSON. Full runs take hours on 2 cores::
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from digit_experiments.core import startup
+
+startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
 
 import mlflow  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402

@@ -22,7 +22,9 @@ import os
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from digit_experiments.core import startup
+
+startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

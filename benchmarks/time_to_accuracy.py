@@ -19,13 +19,14 @@ accuracy against time. Usage (the full run takes 1-3 hours on 2 cores)::
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from digit_experiments.core import startup
+
+startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
 
 import keras  # noqa: E402
 import matplotlib  # noqa: E402

@@ -16,10 +16,11 @@ the table::
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from digit_experiments.core import startup
+
+startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
