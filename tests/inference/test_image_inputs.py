@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from digit_experiments.inference.image_inputs import decode_files, expand_inputs
-from digit_experiments.inference.tta import TTA_TRANSFORMS, tta_views
+from digit_experiments.inference.tta import TTA_TRANSFORMS, affine_view, tta_views
 
 
 def write_images(folder: Path) -> None:
@@ -46,3 +46,11 @@ def test_tta_yields_the_identity_first_then_one_view_per_transform() -> None:
     assert len(views) == len(TTA_TRANSFORMS) and views[0] is images
     assert all(view.shape == images.shape and view.dtype == np.uint8 for view in views)
     assert not any(np.array_equal(view, images) for view in views[1:])
+
+
+def test_a_shifted_view_moves_every_pixel_by_the_shift() -> None:
+    images = np.zeros((2, 28, 28), np.uint8)
+    images[:, 10:18, 12:15] = 255
+    right_one, down_two = affine_view(images, 0.0, 1.0, (1.0, 0.0)), affine_view(images, 0.0, 1.0, (0.0, 2.0))
+    assert np.array_equal(right_one[:, :, 1:], images[:, :, :-1]) and not right_one[:, :, 0].any()
+    assert np.array_equal(down_two[:, 2:], images[:, :-2]) and affine_view(images, 0.0, 1.0) is images

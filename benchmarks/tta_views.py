@@ -1,0 +1,136 @@
+"""Which test-time views to average, chosen on the validation split only.
+
+Scores each model on every candidate view (rotations, zooms, one-pixel shifts)
+of the MNIST validation split the members were checkpointed on (``split_seed``
+42, as ``experiment=ensemble`` sets) and of the MNIST test set. It then grows
+a view set greedily from the identity: at each step it adds the view that most
+lowers the models' mean validation loss of the averaged probabilities, and it
+stops when no view lowers it further. Validation loss, not accuracy, decides,
+because 6,000 validation images hold only some twenty errors per model. The
+test set chooses nothing: it is only reported, for the identity, for the
+shipped views (:data:`digit_experiments.inference.tta.TTA_TRANSFORMS`) and for
+the chosen set, per model and for the ensemble of all of them::
+
+    python benchmarks/tta_views.py --models runs:/<id 1>/model runs:/<id 2>/model
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from digit_experiments.core import startup
+
+startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
+
+import numpy as np  # noqa: E402
+
+from digit_experiments import tracking  # noqa: E402
+from digit_experiments.core.paths import resolve  # noqa: E402
+from digit_experiments.dataset import load_dataset  # noqa: E402
+from digit_experiments.inference.loading import load_member  # noqa: E402
+from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
+from digit_experiments.inference.tta import TTA_TRANSFORMS, affine_view  # noqa: E402
+
+from common import group_config, machine, save_report  # noqa: E402
+
+#: Candidate views: (rotation in degrees, scale, (dx, dy) shift in pixels); the identity first.
+CANDIDATES = (
+    [(0.0, 1.0, (0.0, 0.0))]
+    + [(float(a), 1.0, (0.0, 0.0)) for a in (-16, -12, -8, -4, 4, 8, 12, 16)]
+    + [(0.0, s, (0.0, 0.0)) for s in (0.85, 0.9, 0.95, 1.05, 1.1, 1.15)]
+    + [(0.0, 1.0, shift) for shift in ((-1.0, 0.0), (1.0, 0.0), (0.0, -1.0), (0.0, 1.0))]
+    + [(a, s, (0.0, 0.0)) for a in (-8.0, 8.0) for s in (0.9, 1.1)]
+)
+SHIPPED = [CANDIDATES.index((angle, scale, (0.0, 0.0))) for angle, scale in TTA_TRANSFORMS]
+
+
+def view_probabilities(model, images: np.ndarray) -> np.ndarray:
+    """``(views, n, 10)`` probabilities of one model on every candidate view of ``images``."""
+    return np.stack([predict_probabilities(model, affine_view(images, a, s, shift), 512) for a, s, shift in CANDIDATES])
+
+
+def loss(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean negative log-likelihood of the true labels."""
+    return float(-np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)).mean())
+
+
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Share of images whose most probable class is the label."""
+    return float((probabilities.argmax(1) == labels).mean())
+
+
+def choose_views(val_probs: list[np.ndarray], labels: np.ndarray) -> tuple[list[int], list[float]]:
+    """Grow a view set from the identity while the models' mean validation loss falls.
+
+    Args:
+        val_probs: Per model, ``(views, n, 10)`` validation probabilities.
+        labels: ``(n,)`` validation labels.
+
+    Returns:
+        The chosen view indices (identity first) and the mean validation loss after each addition.
+    """
+
+    def mean_loss(views: list[int]) -> float:
+        return float(np.mean([loss(p[views].mean(0), labels) for p in val_probs]))
+
+    chosen, path = [0], [mean_loss([0])]
+    while True:
+        trials = {v: mean_loss(chosen + [v]) for v in range(len(CANDIDATES)) if v not in chosen}
+        best = min(trials, key=trials.get)
+        if trials[best] >= path[-1]:
+            return chosen, path
+        chosen.append(best)
+        path.append(trials[best])
+
+
+def report_rows(names, val_probs, test_probs, val_labels, test_labels, view_sets) -> list[dict]:
+    """Validation and test accuracy of each model, and of their ensemble, for each named view set."""
+    rows = []
+    for set_name, views in view_sets.items():
+        for name, val, test in zip(names, val_probs, test_probs):
+            rows.append(
+                {"views": set_name, "model": name, "val_accuracy": accuracy(val[views].mean(0), val_labels),
+                 "val_loss": loss(val[views].mean(0), val_labels), "test_accuracy": accuracy(test[views].mean(0), test_labels)}
+            )
+        if len(names) > 1:
+            val = np.mean([p[views].mean(0) for p in val_probs], 0)
+            test = np.mean([p[views].mean(0) for p in test_probs], 0)
+            rows.append({"views": set_name, "model": "ensemble", "val_accuracy": accuracy(val, val_labels),
+                         "val_loss": loss(val, val_labels), "test_accuracy": accuracy(test, test_labels)})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", required=True, help="model references, as evaluate's model_uri")
+    parser.add_argument("--split-seed", type=int, default=42, help="the members' dataset.split_seed")
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "tta_views.json")
+    args = parser.parse_args()
+
+    tracking.connect(group_config("tracking", "mlflow"))
+    dataset = {**group_config("dataset", "mnist"), "split_seed": args.split_seed}
+    splits = load_dataset(data_dir=resolve(group_config("paths", "default")["data_dir"]), seed=args.split_seed, **dataset)
+    test_images, test_labels = splits.tests["mnist"]
+    val_probs, test_probs = [], []
+    for uri in args.models:
+        started = time.perf_counter()
+        model = load_member(uri).model
+        val_probs.append(view_probabilities(model, splits.val_images))
+        test_probs.append(view_probabilities(model, test_images))
+        print(f"{uri}: {len(CANDIDATES)} views scored in {time.perf_counter() - started:.0f} s", flush=True)
+
+    chosen, path = choose_views(val_probs, splits.val_labels)
+    view_sets = {"identity": [0], "shipped": SHIPPED, "chosen on validation": chosen}
+    rows = report_rows(args.models, val_probs, test_probs, splits.val_labels, test_labels, view_sets)
+    print("chosen views (angle, scale, shift):", [CANDIDATES[v] for v in chosen])
+    print("mean validation loss along the way:", [round(x, 5) for x in path])
+    for row in rows:
+        print(f"{row['views']:22} {row['model']:45} val {row['val_accuracy']:.4f} ({row['val_loss']:.4f})  test {row['test_accuracy']:.4f}")
+    save_report({"machine": machine(), "candidates": CANDIDATES, "chosen": [CANDIDATES[v] for v in chosen],
+                 "validation_loss_path": path, "rows": rows}, args.output)
+
+
+if __name__ == "__main__":
+    main()
