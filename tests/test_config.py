@@ -92,6 +92,15 @@ def test_robust_recipe_holds_usps_out_and_keeps_the_fast_schedule() -> None:
     assert config["model"]["deskew"] is True, "version 2 deskews its inputs"
 
 
+def test_elastic_ink_adds_the_ink_transforms_to_the_elastic_set_and_no_geometry() -> None:
+    elastic, ink = (compose_config([f"augment={name}"]).augment for name in ("elastic", "elastic_ink"))
+    assert ink.albumentations.mode == "realtime" and ink.geometric == elastic.geometric
+    assert set(elastic.albumentations.transforms) < set(ink.albumentations.transforms)
+    added = set(ink.albumentations.transforms) - set(elastic.albumentations.transforms)
+    assert {"thin_strokes", "gaussian_blur", "random_brightness_contrast", "gauss_noise", "invert"} <= added
+    assert "width_stretch" not in ink.geometric and "styles" not in ink, "robust's geometric and style levers stay apart"
+
+
 @pytest.mark.parametrize(
     ("override", "key"),
     [
