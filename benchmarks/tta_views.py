@@ -30,7 +30,7 @@ from digit_experiments import tracking  # noqa: E402
 from digit_experiments.core.paths import resolve  # noqa: E402
 from digit_experiments.dataset import load_dataset  # noqa: E402
 from digit_experiments.inference.loading import load_member  # noqa: E402
-from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
+from digit_experiments.inference.scoring import Scores, predict_probabilities  # noqa: E402
 from digit_experiments.inference.tta import TTA_TRANSFORMS, affine_view  # noqa: E402
 
 from common import group_config, machine, save_report  # noqa: E402
@@ -51,29 +51,19 @@ def view_probabilities(model, images: np.ndarray) -> np.ndarray:
     return np.stack([predict_probabilities(model, affine_view(images, a, s, shift), 512) for a, s, shift in CANDIDATES])
 
 
-def loss(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """Mean negative log-likelihood of the true labels."""
-    return float(-np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)).mean())
-
-
-def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """Share of images whose most probable class is the label."""
-    return float((probabilities.argmax(1) == labels).mean())
-
-
-def choose_views(val_probs: list[np.ndarray], labels: np.ndarray) -> tuple[list[int], list[float]]:
+def choose_views(val_probs: list[np.ndarray], images: np.ndarray, labels: np.ndarray) -> tuple[list[int], list[float]]:
     """Grow a view set from the identity while the models' mean validation loss falls.
 
     Args:
         val_probs: Per model, ``(views, n, 10)`` validation probabilities.
-        labels: ``(n,)`` validation labels.
+        images / labels: The validation images and labels.
 
     Returns:
         The chosen view indices (identity first) and the mean validation loss after each addition.
     """
 
     def mean_loss(views: list[int]) -> float:
-        return float(np.mean([loss(p[views].mean(0), labels) for p in val_probs]))
+        return float(np.mean([Scores(images, labels, p[views].mean(0)).loss for p in val_probs]))
 
     chosen, path = [0], [mean_loss([0])]
     while True:
@@ -85,20 +75,24 @@ def choose_views(val_probs: list[np.ndarray], labels: np.ndarray) -> tuple[list[
         path.append(trials[best])
 
 
-def report_rows(names, val_probs, test_probs, val_labels, test_labels, view_sets) -> list[dict]:
-    """Validation and test accuracy of each model, and of their ensemble, for each named view set."""
+def report_rows(names, val_probs, test_probs, val_set, test_set, view_sets) -> list[dict]:
+    """Validation and test accuracy of each model, and of their ensemble, for each named view set.
+
+    Args:
+        names: The model references.
+        val_probs / test_probs: Per model, ``(views, n, 10)`` probabilities.
+        val_set / test_set: ``(images, labels)``.
+        view_sets: ``{name: view indices}``.
+    """
     rows = []
     for set_name, views in view_sets.items():
-        for name, val, test in zip(names, val_probs, test_probs):
-            rows.append(
-                {"views": set_name, "model": name, "val_accuracy": accuracy(val[views].mean(0), val_labels),
-                 "val_loss": loss(val[views].mean(0), val_labels), "test_accuracy": accuracy(test[views].mean(0), test_labels)}
-            )
+        per_model = [(name, val[views].mean(0), test[views].mean(0)) for name, val, test in zip(names, val_probs, test_probs)]
         if len(names) > 1:
-            val = np.mean([p[views].mean(0) for p in val_probs], 0)
-            test = np.mean([p[views].mean(0) for p in test_probs], 0)
-            rows.append({"views": set_name, "model": "ensemble", "val_accuracy": accuracy(val, val_labels),
-                         "val_loss": loss(val, val_labels), "test_accuracy": accuracy(test, test_labels)})
+            per_model.append(("ensemble", np.mean([v for _, v, _ in per_model], 0), np.mean([t for _, _, t in per_model], 0)))
+        for name, val, test in per_model:
+            val_scores = Scores(*val_set, val)
+            rows.append({"views": set_name, "model": name, "val_accuracy": val_scores.accuracy, "val_loss": val_scores.loss,
+                         "test_accuracy": Scores(*test_set, test).accuracy})
     return rows
 
 
@@ -121,9 +115,9 @@ def main() -> None:
         test_probs.append(view_probabilities(model, test_images))
         print(f"{uri}: {len(CANDIDATES)} views scored in {time.perf_counter() - started:.0f} s", flush=True)
 
-    chosen, path = choose_views(val_probs, splits.val_labels)
+    chosen, path = choose_views(val_probs, splits.val_images, splits.val_labels)
     view_sets = {"identity": [0], "shipped": SHIPPED, "chosen on validation": chosen}
-    rows = report_rows(args.models, val_probs, test_probs, splits.val_labels, test_labels, view_sets)
+    rows = report_rows(args.models, val_probs, test_probs, (splits.val_images, splits.val_labels), (test_images, test_labels), view_sets)
     print("chosen views (angle, scale, shift):", [CANDIDATES[v] for v in chosen])
     print("mean validation loss along the way:", [round(x, 5) for x in path])
     for row in rows:
