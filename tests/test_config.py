@@ -35,7 +35,14 @@ def test_ensemble_members_override_the_recipe_they_sit_on() -> None:
     elastic = compose_config(["experiment=ensemble", "ensemble_member=elastic"])
     assert (plain.model.deskew, plain.augment.albumentations.mode) == (True, "off")
     assert (elastic.model.deskew, elastic.augment.albumentations.mode) == (False, "realtime")
-    assert compose_config(["experiment=ensemble", "ensemble_member=kernel5"]).model.kernel_size == 5
+    kernel5 = compose_config(["experiment=ensemble", "ensemble_member=kernel5"])
+    assert (kernel5.model.kernel_size, kernel5.augment.albumentations.mode) == (5, "off"), "as measured, on fast_ema v1"
+
+
+def test_fast_ema_version_2_warps_every_batch_and_the_ensemble_keeps_version_1s_member() -> None:
+    fast_ema, ensemble = compose_config(["experiment=fast_ema"]), compose_config(["experiment=ensemble"])
+    assert fast_ema.augment.albumentations.mode == "realtime" and "elastic_transform" in fast_ema.augment.albumentations.transforms
+    assert ensemble.augment == compose_config(["augment=geometric"]).augment and ensemble.model.deskew is True
 
 
 def test_design_card_overrides_reach_the_config() -> None:
