@@ -37,3 +37,12 @@ def machine(precision: str = "auto") -> dict:
         "cores": os.cpu_count(),
         "precision": choose_precision(precision)[0],
     }
+
+
+def ensemble_splits(split_seed: int):
+    """MNIST as the members of ``experiment=ensemble`` see it: the validation split of ``split_seed``, and the test set."""
+    from digit_experiments.core.paths import resolve
+    from digit_experiments.dataset import load_dataset
+
+    dataset = {**group_config("dataset", "mnist"), "split_seed": split_seed}
+    return load_dataset(data_dir=resolve(group_config("paths", "default")["data_dir"]), seed=split_seed, **dataset)

@@ -26,12 +26,10 @@ startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow an
 import numpy as np  # noqa: E402
 
 from digit_experiments import tracking  # noqa: E402
-from digit_experiments.core.paths import resolve  # noqa: E402
-from digit_experiments.dataset import load_dataset  # noqa: E402
 from digit_experiments.inference.loading import load_member  # noqa: E402
 from digit_experiments.inference.scoring import Scores, predict_probabilities  # noqa: E402
 
-from common import group_config, machine, save_report  # noqa: E402
+from common import ensemble_splits, group_config, machine, save_report  # noqa: E402
 
 
 def cached_probabilities(uri: str, sets: dict[str, np.ndarray], cache: Path) -> dict[str, np.ndarray]:
@@ -42,11 +40,16 @@ def cached_probabilities(uri: str, sets: dict[str, np.ndarray], cache: Path) -> 
     model = load_member(uri).model
     scored = {}
     for name, images in sets.items():
-        scored[name] = predict_probabilities(model, images, 512)
-        scored[f"{name}_tta"] = predict_probabilities(model, images, 512, tta=True)
+        scored[probability_key(name, "identity")] = predict_probabilities(model, images, 512)
+        scored[probability_key(name, "tta")] = predict_probabilities(model, images, 512, tta=True)
     cache.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **scored)
     return scored
+
+
+def probability_key(split: str, views: str) -> str:
+    """The :func:`cached_probabilities` key of ``split`` (val, test) scored with ``views`` (identity, tta)."""
+    return split if views == "identity" else f"{split}_tta"
 
 
 def forward_selection(val_probs: list[np.ndarray], images: np.ndarray, labels: np.ndarray, max_members: int) -> list[int]:
@@ -80,9 +83,8 @@ def row(name: str, members: list[int], probs: list[dict], sets: dict[str, tuple]
         sets: ``{"val" | "test": (images, labels)}``.
         views: ``identity`` or ``tta`` (the shipped test-time views).
     """
-    key = "" if views == "identity" else "_tta"
-    val = Scores(*sets["val"], np.mean([probs[i]["val" + key] for i in members], 0))
-    test = Scores(*sets["test"], np.mean([probs[i]["test" + key] for i in members], 0))
+    val = Scores(*sets["val"], np.mean([probs[i][probability_key("val", views)] for i in members], 0))
+    test = Scores(*sets["test"], np.mean([probs[i][probability_key("test", views)] for i in members], 0))
     return {"ensemble": name, "views": views, "members": members, "val_accuracy": val.accuracy,
             "val_loss": val.loss, "test_accuracy": test.accuracy}
 
@@ -97,17 +99,15 @@ def main() -> None:
     args = parser.parse_args()
 
     tracking.connect(group_config("tracking", "mlflow"))
-    dataset = {**group_config("dataset", "mnist"), "split_seed": args.split_seed}
-    splits = load_dataset(data_dir=resolve(group_config("paths", "default")["data_dir"]), seed=args.split_seed, **dataset)
+    splits = ensemble_splits(args.split_seed)
     sets = {"val": (splits.val_images, splits.val_labels), "test": splits.tests["mnist"]}
     probs = [cached_probabilities(uri, {name: images for name, (images, _) in sets.items()}, args.cache) for uri in args.models]
 
     rows = []
     for views in ("identity", "tta"):
-        key = "val" if views == "identity" else "val_tta"
         rows += [row(uri, [i], probs, sets, views) for i, uri in enumerate(args.models)]
         rows.append(row("all", list(range(len(probs))), probs, sets, views))
-        chosen = forward_selection([p[key] for p in probs], *sets["val"], args.max_members)
+        chosen = forward_selection([p[probability_key("val", views)] for p in probs], *sets["val"], args.max_members)
         rows.append(row("chosen on validation", chosen, probs, sets, views))
     for r in rows:
         print(f"{r['views']:8} {r['ensemble']:45} members {str(r['members']):16} val {r['val_accuracy']:.4f} "

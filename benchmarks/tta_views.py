@@ -27,13 +27,11 @@ startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow an
 import numpy as np  # noqa: E402
 
 from digit_experiments import tracking  # noqa: E402
-from digit_experiments.core.paths import resolve  # noqa: E402
-from digit_experiments.dataset import load_dataset  # noqa: E402
 from digit_experiments.inference.loading import load_member  # noqa: E402
 from digit_experiments.inference.scoring import Scores, predict_probabilities  # noqa: E402
 from digit_experiments.inference.tta import TTA_TRANSFORMS, affine_view  # noqa: E402
 
-from common import group_config, machine, save_report  # noqa: E402
+from common import ensemble_splits, group_config, machine, save_report  # noqa: E402
 
 #: Candidate views: (rotation in degrees, scale, (dx, dy) shift in pixels); the identity first.
 CANDIDATES = (
@@ -104,8 +102,7 @@ def main() -> None:
     args = parser.parse_args()
 
     tracking.connect(group_config("tracking", "mlflow"))
-    dataset = {**group_config("dataset", "mnist"), "split_seed": args.split_seed}
-    splits = load_dataset(data_dir=resolve(group_config("paths", "default")["data_dir"]), seed=args.split_seed, **dataset)
+    splits = ensemble_splits(args.split_seed)
     test_images, test_labels = splits.tests["mnist"]
     val_probs, test_probs = [], []
     for uri in args.models:
