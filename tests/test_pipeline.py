@@ -165,6 +165,22 @@ def test_european_ones_flag_length_and_angle_reach_wide_shallow_flags() -> None:
     assert (wide[0, 4:14, :3] > 128).sum() >= 1 and (wide[0, 14:, :13] > 0).sum() == 0, "a long flag that stays high"
 
 
+def test_realtime_styles_draw_fresh_flags_on_every_epochs_ones_and_leave_other_digits_alone() -> None:
+    upright = np.zeros((28, 28), np.uint8)
+    upright[4:24, 13:16] = 255
+    images, labels = np.stack([upright] * 8), np.array([1, 7] * 4)
+    augment = {"albumentations": {"mode": "realtime"}, "styles": {"european_ones": {"p": 1.0, "foot_p": 0.0}}, "geometric": {}}
+    dataset = training_dataset(images, labels, batch_size=4, seed=2, augment=augment)
+    epochs = [collect(dataset) for _ in range(2)]
+    for x, y in epochs:
+        ones = x[y == 1, 5:14, :13, 0]
+        assert ((ones > 0.5).reshape(len(ones), -1).sum(axis=1) >= 6).all(), "every upright 1 gets a flag"
+        np.testing.assert_array_equal(x[y == 7, ..., 0], np.broadcast_to(upright / 255.0, (4, 28, 28)).astype(np.float32))
+    first, second = (x[y == 1] for x, y in epochs)
+    assert not np.array_equal(first, second), "a new flag every epoch"
+    np.testing.assert_array_equal(collect(training_dataset(images, labels, 4, 2, augment))[0], epochs[0][0])
+
+
 def test_styles_name_their_mistakes() -> None:
     from digit_experiments.augment.styles import check_styles
 
@@ -172,7 +188,8 @@ def test_styles_name_their_mistakes() -> None:
         check_styles({"cursive": {}}, "static")
     with pytest.raises(ConfigError, match="does not take the option"):
         check_styles({"european_ones": {"q": 1}}, "static")
-    with pytest.raises(ConfigError, match="augment.albumentations.mode=static"):
-        check_styles({"european_ones": {}}, "realtime")
+    with pytest.raises(ConfigError, match="augment.albumentations.mode=realtime"):
+        check_styles({"european_ones": {}}, "off")
+    check_styles({"european_ones": {}}, "realtime")
     with pytest.raises(ConfigError, match="flag_length"):
         validate(compose_config(["experiment=robust", "++augment.styles.european_ones.flag_length=[0.6,0.3]", "paths.output_dir=/tmp/unused"]))

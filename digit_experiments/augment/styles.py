@@ -4,8 +4,9 @@ MNIST's American writers make a "1" as a bare stroke. Much of the world
 writes it with a long up-stroke (a flag) from the top, and often a foot.
 Models trained on MNIST read such 1s as 7s or 4s (``benchmarks/writer_styles.py``
 measures it), and no source on hand carries the style, so it is drawn: a flag
-(and sometimes a foot) is added to a share of the 1s of the static augmented
-copy, in the digit's own stroke width. This is a label-dependent change that
+(and sometimes a foot) is added to a share of the 1s, in the digit's own
+stroke width: once, on the static augmented copy (``mode: static``), or
+afresh on every batch before its transforms (``mode: realtime``). This is a label-dependent change that
 no augmentation library makes, hence the few lines of OpenCV here.
 """
 
@@ -31,13 +32,14 @@ _MAX_SLANT = 0.3
 
 
 def check_styles(styles: Mapping[str, Mapping[str, Any] | None], mode: str) -> None:
-    """Refuse an unknown style or option, or styles without the static copy they are drawn on."""
+    """Refuse an unknown style or option, or styles with no augmentation pass to draw them in."""
     for name, options in styles.items():
         STYLES.check_arguments(name, (options or {}).keys())
-    if styles and mode != "static":
+    if styles and mode not in ("static", "realtime"):
         raise ConfigError(
-            "`augment.styles` are drawn on the static augmented copy, but `augment.albumentations.mode` is "
-            f"{mode!r}. Set `augment.albumentations.mode=static`, or `augment.styles=null`."
+            "`augment.styles` are drawn by the Albumentations pass (on the static copy, or per batch in real time), "
+            f"but `augment.albumentations.mode` is {mode!r}. Set `augment.albumentations.mode=realtime` (or `static`), "
+            "or `augment.styles=null`."
         )
 
 
@@ -45,10 +47,10 @@ def apply_styles(images: np.ndarray, labels: np.ndarray, styles: Mapping[str, Ma
     """``images`` with each configured style drawn on its share of the digits it concerns (a copy).
 
     Args:
-        images: ``(n, 28, 28)`` uint8 standardised digits (the static augmented copy).
+        images: ``(n, 28, 28)`` uint8 standardised digits (the static augmented copy, or a batch).
         labels: Their ``(n,)`` digits.
         styles: ``{style name: options}`` as in ``augment.styles``.
-        seed: The run's seed; the same seed draws the same strokes.
+        seed: The run's seed, or the batch's; the same seed draws the same strokes.
     """
     images = images.copy()
     for name, options in styles.items():

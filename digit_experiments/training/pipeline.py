@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from digit_experiments.augment.albumentations_set import apply_compose, build_compose
 from digit_experiments.augment.geometric import random_affine
+from digit_experiments.augment.styles import apply_styles
 
 
 def _options(parallel_calls: int) -> tf.data.Options:
@@ -53,7 +54,8 @@ def training_dataset(
         labels: ``(N,)`` integer labels.
         batch_size: Images per batch (the last batch may be smaller).
         seed: Seed of the shuffle and of every random augmentation.
-        augment: The ``augment`` config (``albumentations`` and ``geometric`` parts).
+        augment: The ``augment`` config (``albumentations``, ``styles`` and ``geometric`` parts). In
+            realtime mode the styles and then the transforms run on every batch afresh.
         augmented_copy: The static Albumentations copy of ``images`` (static mode).
         parallel_calls: Batches prepared in parallel.
         prefetch: Batches prepared ahead of the model.
@@ -67,29 +69,36 @@ def training_dataset(
     label_table = tf.constant(labels, dtype=tf.int64)
     copy_table = tf.constant(augmented_copy) if augmented_copy is not None else None
     p_augmented = float(albumentations.get("p_augmented", 0.5))
-    realtime = albumentations.get("mode") == "realtime" and albumentations.get("transforms")
-    compose = build_compose(albumentations["transforms"], seed) if realtime else None
+    realtime = albumentations.get("mode") == "realtime"
+    transforms = (albumentations.get("transforms") or {}) if realtime else {}
+    styles = dict(augment.get("styles") or {}) if realtime else {}
+    compose = build_compose(transforms, seed) if transforms else None
 
-    def realtime_albumentations(batch: tf.Tensor, batch_seed: tf.Tensor) -> tf.Tensor:
-        def run(array: np.ndarray, seed_value: np.ndarray) -> np.ndarray:
-            compose.set_random_seed(int(seed_value) % 2**31)
-            return apply_compose(compose, array)
+    def realtime_augmentation(batch: tf.Tensor, batch_labels: tf.Tensor, batch_seed: tf.Tensor) -> tf.Tensor:
+        def run(array: np.ndarray, label_array: np.ndarray, seed_value: np.ndarray) -> np.ndarray:
+            seed_value = int(seed_value) % 2**31
+            if styles:
+                array = apply_styles(array, label_array, styles, seed_value)
+            if compose is not None:
+                compose.set_random_seed(seed_value)
+                array = apply_compose(compose, array)
+            return array
 
-        out = tf.numpy_function(run, [batch, batch_seed[0]], tf.uint8, stateful=False)
+        out = tf.numpy_function(run, [batch, batch_labels, batch_seed[0]], tf.uint8, stateful=False)
         return tf.ensure_shape(out, batch.shape)
 
     def make_batch(indices: tf.Tensor, batch_seeds: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         seeds = tf.random.experimental.stateless_split(tf.cast(batch_seeds, tf.int64), num=2)
-        batch = tf.gather(image_table, indices)
+        batch, batch_labels = tf.gather(image_table, indices), tf.gather(label_table, indices)
         if copy_table is not None:
             use_copy = tf.random.stateless_uniform(tf.shape(indices), seed=seeds[0]) < p_augmented
             batch = tf.where(use_copy[:, None, None], tf.gather(copy_table, indices), batch)
-        if compose is not None:
-            batch = realtime_albumentations(batch, batch_seeds)
+        if compose is not None or styles:
+            batch = realtime_augmentation(batch, batch_labels, batch_seeds)
         batch = _to_float(batch)
         if any(geometric.values()):
             batch = random_affine(batch, seeds[1], **geometric)
-        return batch, tf.gather(label_table, indices)
+        return batch, batch_labels
 
     count = len(labels)
     indices = tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True)
