@@ -87,16 +87,36 @@ def test_seed_experiment_is_the_seed_recipe() -> None:
     assert all(cfg.augment.geometric[key] > 0 for key in ("rotation_degrees", "width_shift", "height_shift", "zoom"))
 
 
-def test_robust_recipe_holds_usps_out_and_keeps_the_fast_schedule() -> None:
+def test_robust_recipe_holds_usps_out_and_trains_like_fast_ema_on_the_writer_styles() -> None:
     config = validate(compose_config(["experiment=robust", "paths.output_dir=/tmp/unused"]))
-    assert config["dataset"]["sources"]["usps"]["test_only"] is True
-    assert config["optimizer"]["schedule"]["name"] == "one_cycle" and config["epochs"] == 20
-    transforms = list(config["augment"]["albumentations"]["transforms"])
+    fast_ema = compose_config(["experiment=fast_ema"])
+    assert config["dataset"]["sources"]["usps"]["test_only"] is True and "not_mnist" not in config["dataset"]["sources"]
+    assert config["dataset"]["sources"]["emnist_digits"]["required"] is False
+    for key in ("epochs", "batch_size"):
+        assert config[key] == fast_ema[key]
+    assert config["optimizer"]["schedule"]["name"] == "one_cycle" and config["optimizer"]["use_ema"] is True
+    assert config["model"]["deskew"] is True
+    assert config["augment"]["albumentations"]["mode"] == "realtime"
+    assert config["augment"]["styles"]["european_ones"]["p"] > 0
+    assert "width_stretch" not in config["augment"]["geometric"], "version 3 drops the stretch that cost unseen USPS"
+
+
+def test_robust_ensemble_sweeps_five_seeds_of_the_robust_recipe_on_one_validation_set() -> None:
+    robust = compose_config(["experiment=robust"])
+    ensemble = compose_config(["experiment=robust_ensemble"], return_hydra_config=True)
+    assert ensemble.hydra.sweeper.params.seed == "1,2,3,4,5"
+    assert ensemble.dataset.split_seed == 42
+    for group in ("model", "augment", "optimizer", "trainer"):
+        assert ensemble[group] == robust[group]
+
+
+def test_robust_augment_set_widens_the_geometry_and_keeps_its_transforms_in_order() -> None:
+    augment = compose_config(["augment=robust"]).augment
+    transforms = list(augment.albumentations.transforms)
     assert transforms.index("thicken_strokes") < transforms.index("elastic_transform") < transforms.index("gauss_noise"), (
         "stroke width changes the clean digit; noise comes last"
     )
-    assert config["augment"]["geometric"]["width_stretch"] > 0 and config["augment"]["geometric"]["shear"] > 0
-    assert config["model"]["deskew"] is True, "version 2 deskews its inputs"
+    assert augment.geometric.width_stretch > 0 and augment.geometric.shear > 0
 
 
 def test_elastic_ink_adds_the_ink_transforms_to_the_elastic_set_and_no_geometry() -> None:

@@ -14,10 +14,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = PROJECT_ROOT / "conf"
 
 
-def compose_config(overrides: list[str] | None = None) -> DictConfig:
-    """Compose ``conf/train.yaml`` with ``overrides`` through Hydra's compose API."""
+def compose_config(overrides: list[str] | None = None, return_hydra_config: bool = False) -> DictConfig:
+    """Compose ``conf/train.yaml`` with ``overrides`` through Hydra's compose API (with the
+    ``hydra`` node, sweeper and launcher included, when ``return_hydra_config``)."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides or []))
+        return compose(config_name="train", overrides=list(overrides or []), return_hydra_config=return_hydra_config)
 
 
 def run_config(tmp_path: Path, overrides: list[str] | None = None) -> DictConfig:

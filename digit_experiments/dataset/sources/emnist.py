@@ -65,8 +65,8 @@ def load_emnist_digits(data_dir: Path, verify_checksums: bool = True, on_error: 
             f"EMNIST digits files missing from {folder}. Put there either the four IDX files "
             f"({', '.join(IDX_FILES)}) from the official release's gzip.zip "
             "(https://www.nist.gov/itl/products-and-services/emnist-dataset), or the two Kaggle CSVs "
-            f"({', '.join(CSV_FILES)}, Kaggle dataset crawford/emnist). In `dataset=mix` the source is optional "
-            "and skipped when absent."
+            f"({', '.join(CSV_FILES)}, Kaggle dataset crawford/emnist). Where a dataset marks the source "
+            "`required: false` (dataset=mix, dataset=unseen_usps), it is skipped when absent."
         )
     settings = {"version": VERSION, "form": form, "on_error": on_error}
     return load_standardised("emnist_digits", checksums, settings, lambda: _build(folder, form, on_error))
