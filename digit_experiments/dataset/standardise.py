@@ -9,7 +9,8 @@ pixel (14, 14) (row and column means 13.99 and 14.01, every image within
 Every source other than MNIST goes through :func:`standardise_batch`:
 
 1. make the ink bright on a dark background (detected per image, or forced);
-2. subtract the background level (the median of the border);
+2. subtract the background level (the median of the border, or of the paper's
+   pixels when the digit fills its frame, see :func:`_ink_on_black`);
 3. crop to the ink's bounding box and resize it so its longer side is 20 px,
    stretching the ink to a peak of 255;
 4. paste it into a black 28×28 canvas with its centre of mass at (14, 14).
@@ -31,11 +32,15 @@ CENTRE = 14.0
 #: Pixels below this fraction of the ink's peak do not count towards the
 #: bounding box, so paper texture and faint smudges do not shrink the digit.
 INK_THRESHOLD = 0.2
+#: A border ring shows the paper when at least this share of its pixels lie within a quarter of the
+#: image's range of the ring's median. Digits scanned to fill their frame (Semeion-style 16×16 scans)
+#: cover much of the ring with ink, and the ring's median is then no guide to the polarity or the paper.
+PAPER_RING_SHARE = 0.8
 POLARITIES = ("auto", "light_on_dark", "dark_on_light")
 
 #: Everything the output depends on. It is part of every cache key, so a change
 #: here (bump ``version`` when the method changes) invalidates cached sources.
-SETTINGS = {"canvas": CANVAS, "box": BOX, "centre": CENTRE, "ink_threshold": INK_THRESHOLD, "version": 1}
+SETTINGS = {"canvas": CANVAS, "box": BOX, "centre": CENTRE, "ink_threshold": INK_THRESHOLD, "paper_ring_share": PAPER_RING_SHARE, "version": 2}
 
 #: Images standardised together; bounds the float scratch memory (~25 MB at 28×28).
 _SLICE = 8192
@@ -117,20 +122,41 @@ def _standardise_slice(images: np.ndarray, polarity: str) -> np.ndarray:
 def _ink_on_black(images: np.ndarray, polarity: str) -> np.ndarray:
     """Turn float images into ink >= 0 on a zero background, inverting dark-on-light ones.
 
-    For ``polarity="auto"``: the border is almost all background while the ink
-    covers a minority of the image, so the ink pulls the image's mean away from
-    the background level, below it for dark ink and above it for bright ink.
-    Comparing the two, rather than the border with a fixed grey, also works for
-    dim photos of paper.
+    Where the border ring shows the paper (almost always), it gives both the
+    background level (its median) and, for ``polarity="auto"``, the polarity:
+    the ink covers a minority of the image, so it pulls the image's mean away
+    from the background level, below it for dark ink and above it for bright
+    ink. Comparing the two, rather than the border with a fixed grey, also
+    works for dim photos of paper.
+
+    A digit stretched to fill its frame covers much of the ring with ink (see
+    :func:`_ring_shows_paper`). Such an image takes the polarity most of the
+    stack's other images have (a folder of one dataset shares it), or, alone,
+    the one its own median says (the paper is still most of the image); its
+    background is the median of its darker half once the ink is bright.
     """
-    background = np.median(_borders(images), axis=1)
+    ring = _borders(images)
+    background = np.median(ring, axis=1)
+    paper_ring = _ring_shows_paper(images, ring, background)
     if polarity == "auto":
-        flip = background > images.mean(axis=(1, 2))
+        flip = np.where(paper_ring, background > images.mean(axis=(1, 2)), np.median(images, axis=(1, 2)) > images.mean(axis=(1, 2)))
+        if paper_ring.any() and not paper_ring.all():
+            flip[~paper_ring] = flip[paper_ring].mean() > 0.5
     else:
         flip = np.full(len(images), polarity == "dark_on_light")
     images[flip] = 255.0 - images[flip]
     background[flip] = 255.0 - background[flip]
+    for index in np.flatnonzero(~paper_ring):
+        image = images[index]
+        background[index] = np.median(image[image <= (image.min() + image.max()) / 2])
     return np.clip(images - background[:, None, None], 0.0, None)
+
+
+def _ring_shows_paper(images: np.ndarray, ring: np.ndarray, ring_median: np.ndarray) -> np.ndarray:
+    """Whether each image's border ring is mostly one level (the paper's): :data:`PAPER_RING_SHARE`."""
+    span = np.maximum(images.max(axis=(1, 2)) - images.min(axis=(1, 2)), 1e-6)
+    near_median = np.abs(ring - ring_median[:, None]) <= 0.25 * span[:, None]
+    return near_median.mean(axis=1) >= PAPER_RING_SHARE
 
 
 def _extent(occupied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

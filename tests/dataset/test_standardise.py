@@ -70,3 +70,19 @@ def test_blank_image_stays_blank() -> None:
 def test_unknown_polarity_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="dark_on_light"):
         standardise_batch(np.zeros((1, 28, 28), np.uint8), "inverted")
+
+
+def test_digits_that_fill_their_frame_keep_their_ink_in_either_polarity(mnist: SourceData) -> None:
+    """Semeion-style scans (stretched to fill a 16×16 frame) cover much of the border with ink."""
+    from digit_experiments.augment.styles import fill_frame
+
+    frames = np.stack([fill_frame(digit, 16, 16, binary=True) for digit in mnist.test_images[:300]])
+    ring = np.concatenate([frames[:, 0], frames[:, -1], frames[:, 1:-1, 0], frames[:, 1:-1, -1]], axis=1)
+    assert (np.median(ring, axis=1) > 127).sum() >= 3, "the sample has frames whose border is mostly ink"
+    expected = standardise_batch(np.pad(frames, ((0, 0), (2, 2), (2, 2))), "light_on_dark")  # on a known black margin
+    np.testing.assert_array_equal(standardise_batch(frames.copy(), "light_on_dark"), expected)
+    np.testing.assert_array_equal(standardise_batch(frames.copy()), expected)
+    np.testing.assert_array_equal(standardise_batch(255 - frames), expected)
+    mostly_paper = np.flatnonzero((frames > 127).mean(axis=(1, 2)) < 0.45)
+    alone = np.concatenate([standardise_batch(255 - frames[i : i + 1]) for i in mostly_paper])
+    np.testing.assert_array_equal(alone, expected[mostly_paper], "alone, a frame's own median gives its polarity")
