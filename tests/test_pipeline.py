@@ -184,7 +184,7 @@ def test_realtime_styles_draw_fresh_flags_on_every_epochs_ones_and_leave_other_d
 def test_styles_name_their_mistakes() -> None:
     from digit_experiments.augment.styles import check_styles
 
-    with pytest.raises(ConfigError, match="Valid style names are: european_ones"):
+    with pytest.raises(ConfigError, match="Valid style names are: box_filled, european_ones"):
         check_styles({"cursive": {}}, "static")
     with pytest.raises(ConfigError, match="does not take the option"):
         check_styles({"european_ones": {"q": 1}}, "static")
@@ -193,3 +193,39 @@ def test_styles_name_their_mistakes() -> None:
     check_styles({"european_ones": {}}, "realtime")
     with pytest.raises(ConfigError, match="flag_length"):
         validate(compose_config(["experiment=robust", "++augment.styles.european_ones.flag_length=[0.6,0.3]", "paths.output_dir=/tmp/unused"]))
+    with pytest.raises(ConfigError, match=r"box_filled.aspect.*width over its height"):
+        validate(compose_config(["experiment=robust", "++augment.styles.box_filled.aspect=[1.0,0.5]", "paths.output_dir=/tmp/unused"]))
+    with pytest.raises(ConfigError, match=r"box_filled.binary_p.*probability"):
+        validate(compose_config(["experiment=robust", "++augment.styles.box_filled.binary_p=2", "paths.output_dir=/tmp/unused"]))
+
+
+def test_box_filled_rescans_a_thin_one_as_wide_as_it_is_high_and_standardises_it_again() -> None:
+    from digit_experiments.augment.styles import apply_styles
+
+    from digit_checks import assert_mnist_style
+
+    thin = np.zeros((2, 28, 28), np.uint8)
+    thin[:, 4:24, 13:16] = 255
+    labels = np.array([1, 7])  # any class: a scanner does not read the digit
+    square = {"box_filled": {"p": 1.0, "aspect": [1.0, 1.0], "side": [16, 16], "binary_p": 1.0}}
+    scanned = apply_styles(thin, labels, square, seed=5)
+    assert_mnist_style(scanned)
+    for image in scanned:
+        rows, columns = np.nonzero(image)
+        assert np.ptp(rows) + 1 == 20 and np.ptp(columns) + 1 == 20, "a 3-pixel stroke filled a square frame"
+    np.testing.assert_array_equal(apply_styles(thin, labels, square, seed=5), scanned)
+    untouched = {"box_filled": {**square["box_filled"], "p": 0.0}}
+    np.testing.assert_array_equal(apply_styles(thin, labels, untouched, seed=5), thin)
+
+
+def test_styles_run_in_their_listed_order_so_flagged_ones_are_rescanned() -> None:
+    from digit_experiments.augment.styles import apply_styles
+
+    upright = np.zeros((1, 28, 28), np.uint8)
+    upright[0, 4:24, 13:16] = 255
+    flag = {"european_ones": {"p": 1.0, "foot_p": 0.0}}
+    fill = {"box_filled": {"p": 1.0, "aspect": [1.0, 1.0], "side": [20, 20], "binary_p": 0.0}}
+    flagged_then_filled = apply_styles(upright, np.array([1]), {**flag, **fill}, seed=4)
+    filled_then_flagged = apply_styles(upright, np.array([1]), {**fill, **flag}, seed=4)
+    assert not np.array_equal(flagged_then_filled, filled_then_flagged)
+    assert (flagged_then_filled[0] > 0).sum() < (filled_then_flagged[0] > 0).sum(), "a stretched flag, not a flag on a block"

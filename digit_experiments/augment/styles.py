@@ -1,13 +1,23 @@
-"""Handwriting styles MNIST's writers rarely used, drawn onto training digits of the right class.
+"""Handwriting and scanning styles MNIST lacks, drawn onto training digits.
 
 MNIST's American writers make a "1" as a bare stroke. Much of the world
 writes it with a long up-stroke (a flag) from the top, and often a foot.
 Models trained on MNIST read such 1s as 7s or 4s (``benchmarks/writer_styles.py``
 measures it), and no source on hand carries the style, so it is drawn: a flag
 (and sometimes a foot) is added to a share of the 1s, in the digit's own
-stroke width: once, on the static augmented copy (``mode: static``), or
-afresh on every batch before its transforms (``mode: realtime``). This is a label-dependent change that
-no augmentation library makes, hence the few lines of OpenCV here.
+stroke width. This is a label-dependent change that no augmentation library
+makes, hence the few lines of OpenCV here.
+
+Some digit sets were scanned by stretching each digit to fill its frame
+(Semeion's 16×16 binary scans): a plain 1 becomes a block, a 9 as wide as it is
+tall. ``box_filled`` redoes that scan on a share of the digits and standardises
+the result again, so the model sees what ``predict`` makes of such files. An
+affine width stretch cannot: it would change the digit's size as well, which
+the standardisation undoes.
+
+Styles are drawn once, on the static augmented copy (``mode: static``), or
+afresh on every batch before its transforms (``mode: realtime``), in the order
+``augment.styles`` lists them.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import numpy as np
 
 from digit_experiments.core.errors import ConfigError
 from digit_experiments.core.registry import Registry
+from digit_experiments.dataset.standardise import INK_THRESHOLD, standardise_batch
 
 #: A style drawn in place: ``(images, labels, rng) -> None``.
 Style = Callable[[np.ndarray, np.ndarray, np.random.Generator], None]
@@ -53,8 +64,8 @@ def apply_styles(images: np.ndarray, labels: np.ndarray, styles: Mapping[str, Ma
         seed: The run's seed, or the batch's; the same seed draws the same strokes.
     """
     images = images.copy()
-    for name, options in styles.items():
-        STYLES.build(name, **(options or {}))(images, labels, np.random.default_rng([seed, 1]))
+    for index, (name, options) in enumerate(styles.items()):
+        STYLES.build(name, **(options or {}))(images, labels, np.random.default_rng([seed, 1 + index]))
     return images
 
 
@@ -119,3 +130,70 @@ def _draw_european_ones(
             bottom_x = int(round(columns[rows >= bottom - 1].mean()))
             half = rng.uniform(0.2, 0.35) * height
             cv2.line(image, (int(bottom_x - half), int(bottom)), (int(bottom_x + half), int(bottom)), 255, width, cv2.LINE_AA)
+
+
+@STYLES.register("box_filled")
+def box_filled(
+    p: float = 0.15,
+    aspect: tuple[float, float] = (0.75, 1.0),
+    side: tuple[int, int] = (16, 28),
+    binary_p: float = 0.5,
+) -> Style:
+    """Scan a share ``p`` of the digits (any class) again, stretched to fill a frame.
+
+    Args:
+        p: Share of the digits rescanned.
+        aspect: Range of the frame's width over its height (1.0 is square, as Semeion's).
+        side: Range of the frame's height in pixels: a coarse scan loses thin strokes.
+        binary_p: Share of the rescanned digits thresholded to black and white, as Semeion's are.
+            The ranges are checked with the run config (``core/validation.py``).
+
+    Returns:
+        The style (see :func:`_draw_box_filled`).
+    """
+    return functools.partial(_draw_box_filled, p=p, aspect=tuple(aspect), side=tuple(side), binary_p=binary_p)
+
+
+def _draw_box_filled(
+    images: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    p: float,
+    aspect: tuple[float, float],
+    side: tuple[int, int],
+    binary_p: float,
+) -> None:
+    """Stretch a share ``p`` of the digits to fill a frame, then standardise them again, in place.
+
+    Each chosen digit fills a frame ``side`` pixels high and ``aspect`` times as
+    wide (:func:`fill_frame`), thresholded for a share ``binary_p``, and is
+    standardised like any other source (on a 2-pixel black margin, since the
+    frame is all ink at its edges).
+    """
+    for index in np.flatnonzero(rng.random(len(images)) < p):
+        height = int(rng.integers(side[0], side[1] + 1))
+        width = max(1, int(round(height * rng.uniform(*aspect))))
+        frame = fill_frame(images[index], height, width, binary=bool(rng.random() < binary_p))
+        if frame is not None:
+            images[index] = standardise_batch(np.pad(frame, 2)[None], "light_on_dark")[0]
+
+
+def fill_frame(image: np.ndarray, height: int, width: int, binary: bool) -> np.ndarray | None:
+    """A bright-ink digit's ink box resized, width and height apart, to fill a ``height`` × ``width`` frame.
+
+    Args:
+        image: A standardised digit (bright ink on black).
+        height: The frame's height in pixels.
+        width: The frame's width in pixels.
+        binary: Threshold the frame at half its peak to 0 and 255, as Semeion's scans are.
+
+    Returns:
+        The float32 frame, or None for an image without ink.
+    """
+    inked = image > INK_THRESHOLD * max(float(image.max()), 1.0)
+    if not inked.any():
+        return None
+    rows, columns = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+    crop = image[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1].astype(np.float32)
+    frame = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
+    return np.where(frame > frame.max() / 2, 255.0, 0.0).astype(np.float32) if binary else frame

@@ -1,0 +1,94 @@
+"""Digits scanned to fill their frame, as some public digit sets were (Semeion's 16×16 binary scans).
+
+Takes the MNIST and USPS test digits (USPS is test-only in ``dataset=unseen_usps``,
+so a robust model never saw its writers), stretches each one's ink box, width and
+height apart, to fill a 16×16 frame, thresholds it to black and white, and saves
+them as dark-ink-on-white PNGs of that native size under
+``<images>/<source>/<digit>/``, so ``predict`` can read them as a user's folder
+would. It then scores each model on them through ``predict``'s standardisation,
+and prints and saves accuracy per source with the errors per true digit::
+
+    python benchmarks/box_filled.py --models runs:/<run>/model "sweep:<parent run id>"
+
+A plain 1 stretched to fill a square is a block, and a 9 is as wide as it is tall;
+MNIST-trained models read most such 1s as other digits. ``augment.styles.box_filled``
+trains on frames of this kind (among others, 16-28 px high, 0.7-1.0 as wide as
+high, half of them binary), so, as for MNIST-C's corruptions, a model trained with
+it has seen the transformation, though never these writers.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from digit_experiments.core import startup
+
+startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from digit_experiments import tracking  # noqa: E402
+from digit_experiments.augment.styles import fill_frame  # noqa: E402
+from digit_experiments.core.paths import resolve  # noqa: E402
+from digit_experiments.dataset import load_dataset  # noqa: E402
+from digit_experiments.dataset.standardise import standardise_images  # noqa: E402
+from digit_experiments.inference.loading import load_ensemble  # noqa: E402
+from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
+
+from common import group_config, machine, save_report  # noqa: E402
+
+SIDE = 16
+
+
+def frame_filled(images: np.ndarray) -> list[np.ndarray]:
+    """Each standardised digit stretched to fill a binary 16×16 frame, as dark ink on white paper."""
+    frames = [fill_frame(image, SIDE, SIDE, binary=True) for image in images]
+    return [(255 - (np.zeros((SIDE, SIDE)) if frame is None else frame)).astype(np.uint8) for frame in frames]
+
+
+def save_pngs(frames: list[np.ndarray], labels: np.ndarray, folder: Path) -> None:
+    """The frames as ``folder/<digit>/<index>.png``."""
+    for index, (frame, label) in enumerate(zip(frames, labels)):
+        path = folder / str(label) / f"{index:05d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), frame)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", required=True, help="model references (a sweep: reference is its top-5 ensemble)")
+    parser.add_argument("--images", type=Path, default=Path("outputs/box_filled"), help="where the PNGs are written")
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "box_filled.json")
+    args = parser.parse_args()
+    tracking.connect(group_config("tracking", "mlflow"))
+    dataset = group_config("dataset", "unseen_usps")
+    splits = load_dataset(sources=dataset["sources"], data_dir=resolve(group_config("paths", "default")["data_dir"]), seed=0)
+    sets = {}
+    for source, (images, labels) in splits.tests.items():
+        frames = frame_filled(images)
+        save_pngs(frames, labels, args.images / source)
+        sets[source] = (standardise_images(frames), labels, images)
+    results = {}
+    for reference in args.models:
+        model = load_ensemble(reference, top=5)
+        results[reference] = {}
+        for source, (filled, labels, plain) in sets.items():
+            wrong = predict_probabilities(model, filled, 256).argmax(axis=1) != labels
+            plain_accuracy = float((predict_probabilities(model, plain, 256).argmax(axis=1) == labels).mean())
+            results[reference][source] = {
+                "accuracy": float(1 - wrong.mean()), "plain_accuracy": plain_accuracy,
+                "errors_by_digit": np.bincount(labels[wrong], minlength=10).tolist(),
+            }
+    print("| model | source | n | plain | frame-filled | errors by true digit 0-9 |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for reference, by_source in results.items():
+        for source, row in by_source.items():
+            print(f"| {reference} | {source} | {len(sets[source][1])} | {100 * row['plain_accuracy']:.2f} | "
+                  f"{100 * row['accuracy']:.2f} | {' '.join(map(str, row['errors_by_digit']))} |")
+    save_report({"machine": machine(), "side": SIDE, "accuracy": results}, args.output)
+
+
+if __name__ == "__main__":
+    main()
