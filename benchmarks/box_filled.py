@@ -19,7 +19,6 @@ it has seen the transformation, though never these writers.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from digit_experiments.core import startup
@@ -37,7 +36,7 @@ from digit_experiments.dataset.standardise import standardise_images  # noqa: E4
 from digit_experiments.inference.loading import load_ensemble  # noqa: E402
 from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import group_config, machine, save_report  # noqa: E402
+from common import group_config, image_set_arguments, machine, save_report  # noqa: E402
 
 SIDE = 16
 
@@ -57,11 +56,7 @@ def save_pngs(frames: list[np.ndarray], labels: np.ndarray, folder: Path) -> Non
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", required=True, help="model references (a sweep: reference is its top-5 ensemble)")
-    parser.add_argument("--images", type=Path, default=Path("outputs/box_filled"), help="where the PNGs are written")
-    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "box_filled.json")
-    args = parser.parse_args()
+    args = image_set_arguments(__doc__, "box_filled", "model references (a sweep: reference is its top-5 ensemble)")
     tracking.connect(group_config("tracking", "mlflow"))
     dataset = group_config("dataset", "unseen_usps")
     splits = load_dataset(sources=dataset["sources"], data_dir=resolve(group_config("paths", "default")["data_dir"]), seed=0)

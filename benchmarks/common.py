@@ -20,6 +20,26 @@ def group_config(group: str, option: str) -> dict:
     return OmegaConf.to_container(cfg[group], resolve=True)
 
 
+def image_set_arguments(doc: str, name: str, models_help: str):
+    """The command line of a benchmark that writes an image set and scores models on it.
+
+    Args:
+        doc: The script's docstring; its first paragraph is the description.
+        name: The set's name: PNGs go to ``outputs/<name>``, figures to ``results/<name>.json``.
+        models_help: What a ``--models`` reference means to this script.
+
+    Returns:
+        The parsed ``--models``, ``--images`` and ``--output``.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", required=True, help=models_help)
+    parser.add_argument("--images", type=Path, default=Path("outputs") / name, help="where the PNGs are written")
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / f"{name}.json")
+    return parser.parse_args()
+
+
 def save_report(report: dict, output: Path) -> None:
     """Write ``report`` as indented JSON to ``output`` (folders created) and say where."""
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,6 @@ the table::
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from digit_experiments.core import startup
@@ -30,7 +29,7 @@ from digit_experiments.dataset.standardise import standardise_images  # noqa: E4
 from digit_experiments.inference.loading import load_ensemble  # noqa: E402
 from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import group_config, save_report  # noqa: E402
+from common import group_config, image_set_arguments, save_report  # noqa: E402
 
 SIZE = 96
 FONTS = {
@@ -117,11 +116,7 @@ def column_name(reference: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", required=True, help="model references, each scored alone")
-    parser.add_argument("--images", type=Path, default=Path("outputs/writer_styles"), help="where the PNGs are written")
-    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "writer_styles.json")
-    args = parser.parse_args()
+    args = image_set_arguments(__doc__, "writer_styles", "model references, each scored alone")
     tracking.connect(group_config("tracking", "mlflow"))  # runs:/ references name runs of the project's store
     styles = draw_set()
     save_set(styles, args.images)
