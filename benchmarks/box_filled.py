@@ -36,7 +36,7 @@ from digit_experiments.dataset.standardise import standardise_images  # noqa: E4
 from digit_experiments.inference.loading import load_ensemble  # noqa: E402
 from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import group_config, image_set_arguments, machine, save_report  # noqa: E402
+from common import group_config, image_set_arguments, machine, report_progress, save_report  # noqa: E402
 
 SIDE = 16
 
@@ -56,7 +56,7 @@ def save_pngs(frames: list[np.ndarray], labels: np.ndarray, folder: Path) -> Non
 
 
 def main() -> None:
-    args = image_set_arguments(__doc__, "box_filled", "model references (a sweep: reference is its top-5 ensemble)")
+    args = image_set_arguments(__doc__, "box_filled")
     tracking.connect(group_config("tracking", "mlflow"))
     dataset = group_config("dataset", "unseen_usps")
     splits = load_dataset(sources=dataset["sources"], data_dir=resolve(group_config("paths", "default")["data_dir"]), seed=0)
@@ -66,8 +66,8 @@ def main() -> None:
         save_pngs(frames, labels, args.images / source)
         sets[source] = (standardise_images(frames), labels, images)
     results = {}
-    for reference in args.models:
-        model = load_ensemble(reference, top=5)
+    for index, reference in enumerate(args.models, start=1):
+        model = load_ensemble(reference, top=args.top)
         results[reference] = {}
         for source, (filled, labels, plain) in sets.items():
             wrong = predict_probabilities(model, filled, 256).argmax(axis=1) != labels
@@ -76,13 +76,15 @@ def main() -> None:
                 "accuracy": float(1 - wrong.mean()), "plain_accuracy": plain_accuracy,
                 "errors_by_digit": np.bincount(labels[wrong], minlength=10).tolist(),
             }
+        report_progress(index, len(args.models), reference,
+                        {f"{source} frame-filled": row["accuracy"] for source, row in results[reference].items()})
     print("| model | source | n | plain | frame-filled | errors by true digit 0-9 |")
     print("| --- | --- | --- | --- | --- | --- |")
     for reference, by_source in results.items():
         for source, row in by_source.items():
             print(f"| {reference} | {source} | {len(sets[source][1])} | {100 * row['plain_accuracy']:.2f} | "
                   f"{100 * row['accuracy']:.2f} | {' '.join(map(str, row['errors_by_digit']))} |")
-    save_report({"machine": machine(), "side": SIDE, "accuracy": results}, args.output)
+    save_report({"machine": machine(), "side": SIDE, "top": args.top, "accuracy": results}, args.output)
 
 
 if __name__ == "__main__":

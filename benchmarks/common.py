@@ -20,24 +20,32 @@ def group_config(group: str, option: str) -> dict:
     return OmegaConf.to_container(cfg[group], resolve=True)
 
 
-def image_set_arguments(doc: str, name: str, models_help: str):
+def image_set_arguments(doc: str, name: str):
     """The command line of a benchmark that writes an image set and scores models on it.
 
     Args:
         doc: The script's docstring; its first paragraph is the description.
         name: The set's name: PNGs go to ``outputs/<name>``, figures to ``results/<name>.json``.
-        models_help: What a ``--models`` reference means to this script.
 
     Returns:
-        The parsed ``--models``, ``--images`` and ``--output``.
+        The parsed ``--models``, ``--top``, ``--images`` and ``--output``.
     """
     import argparse
 
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", required=True, help=models_help)
+    parser.add_argument("--models", nargs="+", required=True,
+                        help="model references, as evaluate's model_uri; each is scored alone")
+    parser.add_argument("--top", type=int, default=5,
+                        help="how many jobs a sweep:<parent run id> reference averages (the ensemble recipes train 5)")
     parser.add_argument("--images", type=Path, default=Path("outputs") / name, help="where the PNGs are written")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / f"{name}.json")
     return parser.parse_args()
+
+
+def report_progress(index: int, total: int, reference: str, accuracies: dict[str, float]) -> None:
+    """One line per scored model, so a long benchmark shows where it is."""
+    figures = ", ".join(f"{name} {100 * accuracy:.2f} %" for name, accuracy in accuracies.items())
+    print(f"[{index}/{total}] {reference}: {figures}", flush=True)
 
 
 def save_report(report: dict, output: Path) -> None:

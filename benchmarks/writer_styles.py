@@ -29,7 +29,7 @@ from digit_experiments.dataset.standardise import standardise_images  # noqa: E4
 from digit_experiments.inference.loading import load_ensemble  # noqa: E402
 from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import group_config, image_set_arguments, save_report  # noqa: E402
+from common import group_config, image_set_arguments, machine, report_progress, save_report  # noqa: E402
 
 SIZE = 96
 FONTS = {
@@ -116,23 +116,26 @@ def column_name(reference: str) -> str:
 
 
 def main() -> None:
-    args = image_set_arguments(__doc__, "writer_styles", "model references, each scored alone")
+    args = image_set_arguments(__doc__, "writer_styles")
     tracking.connect(group_config("tracking", "mlflow"))  # runs:/ references name runs of the project's store
     styles = draw_set()
     save_set(styles, args.images)
     standardised = {name: (standardise_images(images), labels) for name, (images, labels) in styles.items()}
     results = {}
-    for reference in args.models:
-        model = load_ensemble(reference)
+    for index, reference in enumerate(args.models, start=1):
+        model = load_ensemble(reference, top=args.top)
         results[reference] = {
             name: float((predict_probabilities(model, images, 256).argmax(axis=1) == labels).mean())
             for name, (images, labels) in standardised.items()
         }
+        report_progress(index, len(args.models), reference,
+                        {name: results[reference][name] for name in ("european_1", "stretched_european_1")})
     print("| style | n | " + " | ".join(column_name(r) for r in args.models) + " |")
     print("| --- | --- |" + " --- |" * len(args.models))
     for name, (_, labels) in standardised.items():
         print(f"| {name} | {len(labels)} | " + " | ".join(f"{100 * results[r][name]:.1f}" for r in args.models) + " |")
-    save_report({"styles": {n: len(l) for n, (_, l) in standardised.items()}, "accuracy": results}, args.output)
+    save_report({"machine": machine(), "styles": {n: len(l) for n, (_, l) in standardised.items()}, "top": args.top,
+                 "accuracy": results}, args.output)
 
 
 if __name__ == "__main__":
