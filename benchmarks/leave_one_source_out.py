@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 
 from digit_experiments.core import startup
@@ -43,14 +44,19 @@ def compose_run(recipe: str, overrides: list[str], workdir: Path, name: str):
         )
 
 
-def test_accuracies(workdir: Path, name: str) -> dict[str, float]:
-    """``{source: test accuracy}`` of the run named ``name`` in the workdir's store."""
+def run_metrics(workdir: Path, name: str) -> dict[str, float]:
+    """The final metrics of the run named ``name`` in the workdir's store."""
     client = mlflow.MlflowClient(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
     experiment_ids = [e.experiment_id for e in client.search_experiments()]
     (run,) = client.search_runs(experiment_ids, filter_string=f"attributes.run_name LIKE '{name} %'")  # the run's full name follows
+    return run.data.metrics
+
+
+def test_accuracies(metrics: dict[str, float]) -> dict[str, float]:
+    """``{source: test accuracy}`` from a run's metrics."""
     return {
         key[len("test_"):-len("_accuracy")]: value
-        for key, value in run.data.metrics.items()
+        for key, value in metrics.items()
         if key.startswith("test_") and key.endswith("_accuracy") and key != "test_accuracy"
     }
 
@@ -61,12 +67,27 @@ def required_sources(cfg) -> list[str]:
 
 
 def held_out_run(recipe: str, overrides: list[str], workdir: Path, held_out: str | None) -> dict:
-    """Train with ``held_out`` as a test-only source (or nothing held out); return its test accuracies."""
+    """Train with ``held_out`` as a test-only source (or nothing held out).
+
+    Returns:
+        The row: held-out source, test accuracy per source, the epoch selected on validation,
+        the epochs trained and the run's wall time (loading, training and testing).
+    """
     name = f"without-{held_out}" if held_out else "all-sources"
     extra = [f"++dataset.sources.{held_out}.test_only=true"] if held_out else []
     print(f"--- {name} ---", flush=True)
+    started = time.monotonic()
     experiment.run(compose_run(recipe, [*overrides, *extra], workdir, name), [*overrides, *extra])
-    return {"held_out": held_out or NOTHING_HELD_OUT, "test_accuracy": test_accuracies(workdir, name)}
+    wall_seconds = round(time.monotonic() - started, 1)
+    metrics = run_metrics(workdir, name)
+    print(f"--- {name}: {wall_seconds / 60:.1f} min ---", flush=True)
+    return {
+        "held_out": held_out or NOTHING_HELD_OUT,
+        "test_accuracy": test_accuracies(metrics),
+        "best_epoch": int(metrics["best_epoch"]),
+        "epochs_trained": int(metrics["epochs_trained"]),
+        "wall_seconds": wall_seconds,
+    }
 
 
 def table(rows: list[dict]) -> str:
