@@ -33,10 +33,9 @@ from digit_experiments.augment.styles import fill_frame  # noqa: E402
 from digit_experiments.core.paths import resolve  # noqa: E402
 from digit_experiments.dataset import load_dataset  # noqa: E402
 from digit_experiments.dataset.standardise import standardise_images  # noqa: E402
-from digit_experiments.inference.loading import load_ensemble  # noqa: E402
 from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import group_config, image_set_arguments, machine, report_progress, save_report  # noqa: E402
+from common import group_config, image_set_arguments, load_models, machine, report_progress, run, save_report  # noqa: E402
 
 SIDE = 16
 
@@ -58,6 +57,7 @@ def save_pngs(frames: list[np.ndarray], labels: np.ndarray, folder: Path) -> Non
 def main() -> None:
     args = image_set_arguments(__doc__, "box_filled")
     tracking.connect(group_config("tracking", "mlflow"))
+    models = load_models(args.models, args.top)
     dataset = group_config("dataset", "unseen_usps")
     splits = load_dataset(sources=dataset["sources"], data_dir=resolve(group_config("paths", "default")["data_dir"]), seed=0)
     sets = {}
@@ -66,8 +66,7 @@ def main() -> None:
         save_pngs(frames, labels, args.images / source)
         sets[source] = (standardise_images(frames), labels, images)
     results = {}
-    for index, reference in enumerate(args.models, start=1):
-        model = load_ensemble(reference, top=args.top)
+    for index, (reference, model) in enumerate(models.items(), start=1):
         results[reference] = {}
         for source, (filled, labels, plain) in sets.items():
             wrong = predict_probabilities(model, filled, 256).argmax(axis=1) != labels
@@ -88,4 +87,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -6,8 +6,21 @@ import json
 import os
 import platform
 from pathlib import Path
+from typing import Callable
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a benchmark's ``main`` as the commands run theirs.
+
+    A user mistake (a model reference that does not exist, missing data, a bad override) ends
+    with its one-paragraph message and exit status 2 instead of a traceback.
+    """
+    from digit_experiments.core.errors import user_errors_exit
+
+    with user_errors_exit():
+        main()
 
 
 def group_config(group: str, option: str) -> dict:
@@ -40,6 +53,21 @@ def image_set_arguments(doc: str, name: str):
     parser.add_argument("--images", type=Path, default=Path("outputs") / name, help="where the PNGs are written")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / f"{name}.json")
     return parser.parse_args()
+
+
+def load_models(references: list[str], top: int) -> dict:
+    """Load every model reference before any long work, so that a wrong one stops the benchmark at once.
+
+    Args:
+        references: As ``evaluate``'s ``model_uri``, one model (or one sweep's ensemble) each.
+        top: How many jobs a ``sweep:<parent run id>`` reference averages.
+
+    Returns:
+        ``{reference: Ensemble}``, in the order given.
+    """
+    from digit_experiments.inference.loading import load_ensemble
+
+    return {reference: load_ensemble(reference, top=top) for reference in references}
 
 
 def report_progress(index: int, total: int, reference: str, accuracies: dict[str, float]) -> None:

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import group_config, save_report
+from common import group_config, run, save_report
 
 
 def timed_load(config: dict, data_dir: Path) -> tuple[float, str]:
@@ -50,4 +50,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

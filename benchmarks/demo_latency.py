@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import machine, save_report
+from common import machine, run, save_report
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CHROMIUM = "/usr/bin/chromium"
@@ -159,4 +159,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -29,7 +29,7 @@ from digit_experiments import tracking  # noqa: E402
 from digit_experiments.inference.loading import load_member  # noqa: E402
 from digit_experiments.inference.scoring import Scores, predict_probabilities  # noqa: E402
 
-from common import ensemble_splits, group_config, machine, save_report  # noqa: E402
+from common import ensemble_splits, group_config, machine, run, save_report  # noqa: E402
 
 
 def cached_probabilities(uri: str, sets: dict[str, np.ndarray], cache: Path) -> dict[str, np.ndarray]:
@@ -116,4 +116,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

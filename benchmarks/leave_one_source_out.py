@@ -29,7 +29,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 
 from digit_experiments.training import experiment  # noqa: E402
 
-from common import CONF, machine, save_report  # noqa: E402
+from common import CONF, machine, run, save_report  # noqa: E402
 
 NOTHING_HELD_OUT = "(none)"
 
@@ -125,4 +125,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

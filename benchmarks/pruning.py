@@ -22,7 +22,7 @@ from pathlib import Path
 
 import optuna
 
-from common import save_report
+from common import run, save_report
 
 
 def run_search(folder: Path, args: argparse.Namespace, overrides: list[str]) -> float:
@@ -68,4 +68,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -38,7 +38,7 @@ import numpy as np
 from digit_experiments.dataset.io.idx import read_idx
 from digit_experiments.dataset.standardise import standardise_images
 
-from common import machine, save_report
+from common import machine, run, save_report
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -131,4 +131,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -35,7 +35,7 @@ from digit_experiments.model import build_model  # noqa: E402
 from digit_experiments.training.pipeline import training_dataset  # noqa: E402
 from digit_experiments.training.trainer import configure_runtime  # noqa: E402
 
-from common import group_config, save_report  # noqa: E402
+from common import group_config, run, save_report  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -140,4 +140,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

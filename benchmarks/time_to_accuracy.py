@@ -40,7 +40,7 @@ from omegaconf import OmegaConf  # noqa: E402
 from digit_experiments.dataset import load_dataset  # noqa: E402
 from digit_experiments.training import experiment  # noqa: E402
 
-from common import CONF, machine, save_report  # noqa: E402
+from common import CONF, machine, run, save_report  # noqa: E402
 
 THRESHOLDS = (0.990, 0.995, 0.996, 0.997)
 
@@ -140,4 +140,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

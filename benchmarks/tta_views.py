@@ -31,7 +31,7 @@ from digit_experiments.inference.loading import load_member  # noqa: E402
 from digit_experiments.inference.scoring import Scores, predict_probabilities  # noqa: E402
 from digit_experiments.inference.tta import TTA_TRANSFORMS, affine_view  # noqa: E402
 
-from common import ensemble_splits, group_config, machine, save_report  # noqa: E402
+from common import ensemble_splits, group_config, machine, run, save_report  # noqa: E402
 
 #: Candidate views: (rotation in degrees, scale, (dx, dy) shift in pixels); the identity first.
 CANDIDATES = (
@@ -124,4 +124,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

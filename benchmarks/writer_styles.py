@@ -26,10 +26,9 @@ import numpy as np  # noqa: E402
 
 from digit_experiments import tracking  # noqa: E402
 from digit_experiments.dataset.standardise import standardise_images  # noqa: E402
-from digit_experiments.inference.loading import load_ensemble  # noqa: E402
 from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import group_config, image_set_arguments, machine, report_progress, save_report  # noqa: E402
+from common import group_config, image_set_arguments, load_models, machine, report_progress, run, save_report  # noqa: E402
 
 SIZE = 96
 FONTS = {
@@ -118,12 +117,12 @@ def column_name(reference: str) -> str:
 def main() -> None:
     args = image_set_arguments(__doc__, "writer_styles")
     tracking.connect(group_config("tracking", "mlflow"))  # runs:/ references name runs of the project's store
+    models = load_models(args.models, args.top)
     styles = draw_set()
     save_set(styles, args.images)
     standardised = {name: (standardise_images(images), labels) for name, (images, labels) in styles.items()}
     results = {}
-    for index, reference in enumerate(args.models, start=1):
-        model = load_ensemble(reference, top=args.top)
+    for index, (reference, model) in enumerate(models.items(), start=1):
         results[reference] = {
             name: float((predict_probabilities(model, images, 256).argmax(axis=1) == labels).mean())
             for name, (images, labels) in standardised.items()
@@ -139,4 +138,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -1,0 +1,30 @@
+"""The benchmark scripts stop on a user mistake as the commands do: one paragraph and exit status 2.
+
+They are run for real in a subprocess, as README gives them, with a model reference that
+does not exist; the check must come before any image is drawn or any figure saved.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.cli import PROJECT_ROOT, command_environment
+
+
+@pytest.mark.parametrize("script", ["box_filled.py", "writer_styles.py"])
+def test_a_model_that_does_not_exist_stops_the_benchmark_before_any_work(script: str, tmp_path: Path) -> None:
+    missing = tmp_path / "no_such_model.keras"
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "benchmarks" / script), "--models", str(missing),
+         "--images", str(tmp_path / "images"), "--output", str(tmp_path / "figures.json")],
+        cwd=tmp_path, env=command_environment(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}"),
+        capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"Error: Model '{missing}' not found" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "images").exists() and not (tmp_path / "figures.json").exists()
