@@ -32,6 +32,7 @@ def test_ensemble_recipe_trains_members_and_evaluate_logs_on_the_parent(data_dir
         cwd=tmp_path,
     )
     assert scored.returncode == 0, scored.stderr[-3000:]
+    assert f"Sweep {parent.info.run_id}: the 2 best of its 2 finished jobs, ranked by best_val_loss" in scored.stderr
     parent = client.get_run(parent.info.run_id)
     assert parent.data.metrics["ensemble_members"] == 2
     assert 0.0 < parent.data.metrics["ensemble_test_accuracy"] <= 1.0
@@ -40,6 +41,7 @@ def test_ensemble_recipe_trains_members_and_evaluate_logs_on_the_parent(data_dir
 
     promoted = run_cli("digit_experiments.promote", [f"run=sweep:{parent.info.run_id}", "name=ensemble-best"], cwd=tmp_path)
     assert promoted.returncode == 0, promoted.stderr[-3000:]
+    assert "the 1 best of its 2 finished jobs" in promoted.stderr
     assert promoted.stdout.strip() == "models:/ensemble-best@champion"
     champion = client.get_model_version_by_alias("ensemble-best", "champion")
     assert champion.run_id == parent.data.tags["best_run_id"], "the sweep's best job by validation, as its report ranks it"

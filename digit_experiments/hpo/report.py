@@ -11,6 +11,7 @@ rebuilt after every job, so it exists while a sweep runs and if it dies.
 
 from __future__ import annotations
 
+import logging
 import math
 import tempfile
 from pathlib import Path
@@ -28,6 +29,8 @@ from mlflow.entities import Run  # noqa: E402
 from digit_experiments.core.errors import UserError  # noqa: E402
 from digit_experiments.core.tables import csv_text, markdown_table  # noqa: E402
 from digit_experiments.training.selection import resolve_mode  # noqa: E402
+
+logger = logging.getLogger(__name__)
 
 #: Params that differ between jobs without being swept values.
 NOT_SWEPT = {"paths.output_dir", "optuna.trial_id", "optuna.trial_number"}
@@ -74,9 +77,12 @@ def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int) -> l
     metric = parent.data.params.get("optimized_metric", "val_accuracy")
     finished = [run for run in child_runs(client, parent_run_id) if run.info.status == "FINISHED"]
     _, rows = report_rows(finished, metric, parent.data.params.get("optimized_mode", "auto"))
-    best = [row["run_id"] for row in rows if not math.isnan(row[f"best_{metric}"])][:top]
-    if not best:
+    ranked = [row["run_id"] for row in rows if not math.isnan(row[f"best_{metric}"])]
+    if not ranked:
         raise UserError(f"Sweep {parent_run_id} has no finished job to choose from (ranked by best_{metric}).")
+    best = ranked[:top]
+    logger.info("Sweep %s: the %d best of its %d finished jobs, ranked by best_%s (validation); `top` sets how many.",
+                parent_run_id, len(best), len(ranked), metric)
     return best
 
 
