@@ -48,8 +48,8 @@ def run_metrics(workdir: Path, name: str) -> dict[str, float]:
     """The final metrics of the run named ``name`` in the workdir's store."""
     client = mlflow.MlflowClient(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
     experiment_ids = [e.experiment_id for e in client.search_experiments()]
-    (run,) = client.search_runs(experiment_ids, filter_string=f"attributes.run_name LIKE '{name} %'")  # the run's full name follows
-    return run.data.metrics
+    (trained,) = client.search_runs(experiment_ids, filter_string=f"attributes.run_name LIKE '{name} %'")  # the run's full name follows
+    return trained.data.metrics
 
 
 def test_accuracies(metrics: dict[str, float]) -> dict[str, float]:

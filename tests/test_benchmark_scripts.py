@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.cli import PROJECT_ROOT, command_environment
+from helpers import PROJECT_ROOT, command_environment
 
 
 @pytest.mark.parametrize("script", ["box_filled.py", "writer_styles.py"])
