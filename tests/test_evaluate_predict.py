@@ -46,6 +46,12 @@ def image_folder(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return folder
 
 
+def table_rows(printed: str) -> list[dict[str, str]]:
+    """The rows of ``evaluate``'s printed table, as ``{column: cell}``."""
+    header, *rows = printed.strip().splitlines()
+    return [dict(zip(header.split(), row.split())) for row in rows]
+
+
 def test_evaluate_prints_the_table_and_logs_a_linked_run(trained, data_dir: Path) -> None:
     workdir, run_id = trained
     result = run_cli(
@@ -54,14 +60,16 @@ def test_evaluate_prints_the_table_and_logs_a_linked_run(trained, data_dir: Path
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Downloading artifacts" not in result.stderr, "no download bars in output that is not a terminal"
-    header, row = result.stdout.strip().splitlines()
-    assert header.split() == ["source", "n", "accuracy", "loss", "macro_f1"]
-    source, n, accuracy, loss, macro_f1 = row.split()
+    (row,) = table_rows(result.stdout)
+    assert list(row) == ["source", "n", "accuracy", "ci95_low", "ci95_high", "loss", "macro_f1"]
+    source, n, accuracy, low, high, loss, macro_f1 = row.values()
     client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
     training = client.get_run(run_id)
     assert (source, n) == ("mnist", "500")
     assert float(accuracy) == pytest.approx(training.data.metrics["test_mnist_accuracy"], abs=1e-4)
     assert float(loss) == pytest.approx(training.data.metrics["test_mnist_loss"], abs=1e-3)
+    assert float(low) < float(accuracy) < float(high)
+    assert float(low) == pytest.approx(training.data.metrics["test_mnist_accuracy_ci95_low"], abs=1e-4)
     (evaluation,) = client.search_runs(
         [training.info.experiment_id], filter_string=f"tags.evaluated_run_id = '{run_id}'"
     )
@@ -108,7 +116,8 @@ def test_evaluate_with_tta_scores_a_folder_as_predict_with_tta_scores_its_files(
     rows = json.loads(predicted.stdout)
     predict_accuracy = np.mean([row["digit"] == int(Path(row["file"]).parent.name) for row in rows])
     predict_loss = -np.mean([np.log(max(row["probabilities"][int(Path(row["file"]).parent.name)], 1e-7)) for row in rows])
-    _, n, accuracy, loss, _ = evaluated["true"].stdout.strip().splitlines()[1].split()
+    (row,) = table_rows(evaluated["true"].stdout)
+    n, accuracy, loss = row["n"], row["accuracy"], row["loss"]
     assert int(n) == len(rows) == 60
     assert float(accuracy) == pytest.approx(predict_accuracy, abs=1e-4)
     assert float(loss) == pytest.approx(predict_loss, abs=2e-3)

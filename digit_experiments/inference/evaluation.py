@@ -2,7 +2,8 @@
 
 The ``evaluate`` command scores a model with
 :func:`~digit_experiments.inference.scoring.score_sets`; this module turns
-those scores into the rows it prints (source, n, accuracy, loss, macro-F1)
+those scores into the rows it prints (source, n, accuracy with its 95 %
+interval, loss, macro-F1)
 and, on request, logs them as a new MLflow run linked to the training run(s).
 """
 
@@ -20,7 +21,7 @@ from digit_experiments.core.tables import csv_text
 from digit_experiments.inference.loading import as_references, sweep_parent_id
 from digit_experiments.inference.scoring import Scores, test_metrics
 
-COLUMNS = ("source", "n", "accuracy", "loss", "macro_f1")
+COLUMNS = ("source", "n", "accuracy", "ci95_low", "ci95_high", "loss", "macro_f1")
 
 
 @dataclass
@@ -39,13 +40,16 @@ def score_rows(scores: Mapping[str, Scores]) -> list[dict[str, Any]]:
         scores: ``{set name: Scores}``.
 
     Returns:
-        Dicts with the keys of :data:`COLUMNS`.
+        Dicts with the keys of :data:`COLUMNS` (``ci95_low``/``ci95_high``: the
+        accuracy's 95 % Wilson interval).
     """
     return [
         {
             "source": name,
             "n": len(score.labels),
             "accuracy": score.accuracy,
+            "ci95_low": score.accuracy_interval[0],
+            "ci95_high": score.accuracy_interval[1],
             "loss": score.loss,
             "macro_f1": float(f1_score(score.labels, score.predictions, average="macro")),
         }
@@ -55,9 +59,7 @@ def score_rows(scores: Mapping[str, Scores]) -> list[dict[str, Any]]:
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """The rows as an aligned plain-text table (source left, figures right, 4 decimals)."""
-    cells = [list(COLUMNS)] + [
-        [r["source"], str(r["n"]), f"{r['accuracy']:.4f}", f"{r['loss']:.4f}", f"{r['macro_f1']:.4f}"] for r in rows
-    ]
+    cells = [list(COLUMNS)] + [[r["source"], str(r["n"])] + [f"{r[key]:.4f}" for key in COLUMNS[2:]] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
     return "\n".join(
         "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
@@ -77,7 +79,7 @@ def log_evaluation(
     """Log an evaluation as a new MLflow run tagged ``evaluated_run_id`` with the training run(s).
 
     The run holds ``test_<source>_accuracy|loss|macro_f1`` (and the combined
-    ``test_accuracy``/``test_loss``), ``evaluation/scores.csv``,
+    ``test_accuracy``/``test_loss``; each accuracy with ``_ci95_low``/``_ci95_high``), ``evaluation/scores.csv``,
     ``evaluation/scores.txt`` and ``plots/confusion_matrix_<source>.png``.
 
     Args:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import binomtest
 
 from digit_experiments.inference.tta import tta_views
 from digit_experiments.training.pipeline import evaluation_dataset
@@ -33,6 +34,20 @@ class Scores:
     def accuracy(self) -> float:
         """Share of images whose most probable digit is the true one."""
         return float((self.predictions == self.labels).mean())
+
+    @property
+    def accuracy_interval(self) -> tuple[float, float]:
+        """The 95 % Wilson score interval of the accuracy, as ``(low, high)``.
+
+        A test set is a sample of the writers a model will meet: on MNIST's
+        10,000 digits, 99.76 % spans about 99.64–99.84 %, so two models a few
+        images apart are not told apart by it. Wilson's interval (scipy's
+        ``binomtest``) keeps its coverage near 100 %, where the normal
+        approximation's does not.
+        """
+        correct = int((self.predictions == self.labels).sum())
+        interval = binomtest(correct, len(self.labels)).proportion_ci(confidence_level=0.95, method="wilson")
+        return float(interval.low), float(interval.high)
 
     @property
     def loss(self) -> float:
@@ -102,12 +117,23 @@ def test_metrics(scores: dict[str, Scores]) -> dict[str, float]:
 
     ``test_accuracy``/``test_loss`` are the combined figures (the only set when
     there is one source); each source also gets ``test_<source>_accuracy`` and
-    ``test_<source>_loss``.
+    ``test_<source>_loss``. Every accuracy comes with the bounds of its 95 %
+    interval, ``<accuracy metric>_ci95_low`` and ``..._ci95_high``.
     """
     combined = scores.get("all") or next(iter(scores.values()))
-    metrics = {"test_accuracy": combined.accuracy, "test_loss": combined.loss}
+    metrics = _score_metrics("test", combined)
     for name, score in scores.items():
         if name != "all":
-            metrics[f"test_{name}_accuracy"] = score.accuracy
-            metrics[f"test_{name}_loss"] = score.loss
+            metrics.update(_score_metrics(f"test_{name}", score))
     return metrics
+
+
+def _score_metrics(prefix: str, score: Scores) -> dict[str, float]:
+    """``<prefix>_accuracy``, its interval's ``_ci95_low``/``_ci95_high``, and ``<prefix>_loss``."""
+    low, high = score.accuracy_interval
+    return {
+        f"{prefix}_accuracy": score.accuracy,
+        f"{prefix}_accuracy_ci95_low": low,
+        f"{prefix}_accuracy_ci95_high": high,
+        f"{prefix}_loss": score.loss,
+    }

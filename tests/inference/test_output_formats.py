@@ -60,14 +60,15 @@ def test_an_unknown_format_names_the_valid_ones() -> None:
 
 def test_evaluation_table_and_csv() -> None:
     rows = [
-        {"source": "mnist", "n": 300, "accuracy": 0.4912345, "loss": 1.92321, "macro_f1": 0.45},
-        {"source": "all", "n": 12345, "accuracy": 1.0, "loss": 0.0001, "macro_f1": 0.99999},
+        {"source": "mnist", "n": 300, "accuracy": 0.4912345, "ci95_low": 0.4351, "ci95_high": 0.5475, "loss": 1.92321, "macro_f1": 0.45},
+        {"source": "all", "n": 12345, "accuracy": 1.0, "ci95_low": 0.9997, "ci95_high": 1.0, "loss": 0.0001, "macro_f1": 0.99999},
     ]
     assert format_table(rows) == (
-        "source      n  accuracy    loss  macro_f1\n"
-        "mnist     300    0.4912  1.9232    0.4500\n"
-        "all     12345    1.0000  0.0001    1.0000"
+        "source      n  accuracy  ci95_low  ci95_high    loss  macro_f1\n"
+        "mnist     300    0.4912    0.4351     0.5475  1.9232    0.4500\n"
+        "all     12345    1.0000    0.9997     1.0000  0.0001    1.0000"
     )
     assert csv_text(rows, COLUMNS) == (
-        "source,n,accuracy,loss,macro_f1\nmnist,300,0.4912345,1.92321,0.45\nall,12345,1.0,0.0001,0.99999\n"
+        "source,n,accuracy,ci95_low,ci95_high,loss,macro_f1\n"
+        "mnist,300,0.4912345,0.4351,0.5475,1.92321,0.45\nall,12345,1.0,0.9997,1.0,0.0001,0.99999\n"
     )
