@@ -39,6 +39,23 @@ def test_ensemble_recipe_trains_members_and_evaluate_logs_on_the_parent(data_dir
     evaluation = client.get_run(parent.data.tags["ensemble.evaluation_run_id"])
     assert evaluation.data.metrics["test_accuracy"] == parent.data.metrics["ensemble_test_accuracy"]
 
+    first, second = (f"runs:/{run.info.run_id}/model" for run in members)
+    compared = run_cli(
+        "digit_experiments.evaluate",
+        [f"model_uri={first}", f"baseline={second}", "log=true", "dataset.max_test_images_per_source=200"], cwd=tmp_path,
+    )
+    assert compared.returncode == 0, compared.stderr[-3000:]
+    header, _, row = compared.stdout.split("McNemar")[1].strip().splitlines()[1:4]
+    cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")]))
+    assert cells["source"] == "mnist" and cells["n"] == "200"
+    only_model, only_baseline = int(cells["only_model_right"]), int(cells["only_baseline_right"])
+    assert float(cells["accuracy"]) - float(cells["baseline_accuracy"]) == pytest.approx((only_model - only_baseline) / 200, abs=1e-3)
+    (logged,) = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.`evaluation.baseline_uri` = '{second}'"
+    )
+    assert logged.data.metrics["baseline_mnist_accuracy"] == pytest.approx(float(cells["baseline_accuracy"]), abs=1e-4)
+    assert 0.0 < logged.data.metrics["comparison_mnist_p_value"] <= 1.0
+
     promoted = run_cli("digit_experiments.promote", [f"run=sweep:{parent.info.run_id}", "name=ensemble-best"], cwd=tmp_path)
     assert promoted.returncode == 0, promoted.stderr[-3000:]
     assert "the 1 best of its 2 finished jobs" in promoted.stderr

@@ -26,9 +26,10 @@ COLUMNS = ("source", "n", "accuracy", "ci95_low", "ci95_high", "loss", "macro_f1
 
 @dataclass
 class Extras:
-    """What an evaluation suite adds to the evaluation's MLflow run."""
+    """What a suite or a comparison adds to the evaluation's MLflow run."""
 
     metrics: Mapping[str, float] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
     texts: Mapping[str, str] = field(default_factory=dict)
     figures: Mapping[str, Any] = field(default_factory=dict)
 
@@ -73,7 +74,7 @@ def log_evaluation(
     scores: Mapping[str, Scores],
     rows: list[dict[str, Any]],
     ensemble_reference: str | Sequence[str] = (),
-    extras: Extras | None = None,
+    extras: Sequence[Extras] = (),
     tta: bool = False,
 ) -> str:
     """Log an evaluation as a new MLflow run tagged ``evaluated_run_id`` with the training run(s).
@@ -90,7 +91,8 @@ def log_evaluation(
         rows: :func:`score_rows` of ``scores``.
         ensemble_reference: ``evaluate``'s ``model_uri``; for each ``sweep:<parent run id>``
             in it, the test metrics also go on that parent run, prefixed ``ensemble_``.
-        extras: More metrics, text artifacts and figures for the same run (a suite's results).
+        extras: More metrics, tags, text artifacts and figures for the same run (a suite's
+            results, a comparison with a baseline).
         tta: Whether the scores averaged test-time augmentation views (tag ``evaluation.tta``).
 
     Returns:
@@ -113,11 +115,12 @@ def log_evaluation(
         for name, score in scores.items():
             figure = plots.confusion_matrix(score.labels, score.predictions, f"Test set: {name}")
             tracking.log_figure(figure, f"plots/confusion_matrix_{name}.png")
-        if extras:
-            mlflow.log_metrics(dict(extras.metrics))
-            for artifact_file, text in extras.texts.items():
+        for extra in extras:
+            mlflow.log_metrics(dict(extra.metrics))
+            mlflow.set_tags(dict(extra.tags))
+            for artifact_file, text in extra.texts.items():
                 mlflow.log_text(text, artifact_file)
-            for artifact_file, figure in extras.figures.items():
+            for artifact_file, figure in extra.figures.items():
                 tracking.log_figure(figure, artifact_file)
     for parent_id in filter(None, map(sweep_parent_id, as_references(ensemble_reference))):
         log_on_sweep_parent(parent_id, metrics, run.info.run_id, len(uris))

@@ -211,7 +211,10 @@ def _evaluate_and_log(
     scores = score_sets(model, splits.tests, config["batch_size"])
     metrics = test_metrics(scores)
     recorder.log_metrics(metrics)
-    log.info("Test results: %s", ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+    log.info("Test results: %s", "; ".join(
+        f"{name} accuracy {score.accuracy:.4f} (95 % interval {score.accuracy_interval[0]:.4f}-{score.accuracy_interval[1]:.4f}), "
+        f"loss {score.loss:.4f}" for name, score in scores.items()
+    ))
 
     tracking.log_figure(plots.training_curves(history), "plots/training_curves.png", recorder)
     limit = config["tracking"]["max_misclassified"]

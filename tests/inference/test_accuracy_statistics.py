@@ -1,4 +1,4 @@
-"""The accuracy interval of a score, against figures computed by hand."""
+"""How much a test set says: an accuracy's interval, and two models compared digit by digit, against figures computed by hand."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 
 from digit_experiments.inference import scoring
+from digit_experiments.inference.comparison import comparison_extras, comparison_rows, mcnemar_p_value
 from digit_experiments.inference.scoring import Scores
 
 
-def scores_with(correct: int, total: int) -> Scores:
-    """A score with ``correct`` of ``total`` digits right (the rest read as the next digit)."""
+def scores_with(correct: int, total: int, first_right: int = 0) -> Scores:
+    """A score with ``correct`` of ``total`` digits right, from digit ``first_right`` on (the rest read as the next digit)."""
     labels = np.arange(total) % 10
-    predicted = np.where(np.arange(total) < correct, labels, (labels + 1) % 10)
+    right = (np.arange(total) - first_right) % total < correct
+    predicted = np.where(right, labels, (labels + 1) % 10)
     return Scores(np.zeros((total, 28, 28), np.uint8), labels, np.eye(10, dtype=np.float32)[predicted])
 
 
@@ -50,3 +52,28 @@ def test_every_logged_accuracy_has_its_interval() -> None:
     assert metrics["test_usps_accuracy_ci95_high"] - metrics["test_usps_accuracy_ci95_low"] > (
         metrics["test_accuracy_ci95_high"] - metrics["test_accuracy_ci95_low"]
     ), "fewer images, a wider interval"
+
+
+def test_mcnemar_is_the_exact_binomial_split_of_the_disagreements() -> None:
+    assert mcnemar_p_value(10, 2) == pytest.approx(2 * (1 + 12 + 66) / 2**12)  # 2 P(X <= 2), X ~ Bin(12, 1/2)
+    assert mcnemar_p_value(2, 10) == mcnemar_p_value(10, 2)
+    assert mcnemar_p_value(5, 5) == 1.0 and mcnemar_p_value(0, 0) == 1.0
+    assert mcnemar_p_value(9, 0) == pytest.approx(2 / 2**9)
+
+
+def test_a_comparison_counts_the_digits_only_one_model_reads_right() -> None:
+    # The model reads digits 0-89 of 100 right, the baseline 10-94: 10 are the model's alone, 5 the baseline's.
+    model = {"mnist": scores_with(90, 100)}
+    baseline = {"mnist": scores_with(85, 100, first_right=10)}
+    (row,) = comparison_rows(model, baseline)
+    assert row == {
+        "source": "mnist", "n": 100, "accuracy": 0.9, "baseline_accuracy": 0.85,
+        "only_model_right": 10, "only_baseline_right": 5, "p_value": pytest.approx(mcnemar_p_value(10, 5)),
+    }
+    assert row["accuracy"] - row["baseline_accuracy"] == pytest.approx((10 - 5) / 100)
+    extras = comparison_extras([row], ["runs:/abc/model"])
+    assert extras.metrics == {"baseline_mnist_accuracy": 0.85, "comparison_mnist_p_value": row["p_value"]}
+    assert extras.tags == {"evaluation.baseline_uri": "runs:/abc/model"}
+    assert extras.texts["evaluation/comparison.csv"].splitlines()[0] == (
+        "source,n,accuracy,baseline_accuracy,only_model_right,only_baseline_right,p_value"
+    )
