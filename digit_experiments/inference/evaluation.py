@@ -44,18 +44,21 @@ def score_rows(scores: Mapping[str, Scores]) -> list[dict[str, Any]]:
         Dicts with the keys of :data:`COLUMNS` (``ci95_low``/``ci95_high``: the
         accuracy's 95 % Wilson interval).
     """
-    return [
-        {
-            "source": name,
-            "n": len(score.labels),
-            "accuracy": score.accuracy,
-            "ci95_low": score.accuracy_interval[0],
-            "ci95_high": score.accuracy_interval[1],
-            "loss": score.loss,
-            "macro_f1": float(f1_score(score.labels, score.predictions, average="macro")),
-        }
-        for name, score in scores.items()
-    ]
+    return [_score_row(name, score) for name, score in scores.items()]
+
+
+def _score_row(name: str, score: Scores) -> dict[str, Any]:
+    """The row of one test set (the interval computed once for both its bounds)."""
+    low, high = score.accuracy_interval
+    return {
+        "source": name,
+        "n": len(score.labels),
+        "accuracy": score.accuracy,
+        "ci95_low": low,
+        "ci95_high": high,
+        "loss": score.loss,
+        "macro_f1": float(f1_score(score.labels, score.predictions, average="macro")),
+    }
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:

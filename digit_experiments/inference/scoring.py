@@ -42,8 +42,8 @@ class Scores:
         A test set is a sample of the writers a model will meet: on MNIST's
         10,000 digits, 99.76 % spans about 99.64–99.84 %, so two models a few
         images apart are not told apart by it. Wilson's interval (scipy's
-        ``binomtest``) keeps its coverage near 100 %, where the normal
-        approximation's does not.
+        ``binomtest``) keeps its coverage for accuracies near 100 %, where the
+        normal approximation's collapses.
         """
         correct = int((self.predictions == self.labels).sum())
         interval = binomtest(correct, len(self.labels)).proportion_ci(confidence_level=0.95, method="wilson")

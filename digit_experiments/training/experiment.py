@@ -25,7 +25,7 @@ from digit_experiments.augment.albumentations_set import static_copy
 from digit_experiments.augment.styles import apply_styles
 from digit_experiments.training.callbacks import CHECKPOINT_FILE, build_callbacks, with_resume_state
 from digit_experiments.dataset import DatasetSplits, load_dataset
-from digit_experiments.inference.scoring import score_sets, test_metrics
+from digit_experiments.inference.scoring import Scores, score_sets, test_metrics
 from digit_experiments.model import build_model
 from digit_experiments.training.optimizers import build_optimizer
 from digit_experiments.training.precision import choose_precision
@@ -198,6 +198,12 @@ def _augmented_preview(
     return images.numpy(), labels.numpy()
 
 
+def _result_text(name: str, score: Scores) -> str:
+    """One test set's result for the log: accuracy with its 95 % interval, and loss."""
+    low, high = score.accuracy_interval
+    return f"{name} accuracy {score.accuracy:.4f} (95 % interval {low:.4f}-{high:.4f}), loss {score.loss:.4f}"
+
+
 def _evaluate_and_log(
     config: Mapping[str, Any],
     splits: DatasetSplits,
@@ -211,10 +217,7 @@ def _evaluate_and_log(
     scores = score_sets(model, splits.tests, config["batch_size"])
     metrics = test_metrics(scores)
     recorder.log_metrics(metrics)
-    log.info("Test results: %s", "; ".join(
-        f"{name} accuracy {score.accuracy:.4f} (95 % interval {score.accuracy_interval[0]:.4f}-{score.accuracy_interval[1]:.4f}), "
-        f"loss {score.loss:.4f}" for name, score in scores.items()
-    ))
+    log.info("Test results: %s", "; ".join(_result_text(name, score) for name, score in scores.items()))
 
     tracking.log_figure(plots.training_curves(history), "plots/training_curves.png", recorder)
     limit = config["tracking"]["max_misclassified"]
