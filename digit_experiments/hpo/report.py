@@ -79,10 +79,15 @@ def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int) -> l
     _, rows = report_rows(finished, metric, parent.data.params.get("optimized_mode", "auto"))
     ranked = [row["run_id"] for row in rows if not math.isnan(row[f"best_{metric}"])]
     if not ranked:
-        raise UserError(f"Sweep {parent_run_id} has no finished job to choose from (ranked by best_{metric}).")
+        raise UserError(
+            f"Sweep {parent_run_id} has no finished job with a best_{metric} to rank by ({len(finished)} finished). "
+            "Wait for a job to finish, or check that the sweep's jobs log the metric it optimises."
+        )
     best = ranked[:top]
-    logger.info("Sweep %s: the %d best of its %d finished jobs, ranked by best_%s (validation); `top` sets how many.",
-                parent_run_id, len(best), len(ranked), metric)
+    unranked = len(finished) - len(ranked)
+    logger.info("Sweep %s: the %d best of its %d finished jobs, ranked by best_%s (validation)%s; `top` sets how many.",
+                parent_run_id, len(best), len(finished), metric,
+                f", {unranked} without it left out" if unranked else "")
     return best
 
 
