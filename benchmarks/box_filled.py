@@ -10,6 +10,10 @@ and prints and saves accuracy per source with the errors per true digit::
 
     python benchmarks/box_filled.py --models runs:/<run>/model "sweep:<parent run id>"
 
+With ``--split validation`` it uses the MNIST validation images of ``dataset=unseen_usps``
+instead (split seed 42 by default, the one the ensemble recipes pin), so that a recipe's
+options, such as ``augment.styles.box_filled.p``, are chosen on images no test set holds.
+
 A plain 1 stretched to fill a square is a block, and a 9 is as wide as it is tall;
 MNIST-trained models read most such 1s as other digits. ``augment.styles.box_filled``
 trains on frames of this kind (among others, 16-28 px high, 0.7-1.0 as wide as
@@ -35,7 +39,7 @@ from digit_experiments.dataset import load_dataset  # noqa: E402
 from digit_experiments.dataset.standardise import standardise_images  # noqa: E402
 from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import group_config, image_set_arguments, load_models, machine, report_progress, run, save_report  # noqa: E402
+from common import group_config, image_set_parser, load_models, machine, report_progress, run, save_report  # noqa: E402
 
 SIDE = 16
 
@@ -54,14 +58,24 @@ def save_pngs(frames: list[np.ndarray], labels: np.ndarray, folder: Path) -> Non
         cv2.imwrite(str(path), frame)
 
 
+def digit_sets(split: str, split_seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{name: (standardised images, labels)}``: the MNIST and USPS test sets, or MNIST's validation images."""
+    dataset = group_config("dataset", "unseen_usps")
+    data_dir = resolve(group_config("paths", "default")["data_dir"])
+    splits = load_dataset(sources=dataset["sources"], data_dir=data_dir, seed=split_seed, val_fraction=dataset["val_fraction"])
+    return dict(splits.tests) if split == "test" else {"mnist_validation": (splits.val_images, splits.val_labels)}
+
+
 def main() -> None:
-    args = image_set_arguments(__doc__, "box_filled")
+    parser = image_set_parser(__doc__, "box_filled")
+    parser.add_argument("--split", choices=("test", "validation"), default="test",
+                        help="the test sets of MNIST and USPS, or MNIST's validation images (to choose a recipe on)")
+    parser.add_argument("--split-seed", type=int, default=42, help="the seed of the validation split (--split validation)")
+    args = parser.parse_args()
     tracking.connect(group_config("tracking", "mlflow"))
     models = load_models(args.models, args.top)
-    dataset = group_config("dataset", "unseen_usps")
-    splits = load_dataset(sources=dataset["sources"], data_dir=resolve(group_config("paths", "default")["data_dir"]), seed=0)
     sets = {}
-    for source, (images, labels) in splits.tests.items():
+    for source, (images, labels) in digit_sets(args.split, args.split_seed).items():
         frames = frame_filled(images)
         save_pngs(frames, labels, args.images / source)
         sets[source] = (standardise_images(frames), labels, images)
@@ -83,7 +97,7 @@ def main() -> None:
         for source, row in by_source.items():
             print(f"| {reference} | {source} | {len(sets[source][1])} | {100 * row['plain_accuracy']:.2f} | "
                   f"{100 * row['accuracy']:.2f} | {' '.join(map(str, row['errors_by_digit']))} |")
-    save_report({"machine": machine(), "side": SIDE, "top": args.top, "accuracy": results}, args.output)
+    save_report({"machine": machine(), "side": SIDE, "split": args.split, "top": args.top, "accuracy": results}, args.output)
 
 
 if __name__ == "__main__":

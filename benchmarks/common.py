@@ -33,7 +33,7 @@ def group_config(group: str, option: str) -> dict:
     return OmegaConf.to_container(cfg[group], resolve=True)
 
 
-def image_set_arguments(doc: str, name: str):
+def image_set_parser(doc: str, name: str):
     """The command line of a benchmark that writes an image set and scores models on it.
 
     Args:
@@ -41,7 +41,7 @@ def image_set_arguments(doc: str, name: str):
         name: The set's name: PNGs go to ``outputs/<name>``, figures to ``results/<name>.json``.
 
     Returns:
-        The parsed ``--models``, ``--top``, ``--images`` and ``--output``.
+        The parser of ``--models``, ``--top``, ``--images`` and ``--output``, for a script to add its own.
     """
     import argparse
 
@@ -52,7 +52,7 @@ def image_set_arguments(doc: str, name: str):
                         help="how many jobs a sweep:<parent run id> reference averages (the ensemble recipes train 5)")
     parser.add_argument("--images", type=Path, default=Path("outputs") / name, help="where the PNGs are written")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / f"{name}.json")
-    return parser.parse_args()
+    return parser
 
 
 def load_models(references: list[str], top: int) -> dict:

@@ -28,7 +28,7 @@ from digit_experiments import tracking  # noqa: E402
 from digit_experiments.dataset.standardise import standardise_images  # noqa: E402
 from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import group_config, image_set_arguments, load_models, machine, report_progress, run, save_report  # noqa: E402
+from common import group_config, image_set_parser, load_models, machine, report_progress, run, save_report  # noqa: E402
 
 SIZE = 96
 FONTS = {
@@ -115,7 +115,7 @@ def column_name(reference: str) -> str:
 
 
 def main() -> None:
-    args = image_set_arguments(__doc__, "writer_styles")
+    args = image_set_parser(__doc__, "writer_styles").parse_args()
     tracking.connect(group_config("tracking", "mlflow"))  # runs:/ references name runs of the project's store
     models = load_models(args.models, args.top)
     styles = draw_set()

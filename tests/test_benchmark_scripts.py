@@ -28,3 +28,22 @@ def test_a_model_that_does_not_exist_stops_the_benchmark_before_any_work(script:
     assert f"Error: Model '{missing}' not found" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "images").exists() and not (tmp_path / "figures.json").exists()
+
+
+@pytest.mark.e2e
+def test_box_filled_on_the_validation_split_never_reads_a_test_set(smoke_run, tmp_path: Path) -> None:
+    """``--split validation`` scores MNIST's 6,000 validation images of ``dataset=unseen_usps``, so a recipe can be chosen on it."""
+    import json
+
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "benchmarks" / "box_filled.py"), "--models", f"runs:/{smoke_run.run_id}/model",
+         "--split", "validation", "--images", str(tmp_path / "images"), "--output", str(tmp_path / "figures.json")],
+        cwd=tmp_path, env=command_environment(MLFLOW_TRACKING_URI=smoke_run.store), capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    (by_source,) = figures["accuracy"].values()
+    assert figures["split"] == "validation" and list(by_source) == ["mnist_validation"]
+    assert len(list((tmp_path / "images" / "mnist_validation").rglob("*.png"))) == 6000
+    assert f"| runs:/{smoke_run.run_id}/model | mnist_validation | 6000 |" in result.stdout
+    assert 0.0 < by_source["mnist_validation"]["accuracy"] <= 1.0
