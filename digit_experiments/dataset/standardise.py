@@ -11,8 +11,10 @@ Every source other than MNIST goes through :func:`standardise_batch`:
 1. make the ink bright on a dark background (detected per image, or forced);
 2. subtract the background level (the median of the border, or of the paper's
    pixels when the digit fills its frame, see :func:`_ink_on_black`);
-3. crop to the ink's bounding box and resize it so its longer side is 20 px,
-   stretching the ink to a peak of 255;
+3. crop to the digit's bounding box and resize it so its longer side is 20 px,
+   stretching the ink to a peak of 255. The box holds the largest stroke and every
+   stroke that is large or near it; a small speck of dust or noise away from the
+   digit is left outside (see :func:`_digit_extents`), so it cannot shrink the digit;
 4. paste it into a black 28×28 canvas with its centre of mass at (14, 14).
 """
 
@@ -37,10 +39,19 @@ INK_THRESHOLD = 0.2
 #: cover much of the ring with ink, and the ring's median is then no guide to the polarity or the paper.
 PAPER_RING_SHARE = 0.8
 POLARITIES = ("auto", "light_on_dark", "dark_on_light")
+#: A stroke (8-connected ink) belongs to the digit when its area is at least this share of the
+#: largest stroke's, or when its gap to the strokes kept so far is at most NEAR_SHARE of their box's
+#: longer side. Anything else is a speck: on a loose crop, one 3-pixel speck 10 px from the digit
+#: made the box twice as large and cost 10 points of MNIST validation accuracy.
+LARGE_SHARE = 0.2
+NEAR_SHARE = 0.15
 
 #: Everything the output depends on. It is part of every cache key, so a change
 #: here (bump ``version`` when the method changes) invalidates cached sources.
-SETTINGS = {"canvas": CANVAS, "box": BOX, "centre": CENTRE, "ink_threshold": INK_THRESHOLD, "paper_ring_share": PAPER_RING_SHARE, "version": 2}
+SETTINGS = {
+    "canvas": CANVAS, "box": BOX, "centre": CENTRE, "ink_threshold": INK_THRESHOLD, "paper_ring_share": PAPER_RING_SHARE,
+    "large_share": LARGE_SHARE, "near_share": NEAR_SHARE, "version": 3,
+}
 
 #: Images standardised together; bounds the float scratch memory (~25 MB at 28×28).
 _SLICE = 8192
@@ -108,8 +119,7 @@ def _standardise_slice(images: np.ndarray, polarity: str) -> np.ndarray:
     ink = _ink_on_black(images, polarity)
     peak = ink.max(axis=(1, 2))
     inked = ink > INK_THRESHOLD * peak[:, None, None]
-    top, bottom = _extent(inked.any(axis=2))
-    left, right = _extent(inked.any(axis=1))
+    top, bottom, left, right = _digit_extents(inked)
     boxes = np.zeros((len(ink), BOX, BOX), np.float32)
     sizes = np.zeros((len(ink), 2), np.int64)
     for i in np.flatnonzero(peak > 0):
@@ -164,6 +174,51 @@ def _extent(occupied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first = occupied.argmax(axis=1)
     end = occupied.shape[1] - occupied[:, ::-1].argmax(axis=1)
     return first, end
+
+
+def _digit_extents(inked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Top, bottom, left and right (one past the last) of each image's digit, specks left out.
+
+    The ink's bounding box is the digit's unless the ink falls apart into several
+    strokes; only those images go through :func:`_stroke_extent`.
+
+    Args:
+        inked: ``(N, H, W)`` bool, the pixels bright enough to count as ink.
+    """
+    top, bottom = _extent(inked.any(axis=2))
+    left, right = _extent(inked.any(axis=1))
+    for index in np.flatnonzero(inked.any(axis=(1, 2))):
+        count, _, stats, _ = cv2.connectedComponentsWithStats(inked[index].view(np.uint8), connectivity=8)
+        if count > 2:  # the background and more than one stroke
+            top[index], bottom[index], left[index], right[index] = _stroke_extent(stats[1:])
+    return top, bottom, left, right
+
+
+def _stroke_extent(strokes: np.ndarray) -> tuple[int, int, int, int]:
+    """The box of the largest stroke grown by every stroke that is large or near it.
+
+    Hand-written because OpenCV and scikit-image label the strokes but neither
+    tells a digit's detached stroke (the bar of a 5, a broken line) from a speck:
+    size alone cannot, since a small digit's stroke is the size of a large speck.
+
+    Args:
+        strokes: ``cv2.connectedComponentsWithStats`` rows (left, top, width, height, area), background excluded.
+
+    Returns:
+        Top, bottom, left and right (one past the last) of the digit.
+    """
+    left, top = strokes[:, cv2.CC_STAT_LEFT], strokes[:, cv2.CC_STAT_TOP]
+    right, bottom = left + strokes[:, cv2.CC_STAT_WIDTH], top + strokes[:, cv2.CC_STAT_HEIGHT]
+    area = strokes[:, cv2.CC_STAT_AREA]
+    kept = area == area.max()
+    large = area >= LARGE_SHARE * area.max()
+    while True:
+        box_top, box_bottom, box_left, box_right = top[kept].min(), bottom[kept].max(), left[kept].min(), right[kept].max()
+        gap = np.maximum.reduce([box_top - bottom, top - box_bottom, box_left - right, left - box_right, np.zeros_like(top)])
+        joining = ~kept & (large | (gap <= NEAR_SHARE * max(box_bottom - box_top, box_right - box_left)))
+        if not joining.any():
+            return int(box_top), int(box_bottom), int(box_left), int(box_right)
+        kept |= joining
 
 
 def _fit_box(crop: np.ndarray) -> np.ndarray:

@@ -86,3 +86,27 @@ def test_digits_that_fill_their_frame_keep_their_ink_in_either_polarity(mnist: S
     mostly_paper = np.flatnonzero((frames > 127).mean(axis=(1, 2)) < 0.45)
     alone = np.concatenate([standardise_batch(255 - frames[i : i + 1]) for i in mostly_paper])
     np.testing.assert_array_equal(alone, expected[mostly_paper], "alone, a frame's own median gives its polarity")
+
+
+def test_a_speck_away_from_the_digit_does_not_shrink_it(mnist: SourceData) -> None:
+    """Dust on a loosely cropped scan: the box is the digit's, so the speck changes nothing."""
+    scans = np.zeros((200, 80, 80), np.uint8)
+    scans[:, 2:58, 2:58] = [cv2.resize(digit, (56, 56), interpolation=cv2.INTER_LINEAR) for digit in mnist.test_images[:200]]
+    speckled = scans.copy()
+    speckled[:, 74:77, 74:77] = scans.max(axis=(1, 2))[:, None, None]  # as dark as the digit's ink
+    np.testing.assert_array_equal(standardise_batch(speckled, "light_on_dark"), standardise_batch(scans, "light_on_dark"))
+
+
+def test_strokes_of_the_digit_stay_in_its_box_however_small_or_far() -> None:
+    """A detached bar near the body (a 5's flag) and a large stroke far from it are the digit's:
+    the digit comes out as it does from a crop that holds all of its ink and nothing else."""
+    five = np.zeros((60, 60), np.uint8)
+    five[20:50, 20:26] = 255  # the body: 180 px
+    five[14:17, 20:30] = 255  # a small bar (30 px, 17 %) 3 px above it: near
+    eleven = np.zeros((60, 60), np.uint8)
+    eleven[10:50, 5:10] = 255
+    eleven[10:50, 50:54] = 255  # 80 % of the first stroke, 40 px away: large
+    for image, (top, bottom, left, right) in ((five, (14, 50, 20, 30)), (eleven, (10, 50, 5, 54))):
+        whole_digit = np.pad(image[top:bottom, left:right], 2)
+        np.testing.assert_array_equal(standardise_batch(image[None], "light_on_dark"),
+                                      standardise_batch(whole_digit[None], "light_on_dark"))
