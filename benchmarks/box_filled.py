@@ -34,12 +34,10 @@ import numpy as np  # noqa: E402
 
 from digit_experiments import tracking  # noqa: E402
 from digit_experiments.augment.styles import fill_frame  # noqa: E402
-from digit_experiments.core.paths import resolve  # noqa: E402
-from digit_experiments.dataset import load_dataset  # noqa: E402
 from digit_experiments.dataset.standardise import standardise_images  # noqa: E402
 from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import group_config, image_set_parser, load_models, machine, report_progress, run, save_report  # noqa: E402
+from common import add_split_arguments, digit_sets, group_config, image_set_parser, load_models, machine, report_progress, run, save_report  # noqa: E402
 
 SIDE = 16
 
@@ -58,19 +56,9 @@ def save_pngs(frames: list[np.ndarray], labels: np.ndarray, folder: Path) -> Non
         cv2.imwrite(str(path), frame)
 
 
-def digit_sets(split: str, split_seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{name: (standardised images, labels)}``: the MNIST and USPS test sets, or MNIST's validation images."""
-    dataset = group_config("dataset", "unseen_usps")
-    data_dir = resolve(group_config("paths", "default")["data_dir"])
-    splits = load_dataset(sources=dataset["sources"], data_dir=data_dir, seed=split_seed, val_fraction=dataset["val_fraction"])
-    return dict(splits.tests) if split == "test" else {"mnist_validation": (splits.val_images, splits.val_labels)}
-
-
 def main() -> None:
     parser = image_set_parser(__doc__, "box_filled")
-    parser.add_argument("--split", choices=("test", "validation"), default="test",
-                        help="the test sets of MNIST and USPS, or MNIST's validation images (to choose a recipe on)")
-    parser.add_argument("--split-seed", type=int, default=42, help="the seed of the validation split (--split validation)")
+    add_split_arguments(parser)
     args = parser.parse_args()
     tracking.connect(group_config("tracking", "mlflow"))
     models = load_models(args.models, args.top)

@@ -55,6 +55,25 @@ def image_set_parser(doc: str, name: str):
     return parser
 
 
+def add_split_arguments(parser) -> None:
+    """``--split`` and ``--split-seed``, for a benchmark that draws its images from :func:`digit_sets`."""
+    parser.add_argument("--split", choices=("test", "validation"), default="test",
+                        help="the test sets of MNIST and USPS, or MNIST's validation images (to choose a recipe on)")
+    parser.add_argument("--split-seed", type=int, default=42, help="the seed of the validation split (--split validation)")
+
+
+def digit_sets(split: str, split_seed: int) -> dict:
+    """``{name: (standardised images, labels)}`` of ``dataset=unseen_usps``: the MNIST and USPS test sets,
+    or MNIST's validation images (``split="validation"``, drawn with ``split_seed``) to choose a recipe on."""
+    from digit_experiments.core.paths import resolve
+    from digit_experiments.dataset import load_dataset
+
+    dataset = group_config("dataset", "unseen_usps")
+    data_dir = resolve(group_config("paths", "default")["data_dir"])
+    splits = load_dataset(sources=dataset["sources"], data_dir=data_dir, seed=split_seed, val_fraction=dataset["val_fraction"])
+    return dict(splits.tests) if split == "test" else {"mnist_validation": (splits.val_images, splits.val_labels)}
+
+
 def load_models(references: list[str], top: int) -> dict:
     """Load every model reference before any long work, so that a wrong one stops the benchmark at once.
 

@@ -15,7 +15,7 @@ import pytest
 from helpers import PROJECT_ROOT, command_environment
 
 
-@pytest.mark.parametrize("script", ["box_filled.py", "writer_styles.py"])
+@pytest.mark.parametrize("script", ["box_filled.py", "speckled_scans.py", "writer_styles.py"])
 def test_a_model_that_does_not_exist_stops_the_benchmark_before_any_work(script: str, tmp_path: Path) -> None:
     missing = tmp_path / "no_such_model.keras"
     result = subprocess.run(
@@ -31,12 +31,16 @@ def test_a_model_that_does_not_exist_stops_the_benchmark_before_any_work(script:
 
 
 @pytest.mark.e2e
-def test_box_filled_on_the_validation_split_never_reads_a_test_set(smoke_run, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("script", "folders"), [
+    ("box_filled.py", ["mnist_validation"]),
+    ("speckled_scans.py", [f"{specks}_specks/mnist_validation" for specks in (0, 1, 2)]),
+])
+def test_scans_of_the_validation_split_never_read_a_test_set(smoke_run, tmp_path: Path, script: str, folders: list[str]) -> None:
     """``--split validation`` scores MNIST's 6,000 validation images of ``dataset=unseen_usps``, so a recipe can be chosen on it."""
     import json
 
     result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "benchmarks" / "box_filled.py"), "--models", f"runs:/{smoke_run.run_id}/model",
+        [sys.executable, str(PROJECT_ROOT / "benchmarks" / script), "--models", f"runs:/{smoke_run.run_id}/model",
          "--split", "validation", "--images", str(tmp_path / "images"), "--output", str(tmp_path / "figures.json")],
         cwd=tmp_path, env=command_environment(MLFLOW_TRACKING_URI=smoke_run.store), capture_output=True, text=True, timeout=240,
     )
@@ -44,6 +48,5 @@ def test_box_filled_on_the_validation_split_never_reads_a_test_set(smoke_run, tm
     figures = json.loads((tmp_path / "figures.json").read_text())
     (by_source,) = figures["accuracy"].values()
     assert figures["split"] == "validation" and list(by_source) == ["mnist_validation"]
-    assert len(list((tmp_path / "images" / "mnist_validation").rglob("*.png"))) == 6000
+    assert [len(list((tmp_path / "images" / folder).rglob("*.png"))) for folder in folders] == [6000] * len(folders)
     assert f"| runs:/{smoke_run.run_id}/model | mnist_validation | 6000 |" in result.stdout
-    assert 0.0 < by_source["mnist_validation"]["accuracy"] <= 1.0
