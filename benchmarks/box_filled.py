@@ -23,13 +23,10 @@ it has seen the transformation, though never these writers.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from digit_experiments.core import startup
 
 startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from digit_experiments import tracking  # noqa: E402
@@ -37,7 +34,7 @@ from digit_experiments.augment.styles import fill_frame  # noqa: E402
 from digit_experiments.dataset.standardise import standardise_images  # noqa: E402
 from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import add_split_arguments, digit_sets, group_config, image_set_parser, load_models, machine, report_progress, run, save_report  # noqa: E402
+from common import digit_sets, group_config, image_set_arguments, load_models, machine, report_progress, run, save_pngs, save_report  # noqa: E402
 
 SIDE = 16
 
@@ -48,18 +45,8 @@ def frame_filled(images: np.ndarray) -> list[np.ndarray]:
     return [(255 - (np.zeros((SIDE, SIDE)) if frame is None else frame)).astype(np.uint8) for frame in frames]
 
 
-def save_pngs(frames: list[np.ndarray], labels: np.ndarray, folder: Path) -> None:
-    """The frames as ``folder/<digit>/<index>.png``."""
-    for index, (frame, label) in enumerate(zip(frames, labels)):
-        path = folder / str(label) / f"{index:05d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(path), frame)
-
-
 def main() -> None:
-    parser = image_set_parser(__doc__, "box_filled")
-    add_split_arguments(parser)
-    args = parser.parse_args()
+    args = image_set_arguments(__doc__, "box_filled", split=True)
     tracking.connect(group_config("tracking", "mlflow"))
     models = load_models(args.models, args.top)
     sets = {}

@@ -33,15 +33,17 @@ def group_config(group: str, option: str) -> dict:
     return OmegaConf.to_container(cfg[group], resolve=True)
 
 
-def image_set_parser(doc: str, name: str):
+def image_set_arguments(doc: str, name: str, split: bool = False):
     """The command line of a benchmark that writes an image set and scores models on it.
 
     Args:
         doc: The script's docstring; its first paragraph is the description.
         name: The set's name: PNGs go to ``outputs/<name>``, figures to ``results/<name>.json``.
+        split: Whether the set is drawn from :func:`digit_sets`, so that ``--split`` and
+            ``--split-seed`` choose its images.
 
     Returns:
-        The parser of ``--models``, ``--top``, ``--images`` and ``--output``, for a script to add its own.
+        The parsed ``--models``, ``--top``, ``--images`` and ``--output`` (and ``--split``, ``--split-seed``).
     """
     import argparse
 
@@ -52,14 +54,21 @@ def image_set_parser(doc: str, name: str):
                         help="how many jobs a sweep:<parent run id> reference averages (the ensemble recipes train 5)")
     parser.add_argument("--images", type=Path, default=Path("outputs") / name, help="where the PNGs are written")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / f"{name}.json")
-    return parser
+    if split:
+        parser.add_argument("--split", choices=("test", "validation"), default="test",
+                            help="the test sets of MNIST and USPS, or MNIST's validation images (to choose a recipe on)")
+        parser.add_argument("--split-seed", type=int, default=42, help="the seed of the validation split (--split validation)")
+    return parser.parse_args()
 
 
-def add_split_arguments(parser) -> None:
-    """``--split`` and ``--split-seed``, for a benchmark that draws its images from :func:`digit_sets`."""
-    parser.add_argument("--split", choices=("test", "validation"), default="test",
-                        help="the test sets of MNIST and USPS, or MNIST's validation images (to choose a recipe on)")
-    parser.add_argument("--split-seed", type=int, default=42, help="the seed of the validation split (--split validation)")
+def save_pngs(images, labels, folder: Path) -> None:
+    """Each image as ``folder/<digit>/<index>.png``, a labelled folder as ``predict`` and ``dataset=folder`` read it."""
+    import cv2
+
+    for index, (image, label) in enumerate(zip(images, labels)):
+        path = folder / str(label) / f"{index:05d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), image)
 
 
 def digit_sets(split: str, split_seed: int) -> dict:

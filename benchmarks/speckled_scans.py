@@ -17,20 +17,17 @@ leaves such specks out.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from digit_experiments.core import startup
 
 startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from digit_experiments import tracking  # noqa: E402
 from digit_experiments.dataset.standardise import standardise_images  # noqa: E402
 from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import add_split_arguments, digit_sets, group_config, image_set_parser, load_models, machine, report_progress, run, save_report  # noqa: E402
+from common import digit_sets, group_config, image_set_arguments, load_models, machine, report_progress, run, save_pngs, save_report  # noqa: E402
 
 PAGE = 56
 SPECKS = (0, 1, 2)
@@ -55,18 +52,8 @@ def speckled_page(digit: np.ndarray, specks: int, rng: np.random.Generator) -> n
     return 255 - page
 
 
-def save_pngs(pages: list[np.ndarray], labels: np.ndarray, folder: Path) -> None:
-    """The pages as ``folder/<digit>/<index>.png``."""
-    for index, (page, label) in enumerate(zip(pages, labels)):
-        path = folder / str(label) / f"{index:05d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(path), page)
-
-
 def main() -> None:
-    parser = image_set_parser(__doc__, "speckled_scans")
-    add_split_arguments(parser)
-    args = parser.parse_args()
+    args = image_set_arguments(__doc__, "speckled_scans", split=True)
     tracking.connect(group_config("tracking", "mlflow"))
     models = load_models(args.models, args.top)
     sets = {}

@@ -28,7 +28,7 @@ from digit_experiments import tracking  # noqa: E402
 from digit_experiments.dataset.standardise import standardise_images  # noqa: E402
 from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import group_config, image_set_parser, load_models, machine, report_progress, run, save_report  # noqa: E402
+from common import group_config, image_set_arguments, load_models, machine, report_progress, run, save_pngs, save_report  # noqa: E402
 
 SIZE = 96
 FONTS = {
@@ -99,14 +99,6 @@ def draw_set(seed: int = 0, per_style: int = 20) -> dict[str, tuple[list[np.ndar
     return {name: (images, np.array(labels)) for name, (images, labels) in styles.items()}
 
 
-def save_set(styles: dict[str, tuple[list[np.ndarray], np.ndarray]], output: Path) -> None:
-    for name, (images, labels) in styles.items():
-        for index, (image, label) in enumerate(zip(images, labels)):
-            path = output / name / str(label) / f"{index:03d}.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(path), image)
-
-
 def column_name(reference: str) -> str:
     """A short column heading for a model reference: a run id's first 8 characters, or a checkpoint's run folder."""
     if reference.startswith("runs:/"):
@@ -115,11 +107,12 @@ def column_name(reference: str) -> str:
 
 
 def main() -> None:
-    args = image_set_parser(__doc__, "writer_styles").parse_args()
+    args = image_set_arguments(__doc__, "writer_styles")
     tracking.connect(group_config("tracking", "mlflow"))  # runs:/ references name runs of the project's store
     models = load_models(args.models, args.top)
     styles = draw_set()
-    save_set(styles, args.images)
+    for name, (images, labels) in styles.items():
+        save_pngs(images, labels, args.images / name)
     standardised = {name: (standardise_images(images), labels) for name, (images, labels) in styles.items()}
     results = {}
     for index, (reference, model) in enumerate(models.items(), start=1):
