@@ -10,7 +10,9 @@ Every source other than MNIST goes through :func:`standardise_batch`:
 
 1. make the ink bright on a dark background (detected per image, or forced);
 2. subtract the background level (the median of the border, or of the paper's
-   pixels when the digit fills its frame, see :func:`_ink_on_black`);
+   pixels when the digit fills its frame, see :func:`_ink_on_black`), after
+   dividing out light that falls off across the page, as in a photo with a
+   shadow (see :func:`_even_out_lighting`);
 3. crop to the digit's bounding box and resize it so its longer side is 20 px,
    stretching the ink to a peak of 255. The box holds the largest stroke and every
    stroke that is large or near it; a small speck of dust or noise away from the
@@ -38,6 +40,10 @@ INK_THRESHOLD = 0.2
 #: image's range of the ring's median. Digits scanned to fill their frame (Semeion-style 16×16 scans)
 #: cover much of the ring with ink, and the ring's median is then no guide to the polarity or the paper.
 PAPER_RING_SHARE = 0.8
+#: Light that varies across the page by at least this share of the image's range is divided out.
+SHADE_SHARE = 0.1
+#: How far (a share of the image's range) paper may lie from the plane of light fitted to it.
+PAPER_NOISE = 0.1
 POLARITIES = ("auto", "light_on_dark", "dark_on_light")
 #: A stroke (8-connected ink) belongs to the digit when its area is at least this share of the
 #: largest stroke's, or when its gap to the strokes kept so far is at most NEAR_SHARE of their box's
@@ -50,7 +56,7 @@ NEAR_SHARE = 0.15
 #: here (bump ``version`` when the method changes) invalidates cached sources.
 SETTINGS = {
     "canvas": CANVAS, "box": BOX, "centre": CENTRE, "ink_threshold": INK_THRESHOLD, "paper_ring_share": PAPER_RING_SHARE,
-    "large_share": LARGE_SHARE, "near_share": NEAR_SHARE, "version": 3,
+    "shade_share": SHADE_SHARE, "paper_noise": PAPER_NOISE, "large_share": LARGE_SHARE, "near_share": NEAR_SHARE, "version": 4,
 }
 
 #: Images standardised together; bounds the float scratch memory (~25 MB at 28×28).
@@ -145,6 +151,7 @@ def _ink_on_black(images: np.ndarray, polarity: str) -> np.ndarray:
     the one its own median says (the paper is still most of the image); its
     background is the median of its darker half once the ink is bright.
     """
+    _even_out_lighting(images)
     ring = _borders(images)
     background = np.median(ring, axis=1)
     paper_ring = _ring_shows_paper(images, ring, background)
@@ -160,6 +167,63 @@ def _ink_on_black(images: np.ndarray, polarity: str) -> np.ndarray:
         image = images[index]
         background[index] = np.median(image[image <= (image.min() + image.max()) / 2])
     return np.clip(images - background[:, None, None], 0.0, None)
+
+
+def _even_out_lighting(images: np.ndarray) -> None:
+    """Divide out the light of pages lit unevenly (a shadow across a photo), in place.
+
+    A background level is one number per image, so paper that darkens across the
+    page by more than a fifth of the ink's contrast would count as ink, and the
+    digit's box would take in the shadow. The light is a plane fitted to each
+    image's border ring, refitted twice on the ring pixels within
+    :data:`PAPER_NOISE` of the image's range of it, so that ink touching the border does not pull it. An
+    image is evened out only when the plane explains at least
+    :data:`PAPER_RING_SHARE` of its ring, stays bright everywhere (its dimmest
+    point at least a fifth of its brightest) and varies by at least
+    :data:`SHADE_SHARE` of the image's range: a ring that is partly ink, as a
+    digit that fills its frame has, fits no plane that well, and evenly lit
+    paper is left as it is. Hand-written because the libraries' local thresholds
+    (scikit-image's ``threshold_local``, OpenCV's ``adaptiveThreshold``)
+    binarise, and the model reads grey ink.
+
+    Args:
+        images: ``(N, H, W)`` float32, changed in place.
+    """
+    ring = _borders(images).astype(np.float64)
+    uneven = np.flatnonzero(ring.max(axis=1) > ring.min(axis=1))  # a uniform ring (every MNIST digit) is even
+    if not len(uneven):
+        return
+    height, width = images.shape[1:]
+    ring_terms = _light_terms(*_ring_coordinates(height, width))  # (ring pixels, 3)
+    ring = ring[uneven]
+    span = np.maximum(images[uneven].max(axis=(1, 2)) - images[uneven].min(axis=(1, 2)), 1e-6)
+    fits = np.ones(ring.shape, bool)
+    for _ in range(3):
+        normal = np.einsum("rk,nr,rl->nkl", ring_terms, fits, ring_terms) + 1e-9 * np.eye(3)
+        coefficients = np.linalg.solve(normal, np.einsum("rk,nr,nr->nk", ring_terms, fits, ring)[..., None])[..., 0]
+        fits = np.abs(coefficients @ ring_terms.T - ring) <= PAPER_NOISE * span[:, None]
+    corners = coefficients @ _light_terms(np.array([0, 0, height - 1, height - 1]), np.array([0, width - 1, 0, width - 1])).T
+    lowest, highest = corners.min(axis=1), corners.max(axis=1)  # a plane's extremes are at corners
+    sides = np.split(fits, np.cumsum([width, width, height - 2]), axis=1)  # top, bottom, left, right, as _borders
+    on_every_side = np.min([side.mean(axis=1) for side in sides], axis=0) >= PAPER_RING_SHARE
+    shaded = on_every_side & (lowest >= 0.2 * highest) & (highest - lowest >= SHADE_SHARE * span)
+    rows, columns = np.arange(height, dtype=np.float32)[:, None], np.arange(width, dtype=np.float32)[None, :]
+    for index, (level, per_row, per_column) in zip(uneven[shaded], coefficients[shaded].astype(np.float32)):
+        light = level + per_row * rows + per_column * columns
+        images[index] = np.clip(images[index] * (light.mean() / light), 0.0, 255.0)
+
+
+def _ring_coordinates(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the border ring's pixels, in :func:`_borders`' order."""
+    inner = np.arange(1, height - 1)
+    rows = np.concatenate([np.zeros(width), np.full(width, height - 1), inner, inner])
+    columns = np.concatenate([np.arange(width), np.arange(width), np.zeros(height - 2), np.full(height - 2, width - 1)])
+    return rows, columns
+
+
+def _light_terms(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``(pixels, 3)``: the terms of a plane of light (1, row, column) at the given pixels."""
+    return np.stack([np.ones(len(rows)), rows, columns], axis=1).astype(np.float64)
 
 
 def _ring_shows_paper(images: np.ndarray, ring: np.ndarray, ring_median: np.ndarray) -> np.ndarray:

@@ -110,3 +110,33 @@ def test_strokes_of_the_digit_stay_in_its_box_however_small_or_far() -> None:
         whole_digit = np.pad(image[top:bottom, left:right], 2)
         np.testing.assert_array_equal(standardise_batch(image[None], "light_on_dark"),
                                       standardise_batch(whole_digit[None], "light_on_dark"))
+
+
+def _lit_page(digit: np.ndarray, fall: float, angle: float) -> np.ndarray:
+    """An MNIST digit as dark ink on a 56×56 page whose light falls by ``fall`` grey levels across it, in direction ``angle``."""
+    reflectance = np.ones((56, 56), np.float32)
+    reflectance[14:42, 14:42] -= 0.8 * digit / 255.0
+    rows, columns = np.mgrid[0:56, 0:56] / 55.0 - 0.5
+    light = 220.0 - fall * (0.5 + np.cos(angle) * columns + np.sin(angle) * rows)
+    return np.clip(light * reflectance, 0, 255).astype(np.uint8)
+
+
+def test_a_shadow_across_the_page_is_not_taken_for_ink(mnist: SourceData) -> None:
+    """A photo whose paper darkens from 220 to 100 across the page reads as the evenly lit one does."""
+    digits = mnist.test_images[:100]
+    angles = np.linspace(0, 2 * np.pi, len(digits), endpoint=False)
+    evenly_lit = standardise_images([_lit_page(digit, 0.0, angle) for digit, angle in zip(digits, angles)])
+    shaded = standardise_images([_lit_page(digit, 120.0, angle) for digit, angle in zip(digits, angles)])
+    assert_mnist_style(shaded)
+    assert similarity(shaded, evenly_lit).min() > 0.9
+
+
+def test_a_digit_that_fills_its_frame_is_not_taken_for_a_shadow(mnist: SourceData) -> None:
+    """Ink across the border ring fits no plane of light on every side, so frame-filled scans are left as they were."""
+    from digit_experiments.augment.styles import fill_frame
+    from digit_experiments.dataset import standardise
+
+    frames = np.stack([255 - fill_frame(digit, 16, 16, binary=False) for digit in mnist.test_images])
+    evened = frames.astype(np.float32)
+    standardise._even_out_lighting(evened)
+    np.testing.assert_array_equal(evened, frames.astype(np.float32))
