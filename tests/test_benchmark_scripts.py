@@ -15,7 +15,7 @@ import pytest
 from helpers import PROJECT_ROOT, command_environment
 
 
-@pytest.mark.parametrize("script", ["box_filled.py", "speckled_scans.py", "writer_styles.py"])
+@pytest.mark.parametrize("script", ["box_filled.py", "loose_scans.py", "writer_styles.py"])
 def test_a_model_that_does_not_exist_stops_the_benchmark_before_any_work(script: str, tmp_path: Path) -> None:
     missing = tmp_path / "no_such_model.keras"
     result = subprocess.run(
@@ -33,7 +33,7 @@ def test_a_model_that_does_not_exist_stops_the_benchmark_before_any_work(script:
 @pytest.mark.e2e
 @pytest.mark.parametrize(("script", "folders"), [
     ("box_filled.py", ["mnist_validation"]),
-    ("speckled_scans.py", [f"{specks}_specks/mnist_validation" for specks in (0, 1, 2)]),
+    ("loose_scans.py", [f"{condition}/mnist_validation" for condition in ("clean", "1_speck", "2_specks", "shadow")]),
 ])
 def test_scans_of_the_validation_split_never_read_a_test_set(smoke_run, tmp_path: Path, script: str, folders: list[str]) -> None:
     """``--split validation`` scores MNIST's 6,000 validation images of ``dataset=unseen_usps``, so a recipe can be chosen on it."""
