@@ -15,8 +15,9 @@ Every source other than MNIST goes through :func:`standardise_batch`:
    shadow (see :func:`_even_out_lighting`);
 3. crop to the digit's bounding box and resize it so its longer side is 20 px,
    stretching the ink to a peak of 255. The box holds the largest stroke and every
-   stroke that is large or near it; a small speck of dust or noise away from the
-   digit is left outside (see :func:`_digit_extents`), so it cannot shrink the digit;
+   stroke that is large, or near it and more than a grain of noise; a small speck
+   of dust or noise away from the digit is left outside (see :func:`_digit_extents`),
+   so it cannot shrink the digit;
 4. paste it into a black 28×28 canvas with its centre of mass at (14, 14).
 """
 
@@ -47,16 +48,19 @@ PAPER_NOISE = 0.1
 POLARITIES = ("auto", "light_on_dark", "dark_on_light")
 #: A stroke (8-connected ink) belongs to the digit when its area is at least this share of the
 #: largest stroke's, or when its gap to the strokes kept so far is at most NEAR_SHARE of their box's
-#: longer side. Anything else is a speck: on a loose crop, one 3-pixel speck 10 px from the digit
+#: longer side and it is no grain (GRAIN_SHARE). Anything else is a speck: on a loose crop, one 3-pixel speck 10 px from the digit
 #: made the box twice as large and cost 10 points of MNIST validation accuracy.
 LARGE_SHARE = 0.2
 NEAR_SHARE = 0.15
+#: Strokes smaller than this share of the largest (single pixels of sensor noise) never widen the box,
+#: however near: joined one by one, a field of noise would grow it to the whole image.
+GRAIN_SHARE = 0.02
 
 #: Everything the output depends on. It is part of every cache key, so a change
 #: here (bump ``version`` when the method changes) invalidates cached sources.
 SETTINGS = {
     "canvas": CANVAS, "box": BOX, "centre": CENTRE, "ink_threshold": INK_THRESHOLD, "paper_ring_share": PAPER_RING_SHARE,
-    "shade_share": SHADE_SHARE, "paper_noise": PAPER_NOISE, "large_share": LARGE_SHARE, "near_share": NEAR_SHARE, "version": 4,
+    "shade_share": SHADE_SHARE, "paper_noise": PAPER_NOISE, "large_share": LARGE_SHARE, "near_share": NEAR_SHARE, "grain_share": GRAIN_SHARE, "version": 5,
 }
 
 #: Images standardised together; bounds the float scratch memory (~25 MB at 28×28).
@@ -259,7 +263,7 @@ def _digit_extents(inked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def _stroke_extent(strokes: np.ndarray) -> tuple[int, int, int, int]:
-    """The box of the largest stroke grown by every stroke that is large or near it.
+    """The box of the largest stroke grown by every stroke that is large, or near it and no grain of noise.
 
     Hand-written because OpenCV and scikit-image label the strokes but neither
     tells a digit's detached stroke (the bar of a 5, a broken line) from a speck:
@@ -279,7 +283,7 @@ def _stroke_extent(strokes: np.ndarray) -> tuple[int, int, int, int]:
     while True:
         box_top, box_bottom, box_left, box_right = top[kept].min(), bottom[kept].max(), left[kept].min(), right[kept].max()
         gap = np.maximum.reduce([box_top - bottom, top - box_bottom, box_left - right, left - box_right, np.zeros_like(top)])
-        joining = ~kept & (large | (gap <= NEAR_SHARE * max(box_bottom - box_top, box_right - box_left)))
+        joining = ~kept & (large | ((area >= GRAIN_SHARE * area.max()) & (gap <= NEAR_SHARE * max(box_bottom - box_top, box_right - box_left))))
         if not joining.any():
             return int(box_top), int(box_bottom), int(box_left), int(box_right)
         kept |= joining
