@@ -1,21 +1,22 @@
-"""Digits cropped loosely from a photographed page: specks of dust beside them, or a shadow across it.
+"""Digits cropped loosely from a photographed page: specks of dust beside them, a shadow, or sensor noise.
 
 Takes the MNIST and USPS test digits (or, with ``--split validation``, MNIST's
 validation images of ``dataset=unseen_usps``) and photographs each, as dark ink
-on paper lit at 220 grey levels, at a random spot of a 56×56 page, in four
+on paper lit at 220 grey levels, at a random spot of a 56×56 page, in five
 conditions: clean, with 1 or 2 specks (2-3 px squares as dark as its ink, at
-least 3 px from it), and under a shadow (the light falls by 120 levels across
-the page, in a random direction). It saves the pages as PNGs under
-``<images>/<condition>/<source>/<digit>/``, so ``predict`` can read them as a
-user's folder would, and scores each model on them through ``predict``'s
-standardisation::
+least 3 px from it), under a shadow (the light falls by 120 levels across the
+page, in a random direction), and with sensor noise (Gaussian, 20 levels). It
+saves the pages as PNGs under ``<images>/<condition>/<source>/<digit>/``, so
+``predict`` can read them as a user's folder would, and scores each model on
+them through ``predict``'s standardisation::
 
     python benchmarks/loose_scans.py --models runs:/<run>/model "sweep:<parent run id>"
 
 A standardisation that crops to every inked pixel, after subtracting one
 background level, makes a digit with a speck far from it much smaller than
-MNIST's, and takes a shadow for ink; ``dataset/standardise.py`` leaves specks
-out of the digit's box and divides out a plane of light.
+MNIST's, takes a shadow for ink, and lets noise grow the box to the page;
+``dataset/standardise.py`` leaves specks and grains of noise out of the digit's
+box and divides out a plane of light.
 """
 
 from __future__ import annotations
@@ -34,14 +35,15 @@ from common import digit_sets, group_config, image_set_arguments, load_models, m
 
 PAGE = 56
 PAPER = 220.0
-#: ``{condition: (specks, fall of the light across the page in grey levels)}``.
-CONDITIONS = {"clean": (0, 0.0), "1_speck": (1, 0.0), "2_specks": (2, 0.0), "shadow": (0, 120.0)}
+#: ``{condition: (specks, fall of the light across the page, sensor noise's standard deviation)}``, in grey levels.
+CONDITIONS = {"clean": (0, 0.0, 0.0), "1_speck": (1, 0.0, 0.0), "2_specks": (2, 0.0, 0.0), "shadow": (0, 120.0, 0.0), "noise": (0, 0.0, 20.0)}
 #: The least gap, in pixels, between a speck and the digit's ink.
 CLEARANCE = 3
 
 
-def photographed_page(digit: np.ndarray, specks: int, fall: float, rng: np.random.Generator) -> np.ndarray:
-    """``digit`` (bright ink, 28×28) as dark ink at a random spot of a page, with ``specks`` specks, its light falling by ``fall``."""
+def photographed_page(digit: np.ndarray, specks: int, fall: float, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """``digit`` (bright ink, 28×28) as dark ink at a random spot of a page, with ``specks`` specks,
+    its light falling by ``fall`` across it, and Gaussian sensor noise of standard deviation ``noise``."""
     ink = np.zeros((PAGE, PAGE), np.float32)
     top, left = rng.integers(4, PAGE - 28 - 4, 2)
     ink[top : top + 28, left : left + 28] = digit / 255.0
@@ -57,7 +59,7 @@ def photographed_page(digit: np.ndarray, specks: int, fall: float, rng: np.rando
     angle = rng.uniform(0.0, 2 * np.pi)
     across = np.mgrid[0:PAGE, 0:PAGE] / (PAGE - 1) - 0.5
     light = PAPER - fall * (0.5 + np.cos(angle) * across[1] + np.sin(angle) * across[0])
-    return np.clip(light * (1.0 - 0.8 * ink), 0, 255).astype(np.uint8)
+    return np.clip(light * (1.0 - 0.8 * ink) + rng.normal(0.0, noise, ink.shape), 0, 255).astype(np.uint8)
 
 
 def main() -> None:
@@ -67,9 +69,9 @@ def main() -> None:
     sets = {}
     for source, (images, labels) in digit_sets(args.split, args.split_seed).items():
         inked = images.any(axis=(1, 2))
-        for seed, (condition, (specks, fall)) in enumerate(CONDITIONS.items()):
+        for seed, (condition, (specks, fall, noise)) in enumerate(CONDITIONS.items()):
             rng = np.random.default_rng(seed)
-            pages = [photographed_page(image, specks, fall, rng) for image in images[inked]]
+            pages = [photographed_page(image, specks, fall, noise, rng) for image in images[inked]]
             save_pngs(pages, labels[inked], args.images / condition / source)
             sets[source, condition] = (standardise_images(pages), labels[inked])
     results: dict[str, dict[str, dict[str, float]]] = {}
