@@ -39,6 +39,8 @@ PAPER = 220.0
 CONDITIONS = {"clean": (0, 0.0, 0.0), "1_speck": (1, 0.0, 0.0), "2_specks": (2, 0.0, 0.0), "shadow": (0, 120.0, 0.0), "noise": (0, 0.0, 20.0)}
 #: The least gap, in pixels, between a speck and the digit's ink.
 CLEARANCE = 3
+#: Each pixel's row and column offset from the page's centre, in page widths: where a shadow falls.
+ACROSS = np.mgrid[0:PAGE, 0:PAGE] / (PAGE - 1) - 0.5
 
 
 def photographed_page(digit: np.ndarray, specks: int, fall: float, noise: float, rng: np.random.Generator) -> np.ndarray:
@@ -57,8 +59,7 @@ def photographed_page(digit: np.ndarray, specks: int, fall: float, noise: float,
             ink[y : y + size, x : x + size] = ink.max()
             placed += 1
     angle = rng.uniform(0.0, 2 * np.pi)
-    across = np.mgrid[0:PAGE, 0:PAGE] / (PAGE - 1) - 0.5
-    light = PAPER - fall * (0.5 + np.cos(angle) * across[1] + np.sin(angle) * across[0])
+    light = PAPER - fall * (0.5 + np.cos(angle) * ACROSS[1] + np.sin(angle) * ACROSS[0])
     return np.clip(light * (1.0 - 0.8 * ink) + rng.normal(0.0, noise, ink.shape), 0, 255).astype(np.uint8)
 
 

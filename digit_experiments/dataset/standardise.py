@@ -48,8 +48,9 @@ PAPER_NOISE = 0.1
 POLARITIES = ("auto", "light_on_dark", "dark_on_light")
 #: A stroke (8-connected ink) belongs to the digit when its area is at least this share of the
 #: largest stroke's, or when its gap to the strokes kept so far is at most NEAR_SHARE of their box's
-#: longer side and it is no grain (GRAIN_SHARE). Anything else is a speck: on a loose crop, one 3-pixel speck 10 px from the digit
-#: made the box twice as large and cost 10 points of MNIST validation accuracy.
+#: longer side and it is no grain (GRAIN_SHARE). Anything else is a speck: on a loose crop, one
+#: 3-pixel speck 10 px from the digit made the box twice as large and cost about 11 points of
+#: MNIST validation accuracy (benchmarks/loose_scans.py).
 LARGE_SHARE = 0.2
 NEAR_SHARE = 0.15
 #: Strokes smaller than this share of the largest (single pixels of sensor noise) never widen the box,
@@ -180,13 +181,13 @@ def _even_out_lighting(images: np.ndarray) -> None:
     page by more than a fifth of the ink's contrast would count as ink, and the
     digit's box would take in the shadow. The light is a plane fitted to each
     image's border ring, refitted twice on the ring pixels within
-    :data:`PAPER_NOISE` of the image's range of it, so that ink touching the border does not pull it. An
-    image is evened out only when the plane explains at least
-    :data:`PAPER_RING_SHARE` of its ring, stays bright everywhere (its dimmest
-    point at least a fifth of its brightest) and varies by at least
-    :data:`SHADE_SHARE` of the image's range: a ring that is partly ink, as a
-    digit that fills its frame has, fits no plane that well, and evenly lit
-    paper is left as it is. Hand-written because the libraries' local thresholds
+    :data:`PAPER_NOISE` of the image's range of it, so that ink touching the
+    border does not pull it. An image is evened out only when the plane fits at
+    least :data:`PAPER_RING_SHARE` of each of the ring's four sides, stays
+    bright everywhere (its dimmest point at least a fifth of its brightest) and
+    varies by at least :data:`SHADE_SHARE` of the image's range: a ring that is
+    partly ink, as a digit that fills its frame has, fits no plane on every
+    side, and evenly lit paper is left as it is. Hand-written because the libraries' local thresholds
     (scikit-image's ``threshold_local``, OpenCV's ``adaptiveThreshold``)
     binarise, and the model reads grey ink.
 
