@@ -152,3 +152,56 @@ def test_sensor_noise_around_the_digit_does_not_grow_its_box(mnist: SourceData) 
     clean[:, 14:42, 14:42] -= 0.8 * 220.0 * digits / 255.0
     noisy = np.clip(clean + rng.normal(0.0, 20.0, clean.shape), 0, 255)
     assert (similarity(standardise_batch(noisy), standardise_batch(clean)) > 0.8).mean() >= 0.85  # 0.04 when grains joined
+
+
+def _form_page(digit: np.ndarray, lines: str, at: int = 40) -> np.ndarray:
+    """An MNIST digit as dark ink on a 56×56 page with a form's lines: a rule across row ``at``
+    (lines="ruled"), a cell's four sides ``at`` px inside the edges (lines="cell"), or none."""
+    ink = np.zeros((56, 56), np.float32)
+    ink[14:42, 14:42] = digit / 255.0
+    if lines == "ruled":
+        ink[at] = np.maximum(ink[at], 0.7)
+    elif lines == "cell":
+        for side in (at, 55 - at):
+            ink[side] = ink[:, side] = 0.7
+    return np.clip(220.0 * (1.0 - 0.8 * ink), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("inset", [2, 0], ids=["inside the edges", "on the edges"])
+def test_a_form_cell_around_the_digit_is_erased(mnist: SourceData, inset: int) -> None:
+    """A digit cut out of a form with its cell's lines reads as the digit alone (the whole page before).
+    Cut along the lines, the border is all line: the paper's level is still the page's median."""
+    digits = mnist.test_images[:100]
+    alone = standardise_images([_form_page(digit, "none") for digit in digits])
+    in_a_cell = standardise_images([_form_page(digit, "cell", at=inset) for digit in digits])
+    assert similarity(in_a_cell, alone).min() > 0.95
+
+
+def test_a_ruled_line_through_or_under_the_digit_is_erased(mnist: SourceData) -> None:
+    """A line across the page, through the digit's lower half or just below it, is erased where it is
+    not the digit's: strokes that cross it keep their crossing, strokes that sit on it stay."""
+    digits = mnist.test_images[:100]
+    alone = standardise_images([_form_page(digit, "none") for digit in digits])
+    on_lines = standardise_images([_form_page(digit, "ruled", at=28 + i % 16) for i, digit in enumerate(digits)])
+    assert_mnist_style(on_lines)
+    assert (similarity(on_lines, alone) > 0.8).mean() >= 0.85  # 0.0 when the line was taken for the digit
+
+
+def test_a_stroke_from_edge_to_edge_of_the_digit_is_no_ruled_line(mnist: SourceData) -> None:
+    """The digit's own long strokes stay: a bar as wide as the digit leaves it no margin, a tight crop's
+    stem is thicker than a line, and images too small to hold more than the digit are never searched."""
+    seven = np.zeros((60, 60), np.uint8)
+    seven[2:5, 1:59] = 255  # a 7's bar, thin and as wide as the crop, but no margin past the stem
+    cv2.line(seven, (56, 4), (25, 58), 255, 3)
+    four = np.zeros((40, 40), np.uint8)
+    four[:, 24:30] = 255  # a tight crop's stem, edge to edge, 6 px thick
+    four[4:24, 6:10] = 255
+    four[22:26, 6:34] = 255
+    for image in (seven, four):
+        padded = np.pad(image, 10)  # the same digit with room around it: nothing runs edge to edge
+        np.testing.assert_array_equal(standardise_batch(image[None], "light_on_dark"), standardise_batch(padded[None], "light_on_dark"))
+    from digit_experiments.augment.styles import fill_frame
+    from digit_experiments.dataset import standardise
+
+    frames = np.stack([fill_frame(digit, 16, 16, binary=True) for digit in mnist.test_images])  # thin strokes, edge to edge
+    assert not standardise._erase_rules(frames.astype(np.float32), frames > 0).any()
