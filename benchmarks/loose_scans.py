@@ -1,11 +1,15 @@
-"""Digits cropped loosely from a photographed page: specks of dust beside them, a shadow, or sensor noise.
+"""Digits cropped loosely from a photographed page: specks of dust, a shadow, sensor noise, or a form's lines.
 
 Takes the MNIST and USPS test digits (or, with ``--split validation``, MNIST's
 validation images of ``dataset=unseen_usps``) and photographs each, as dark ink
-on paper lit at 220 grey levels, at a random spot of a 56×56 page, in five
+on paper lit at 220 grey levels, at a random spot of a 56×56 page, in seven
 conditions: clean, with 1 or 2 specks (2-3 px squares as dark as its ink, at
 least 3 px from it), under a shadow (the light falls by 120 levels across the
-page, in a random direction), and with sensor noise (Gaussian, 20 levels). It
+page, in a random direction), with sensor noise (Gaussian, 20 levels), on ruled
+paper (a printed line, 1-2 px and half as dark as the ink to as dark, across the
+page at a height between the middle of the digit and 2 px below it: written on
+the line or struck through by it), and in a form's cell (such lines 0-3 px inside
+each edge of the page, or on it, boxing the digit in). It
 saves the pages as PNGs under ``<images>/<condition>/<source>/<digit>/``, so
 ``predict`` can read them as a user's folder would, and scores each model on
 them through ``predict``'s standardisation::
@@ -16,7 +20,8 @@ A standardisation that crops to every inked pixel, after subtracting one
 background level, makes a digit with a speck far from it much smaller than
 MNIST's, takes a shadow for ink, and lets noise grow the box to the page;
 ``dataset/standardise.py`` leaves specks and grains of noise out of the digit's
-box and divides out a plane of light.
+box, divides out a plane of light, and erases ruled lines that run across
+the page past the digit.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from __future__ import annotations
 from digit_experiments.core import startup
 
 startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
+
+from typing import NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -35,23 +42,37 @@ from common import digit_sets, group_config, image_set_arguments, load_models, m
 
 PAGE = 56
 PAPER = 220.0
-#: ``{condition: (specks, fall of the light across the page, sensor noise's standard deviation)}``, in grey levels.
-CONDITIONS = {"clean": (0, 0.0, 0.0), "1_speck": (1, 0.0, 0.0), "2_specks": (2, 0.0, 0.0), "shadow": (0, 120.0, 0.0), "noise": (0, 0.0, 20.0)}
+
+
+class Condition(NamedTuple):
+    """How a page is spoiled: specks beside the digit, the light's fall across the page and the sensor
+    noise's standard deviation (in grey levels), and the lines printed on it."""
+
+    specks: int = 0
+    fall: float = 0.0
+    noise: float = 0.0
+    lines: str = "none"  # "none", "ruled" (one line across the page) or "cell" (a box around the digit)
+
+
+CONDITIONS = {
+    "clean": Condition(), "1_speck": Condition(specks=1), "2_specks": Condition(specks=2), "shadow": Condition(fall=120.0),
+    "noise": Condition(noise=20.0), "ruled": Condition(lines="ruled"), "cell": Condition(lines="cell"),
+}
 #: The least gap, in pixels, between a speck and the digit's ink.
 CLEARANCE = 3
 #: Each pixel's row and column offset from the page's centre, in page widths: where a shadow falls.
 ACROSS = np.mgrid[0:PAGE, 0:PAGE] / (PAGE - 1) - 0.5
 
 
-def photographed_page(digit: np.ndarray, specks: int, fall: float, noise: float, rng: np.random.Generator) -> np.ndarray:
-    """``digit`` (bright ink, 28×28) as dark ink at a random spot of a page, with ``specks`` specks,
-    its light falling by ``fall`` across it, and Gaussian sensor noise of standard deviation ``noise``."""
+def photographed_page(digit: np.ndarray, condition: Condition, rng: np.random.Generator) -> np.ndarray:
+    """``digit`` (bright ink, 28×28) as dark ink at a random spot of a page spoiled as ``condition`` says."""
     ink = np.zeros((PAGE, PAGE), np.float32)
     top, left = rng.integers(4, PAGE - 28 - 4, 2)
     ink[top : top + 28, left : left + 28] = digit / 255.0
     rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    _print_lines(ink, condition.lines, rows, rng)
     placed = 0
-    while placed < specks:
+    while placed < condition.specks:
         size = int(rng.integers(2, 4))
         y, x = rng.integers(0, PAGE - size, 2)
         beside = rows[0] - CLEARANCE - size < y <= rows[-1] + CLEARANCE and columns[0] - CLEARANCE - size < x <= columns[-1] + CLEARANCE
@@ -59,8 +80,26 @@ def photographed_page(digit: np.ndarray, specks: int, fall: float, noise: float,
             ink[y : y + size, x : x + size] = ink.max()
             placed += 1
     angle = rng.uniform(0.0, 2 * np.pi)
-    light = PAPER - fall * (0.5 + np.cos(angle) * ACROSS[1] + np.sin(angle) * ACROSS[0])
-    return np.clip(light * (1.0 - 0.8 * ink) + rng.normal(0.0, noise, ink.shape), 0, 255).astype(np.uint8)
+    light = PAPER - condition.fall * (0.5 + np.cos(angle) * ACROSS[1] + np.sin(angle) * ACROSS[0])
+    return np.clip(light * (1.0 - 0.8 * ink) + rng.normal(0.0, condition.noise, ink.shape), 0, 255).astype(np.uint8)
+
+
+def _print_lines(ink: np.ndarray, lines: str, rows: np.ndarray, rng: np.random.Generator) -> None:
+    """Print a form's lines on the page's ``ink`` (in place): one rule across it or a cell's four sides.
+
+    A rule lies between the middle of the digit's rows and 2 px below its last one.
+    """
+    if lines == "none":
+        return
+    thickness, darkness = int(rng.integers(1, 3)), float(rng.uniform(0.5, 1.0))
+    if lines == "ruled":
+        at = int(rng.integers((rows[0] + rows[-1]) // 2, rows[-1] + 3))
+        ink[at : at + thickness] = np.maximum(ink[at : at + thickness], darkness)
+        return
+    inset = int(rng.integers(0, 4))
+    for side in (np.s_[inset : inset + thickness], np.s_[PAGE - inset - thickness : PAGE - inset]):
+        ink[side] = np.maximum(ink[side], darkness)
+        ink[:, side] = np.maximum(ink[:, side], darkness)
 
 
 def main() -> None:
@@ -70,9 +109,9 @@ def main() -> None:
     sets = {}
     for source, (images, labels) in digit_sets(args.split, args.split_seed).items():
         inked = images.any(axis=(1, 2))
-        for seed, (condition, (specks, fall, noise)) in enumerate(CONDITIONS.items()):
+        for seed, (condition, spoiled) in enumerate(CONDITIONS.items()):
             rng = np.random.default_rng(seed)
-            pages = [photographed_page(image, specks, fall, noise, rng) for image in images[inked]]
+            pages = [photographed_page(image, spoiled, rng) for image in images[inked]]
             save_pngs(pages, labels[inked], args.images / condition / source)
             sets[source, condition] = (standardise_images(pages), labels[inked])
     results: dict[str, dict[str, dict[str, float]]] = {}
@@ -88,7 +127,7 @@ def main() -> None:
     for reference, by_source in results.items():
         for source, row in by_source.items():
             print(f"| {reference} | {source} | {len(sets[source, 'clean'][1])} | " + " | ".join(f"{100 * accuracy:.2f}" for accuracy in row.values()) + " |")
-    save_report({"machine": machine(), "page": PAGE, "conditions": CONDITIONS, "split": args.split, "top": args.top, "accuracy": results},
+    save_report({"machine": machine(), "page": PAGE, "conditions": {name: spoiled._asdict() for name, spoiled in CONDITIONS.items()}, "split": args.split, "top": args.top, "accuracy": results},
                 args.output)
 
 

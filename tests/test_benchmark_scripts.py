@@ -33,7 +33,7 @@ def test_a_model_that_does_not_exist_stops_the_benchmark_before_any_work(script:
 @pytest.mark.e2e
 @pytest.mark.parametrize(("script", "folders"), [
     ("box_filled.py", ["mnist_validation"]),
-    ("loose_scans.py", [f"{condition}/mnist_validation" for condition in ("clean", "1_speck", "2_specks", "shadow", "noise")]),
+    ("loose_scans.py", [f"{condition}/mnist_validation" for condition in ("clean", "1_speck", "2_specks", "shadow", "noise", "ruled", "cell")]),
 ])
 def test_scans_of_the_validation_split_never_read_a_test_set(smoke_run, tmp_path: Path, script: str, folders: list[str]) -> None:
     """``--split validation`` scores MNIST's 6,000 validation images of ``dataset=unseen_usps``, so a recipe can be chosen on it."""
