@@ -62,11 +62,13 @@ GRAIN_SHARE = 0.02
 #: both ends, is at most RULE_THICKNESS of the image thick, and goes past the rest of the ink by at
 #: least RULE_MARGIN of the image on both sides; only then is it erased, and only its runs of ink of
 #: at least RULE_RUN of the image's width (a stroke of the digit that touches it stays). A digit's
-#: own bar (the top of a 7 or a 5 that fills its box) reaches only as far as the digit does.
+#: own bar (the top of a 7 or a 5 that fills its box) reaches only as far as the digit does. A line
+#: may run askew by up to RULE_SKEW (rows per column: about 2°).
 RULE_EDGE = 0.03
 RULE_THICKNESS = 0.06
 RULE_MARGIN = 0.1
 RULE_RUN = 0.25
+RULE_SKEW = 0.035
 #: No line is looked for in an image with a side shorter than this: such images are crops of the digit
 #: alone (MNIST's 28×28, USPS's and Semeion's 16×16 frames), whose own strokes may run edge to edge.
 RULE_MIN_SIDE = 32
@@ -77,7 +79,7 @@ SETTINGS = {
     "canvas": CANVAS, "box": BOX, "centre": CENTRE, "ink_threshold": INK_THRESHOLD, "paper_ring_share": PAPER_RING_SHARE,
     "shade_share": SHADE_SHARE, "paper_noise": PAPER_NOISE, "large_share": LARGE_SHARE, "near_share": NEAR_SHARE, "grain_share": GRAIN_SHARE,
     "rule_edge": RULE_EDGE, "rule_thickness": RULE_THICKNESS, "rule_margin": RULE_MARGIN, "rule_run": RULE_RUN,
-    "rule_min_side": RULE_MIN_SIDE, "version": 6,
+    "rule_skew": RULE_SKEW, "rule_min_side": RULE_MIN_SIDE, "version": 7,
 }
 
 #: Images standardised together; bounds the float scratch memory (~25 MB at 28×28).
@@ -323,21 +325,48 @@ def _leaves_margins(occupied: np.ndarray, size: int) -> bool:
 def _lines_across(inked: np.ndarray) -> np.ndarray:
     """The lines that run across ``inked`` from edge to edge (within :data:`RULE_EDGE`), and are thin.
 
-    A line is thin when its ink, spread over its length, is at most :data:`RULE_THICKNESS`
-    of the image (at least a pixel) thick. Its band takes a pixel's margin above and
-    below it, so that a line that steps by a row (a page scanned slightly askew) is
-    still one band, and the faint ink there, where a scan blurs the line. Of the ink
-    in the band, only runs of at least :data:`RULE_RUN` of the image's width are the
-    line's: a digit that sits on the line keeps its strokes beside it.
+    A line may be askew by up to :data:`RULE_SKEW` (a page scanned slightly askew), and
+    is thin when its ink, spread over its length, is at most :data:`RULE_THICKNESS` of
+    the image (at least a pixel) thick. Its band holds the rows it drifts across; the
+    line itself is the straight stripe through the band's long runs of ink, as thick as
+    most of its columns are (see :func:`_stripe`), so that a digit that sits on the line
+    keeps its strokes beside it. The stripe takes the faint ink on either side too,
+    where a scan blurs the line.
     """
     height, width = inked.shape
-    tolerant = cv2.dilate(inked.view(np.uint8), np.ones((3, 1), np.uint8))
-    runs = cv2.morphologyEx(tolerant, cv2.MORPH_OPEN, np.ones((1, int(np.ceil((1 - 2 * RULE_EDGE) * width))), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+    drift = max(1, int(np.ceil(RULE_SKEW * width / 2)))
+    across = cv2.dilate(inked.view(np.uint8), np.ones((2 * drift + 1, 1), np.uint8))
+    bands = cv2.morphologyEx(across, cv2.MORPH_OPEN, np.ones((1, int(np.ceil((1 - 2 * RULE_EDGE) * width))), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bands, connectivity=8)
     ink_per_band = np.bincount(labels[inked], minlength=count)[1:]
-    thin = ink_per_band <= max(1.0, RULE_THICKNESS * height) * stats[1:, cv2.CC_STAT_WIDTH]
-    long_runs = cv2.morphologyEx(inked.view(np.uint8), cv2.MORPH_OPEN, np.ones((1, int(np.ceil(RULE_RUN * width))), np.uint8))
-    return np.isin(labels, 1 + np.flatnonzero(thin)) & (long_runs.astype(bool) | ~inked)
+    thin = 1 + np.flatnonzero(ink_per_band <= max(1.0, RULE_THICKNESS * height) * stats[1:, cv2.CC_STAT_WIDTH])
+    stepped = cv2.dilate(inked.view(np.uint8), np.ones((3, 1), np.uint8))  # a run may step by a row
+    runs = cv2.morphologyEx(stepped, cv2.MORPH_OPEN, np.ones((1, int(np.ceil(RULE_RUN * width))), np.uint8)).astype(bool) & inked
+    lines = np.zeros_like(inked)
+    for label in thin:
+        band = labels == label
+        lines |= band & _stripe(runs & band, inked)
+    return lines
+
+
+def _stripe(runs: np.ndarray, inked: np.ndarray) -> np.ndarray:
+    """The pixels of the straight line through ``runs`` (one line's long runs of ink).
+
+    The line's course is fitted to the middle of its runs in each column, and its
+    thickness is the median column's, so the few columns where a stroke of the digit
+    joins it move neither. Faint pixels (not ``inked``) a pixel further out are the
+    line's too, where a scan blurs it.
+    """
+    rows, columns = np.nonzero(runs)
+    if not len(rows):
+        return runs
+    per_column = np.bincount(columns, minlength=runs.shape[1])
+    present = per_column > 0
+    middles = np.bincount(columns, weights=rows, minlength=runs.shape[1])[present] / per_column[present]
+    slope, level = np.polyfit(np.flatnonzero(present), middles, 1) if present.sum() > 1 else (0.0, middles[0])
+    reach = np.median(per_column[present]) / 2 + np.where(inked, 0.5, 1.5)
+    offsets = np.arange(runs.shape[0])[:, None] - (level + slope * np.arange(runs.shape[1]))[None, :]
+    return np.abs(offsets) < reach
 
 
 def _crossings(rest: np.ndarray, lines: np.ndarray) -> np.ndarray:

@@ -187,6 +187,23 @@ def test_a_ruled_line_through_or_under_the_digit_is_erased(mnist: SourceData) ->
     assert (similarity(on_lines, alone) > 0.8).mean() >= 0.85  # 0.0 when the line was taken for the digit
 
 
+def test_a_ruled_line_askew_is_erased_at_any_size(mnist: SourceData) -> None:
+    """A page scanned 2° askew: its line drifts by 2 px across 56 px, by 8 across 224."""
+    digits = mnist.test_images[:50]
+    for scale in (1, 4):
+        size = 56 * scale
+        alone, askew = [], []
+        for i, digit in enumerate(digits):
+            ink = np.zeros((size, size), np.float32)
+            ink[14 * scale : 42 * scale, 14 * scale : 42 * scale] = cv2.resize(digit, (28 * scale, 28 * scale)) / 255.0
+            alone.append(np.clip(220.0 * (1.0 - 0.8 * ink), 0, 255).astype(np.uint8))
+            line = np.zeros((size, size), np.uint8)
+            at = (28 + i % 12) * scale
+            cv2.line(line, (0, at), (size - 1, at + round(np.tan(np.radians(2.0)) * (size - 1))), 255, scale)
+            askew.append(np.clip(220.0 * (1.0 - 0.8 * np.maximum(ink, 0.7 * (line > 0))), 0, 255).astype(np.uint8))
+        assert (similarity(standardise_images(askew), standardise_images(alone)) > 0.8).mean() >= 0.85, scale
+
+
 def test_a_stroke_from_edge_to_edge_of_the_digit_is_no_ruled_line(mnist: SourceData) -> None:
     """The digit's own long strokes stay: a bar as wide as the digit leaves it no margin, a tight crop's
     stem is thicker than a line, and images too small to hold more than the digit are never searched."""
