@@ -29,12 +29,10 @@ startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow an
 
 import numpy as np  # noqa: E402
 
-from digit_experiments import tracking  # noqa: E402
 from digit_experiments.augment.styles import fill_frame  # noqa: E402
 from digit_experiments.dataset.standardise import standardise_images  # noqa: E402
-from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import digit_sets, group_config, image_set_arguments, load_models, machine, report_progress, run, save_pngs, save_report  # noqa: E402
+from common import digit_sets, image_set_arguments, load_models, machine, predicted_digits, report_progress, run, save_pngs, save_report  # noqa: E402
 
 SIDE = 16
 
@@ -47,7 +45,6 @@ def frame_filled(images: np.ndarray) -> list[np.ndarray]:
 
 def main() -> None:
     args = image_set_arguments(__doc__, "box_filled", split=True)
-    tracking.connect(group_config("tracking", "mlflow"))
     models = load_models(args.models, args.top)
     sets = {}
     for source, (images, labels) in digit_sets(args.split, args.split_seed).items():
@@ -58,8 +55,8 @@ def main() -> None:
     for index, (reference, model) in enumerate(models.items(), start=1):
         results[reference] = {}
         for source, (filled, labels, plain) in sets.items():
-            wrong = predict_probabilities(model, filled, 256).argmax(axis=1) != labels
-            plain_accuracy = float((predict_probabilities(model, plain, 256).argmax(axis=1) == labels).mean())
+            wrong = predicted_digits(model, filled) != labels
+            plain_accuracy = float((predicted_digits(model, plain) == labels).mean())
             results[reference][source] = {
                 "accuracy": float(1 - wrong.mean()), "plain_accuracy": plain_accuracy,
                 "errors_by_digit": np.bincount(labels[wrong], minlength=10).tolist(),

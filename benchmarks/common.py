@@ -86,6 +86,8 @@ def digit_sets(split: str, split_seed: int) -> dict:
 def load_models(references: list[str], top: int) -> dict:
     """Load every model reference before any long work, so that a wrong one stops the benchmark at once.
 
+    TensorFlow and MLflow load here, not when the script starts, so ``--help`` answers at once.
+
     Args:
         references: As ``evaluate``'s ``model_uri``, one model (or one sweep's ensemble) each.
         top: How many jobs a ``sweep:<parent run id>`` reference averages.
@@ -93,9 +95,18 @@ def load_models(references: list[str], top: int) -> dict:
     Returns:
         ``{reference: Ensemble}``, in the order given.
     """
+    from digit_experiments import tracking
     from digit_experiments.inference.loading import load_ensemble
 
+    tracking.connect(group_config("tracking", "mlflow"))  # runs:/ and sweep: references name runs of the project's store
     return {reference: load_ensemble(reference, top=top) for reference in references}
+
+
+def predicted_digits(model, images):
+    """The digit a model of :func:`load_models` reads in each standardised 28×28 image."""
+    from digit_experiments.inference.scoring import predict_probabilities
+
+    return predict_probabilities(model, images, 256).argmax(axis=1)
 
 
 def report_progress(index: int, total: int, reference: str, accuracies: dict[str, float]) -> None:

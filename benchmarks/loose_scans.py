@@ -34,11 +34,9 @@ from typing import NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from digit_experiments import tracking  # noqa: E402
 from digit_experiments.dataset.standardise import standardise_images  # noqa: E402
-from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import digit_sets, group_config, image_set_arguments, load_models, machine, report_progress, run, save_pngs, save_report  # noqa: E402
+from common import digit_sets, image_set_arguments, load_models, machine, predicted_digits, report_progress, run, save_pngs, save_report  # noqa: E402
 
 PAGE = 56
 PAPER = 220.0
@@ -104,7 +102,6 @@ def _print_lines(ink: np.ndarray, lines: str, rows: np.ndarray, rng: np.random.G
 
 def main() -> None:
     args = image_set_arguments(__doc__, "loose_scans", split=True)
-    tracking.connect(group_config("tracking", "mlflow"))
     models = load_models(args.models, args.top)
     sets = {}
     for source, (images, labels) in digit_sets(args.split, args.split_seed).items():
@@ -118,7 +115,7 @@ def main() -> None:
     for index, (reference, model) in enumerate(models.items(), start=1):
         results[reference] = {}
         for (source, condition), (standardised, labels) in sets.items():
-            accuracy = float((predict_probabilities(model, standardised, 256).argmax(axis=1) == labels).mean())
+            accuracy = float((predicted_digits(model, standardised) == labels).mean())
             results[reference].setdefault(source, {})[condition] = accuracy
         report_progress(index, len(models), reference,
                         {f"{source} {condition}": accuracy for source, row in results[reference].items() for condition, accuracy in row.items()})

@@ -24,11 +24,9 @@ startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow an
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from digit_experiments import tracking  # noqa: E402
 from digit_experiments.dataset.standardise import standardise_images  # noqa: E402
-from digit_experiments.inference.scoring import predict_probabilities  # noqa: E402
 
-from common import group_config, image_set_arguments, load_models, machine, report_progress, run, save_pngs, save_report  # noqa: E402
+from common import image_set_arguments, load_models, machine, predicted_digits, report_progress, run, save_pngs, save_report  # noqa: E402
 
 SIZE = 96
 FONTS = {
@@ -108,7 +106,6 @@ def column_name(reference: str) -> str:
 
 def main() -> None:
     args = image_set_arguments(__doc__, "writer_styles")
-    tracking.connect(group_config("tracking", "mlflow"))  # runs:/ references name runs of the project's store
     models = load_models(args.models, args.top)
     styles = draw_set()
     for name, (images, labels) in styles.items():
@@ -117,7 +114,7 @@ def main() -> None:
     results = {}
     for index, (reference, model) in enumerate(models.items(), start=1):
         results[reference] = {
-            name: float((predict_probabilities(model, images, 256).argmax(axis=1) == labels).mean())
+            name: float((predicted_digits(model, images) == labels).mean())
             for name, (images, labels) in standardised.items()
         }
         report_progress(index, len(args.models), reference,

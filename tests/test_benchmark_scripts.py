@@ -1,7 +1,8 @@
 """The benchmark scripts stop on a user mistake as the commands do: one paragraph and exit status 2.
 
 They are run for real in a subprocess, as README gives them, with a model reference that
-does not exist; the check must come before any image is drawn or any figure saved.
+does not exist; the check must come before any image is drawn or any figure saved. Their
+``--help`` answers without loading TensorFlow or MLflow.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ import pytest
 from helpers import PROJECT_ROOT, command_environment
 
 
-@pytest.mark.parametrize("script", ["box_filled.py", "loose_scans.py", "writer_styles.py"])
+#: The benchmarks that draw an image set and score models on it through ``predict``'s standardisation.
+IMAGE_SET_SCRIPTS = ["box_filled.py", "loose_scans.py", "writer_styles.py"]
+
+
+@pytest.mark.parametrize("script", IMAGE_SET_SCRIPTS)
 def test_a_model_that_does_not_exist_stops_the_benchmark_before_any_work(script: str, tmp_path: Path) -> None:
     missing = tmp_path / "no_such_model.keras"
     result = subprocess.run(
@@ -28,6 +33,19 @@ def test_a_model_that_does_not_exist_stops_the_benchmark_before_any_work(script:
     assert f"Error: Model '{missing}' not found" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "images").exists() and not (tmp_path / "figures.json").exists()
+
+
+@pytest.mark.parametrize("script", IMAGE_SET_SCRIPTS)
+def test_help_answers_without_loading_tensorflow_or_mlflow(script: str, tmp_path: Path) -> None:
+    """``--help`` is read before any work: the frameworks load only when models are loaded."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", str(PROJECT_ROOT / "benchmarks" / script), "--help"],
+        cwd=tmp_path, env=command_environment(), capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0 and "--models" in result.stdout, result.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[1].strip().split(".")[0] for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "numpy" in imported, "no -X importtime report"
+    assert not imported & {"tensorflow", "keras", "mlflow"}
 
 
 @pytest.mark.e2e
