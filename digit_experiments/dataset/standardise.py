@@ -19,7 +19,8 @@ Every source other than MNIST goes through :func:`standardise_batch`:
    stretching the ink to a peak of 255. The box holds the largest stroke and every
    stroke that is large, or near it and more than a grain of noise; a small speck
    of dust or noise away from the digit is left outside (see :func:`_digit_extents`),
-   so it cannot shrink the digit;
+   so it cannot shrink the digit, and so is a stroke the crop cuts at its side, beside
+   the digit (a neighbour's, in a string of digits);
 5. paste it into a black 28×28 canvas with its centre of mass at (14, 14).
 """
 
@@ -79,7 +80,7 @@ SETTINGS = {
     "canvas": CANVAS, "box": BOX, "centre": CENTRE, "ink_threshold": INK_THRESHOLD, "paper_ring_share": PAPER_RING_SHARE,
     "shade_share": SHADE_SHARE, "paper_noise": PAPER_NOISE, "large_share": LARGE_SHARE, "near_share": NEAR_SHARE, "grain_share": GRAIN_SHARE,
     "rule_edge": RULE_EDGE, "rule_thickness": RULE_THICKNESS, "rule_margin": RULE_MARGIN, "rule_run": RULE_RUN,
-    "rule_skew": RULE_SKEW, "rule_min_side": RULE_MIN_SIDE, "version": 7,
+    "rule_skew": RULE_SKEW, "rule_min_side": RULE_MIN_SIDE, "version": 8,
 }
 
 #: Images standardised together; bounds the float scratch memory (~25 MB at 28×28).
@@ -407,11 +408,11 @@ def _digit_extents(inked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     for index in np.flatnonzero(inked.any(axis=(1, 2))):
         count, _, stats, _ = cv2.connectedComponentsWithStats(inked[index].view(np.uint8), connectivity=8)
         if count > 2:  # the background and more than one stroke
-            top[index], bottom[index], left[index], right[index] = _stroke_extent(stats[1:])
+            top[index], bottom[index], left[index], right[index] = _stroke_extent(stats[1:], inked.shape[2])
     return top, bottom, left, right
 
 
-def _stroke_extent(strokes: np.ndarray) -> tuple[int, int, int, int]:
+def _stroke_extent(strokes: np.ndarray, width: int) -> tuple[int, int, int, int]:
     """The box of the largest stroke grown by every stroke that is large, or near it and no grain of noise.
 
     Hand-written because OpenCV and scikit-image label the strokes but neither
@@ -420,6 +421,7 @@ def _stroke_extent(strokes: np.ndarray) -> tuple[int, int, int, int]:
 
     Args:
         strokes: ``cv2.connectedComponentsWithStats`` rows (left, top, width, height, area), background excluded.
+        width: The image's width.
 
     Returns:
         Top, bottom, left and right (one past the last) of the digit.
@@ -428,14 +430,32 @@ def _stroke_extent(strokes: np.ndarray) -> tuple[int, int, int, int]:
     right, bottom = left + strokes[:, cv2.CC_STAT_WIDTH], top + strokes[:, cv2.CC_STAT_HEIGHT]
     area = strokes[:, cv2.CC_STAT_AREA]
     kept = area == area.max()
-    large = area >= LARGE_SHARE * area.max()
+    neighbours = _neighbours_cut_off(left, right, kept, width)
+    large = (area >= LARGE_SHARE * area.max()) & ~neighbours
     while True:
         box_top, box_bottom, box_left, box_right = top[kept].min(), bottom[kept].max(), left[kept].min(), right[kept].max()
         gap = np.maximum.reduce([box_top - bottom, top - box_bottom, box_left - right, left - box_right, np.zeros_like(top)])
-        joining = ~kept & (large | ((area >= GRAIN_SHARE * area.max()) & (gap <= NEAR_SHARE * max(box_bottom - box_top, box_right - box_left))))
+        joining = ~kept & ~neighbours & (large | ((area >= GRAIN_SHARE * area.max()) & (gap <= NEAR_SHARE * max(box_bottom - box_top, box_right - box_left))))
         if not joining.any():
             return int(box_top), int(box_bottom), int(box_left), int(box_right)
         kept |= joining
+
+
+def _neighbours_cut_off(left: np.ndarray, right: np.ndarray, largest: np.ndarray, width: int) -> np.ndarray:
+    """The strokes a crop cuts at its left or right edge, wholly beside the digit: a neighbour's, in a string of digits.
+
+    Only where the digit's largest stroke reaches neither edge: a crop tight around
+    the digit has its own strokes on its edges.
+
+    Args:
+        left, right: Each stroke's first column and one past its last.
+        largest: Which stroke is the largest.
+        width: The image's width.
+    """
+    digit_left, digit_right = left[largest].min(), right[largest].max()
+    if digit_left == 0 or digit_right == width:
+        return np.zeros(len(left), bool)
+    return ((left == 0) & (right <= digit_left)) | ((right == width) & (left >= digit_right))
 
 
 def _fit_box(crop: np.ndarray) -> np.ndarray:
