@@ -1,15 +1,17 @@
-"""Digits cropped loosely from a photographed page: specks of dust, a shadow, sensor noise, or a form's lines.
+"""Digits cropped loosely from a photographed page: specks of dust, a shadow, sensor noise, a form's lines, a neighbour.
 
 Takes the MNIST and USPS test digits (or, with ``--split validation``, MNIST's
 validation images of ``dataset=unseen_usps``) and photographs each, as dark ink
-on paper lit at 220 grey levels, at a random spot of a 56×56 page, in seven
+on paper lit at 220 grey levels, at a random spot of a 56×56 page, in eight
 conditions: clean, with 1 or 2 specks (2-3 px squares as dark as its ink, at
 least 3 px from it), under a shadow (the light falls by 120 levels across the
 page, in a random direction), with sensor noise (Gaussian, 20 levels), on ruled
 paper (a printed line, 1-2 px and half as dark as the ink to as dark, across the
 page at a height between the middle of the digit and 2 px below it: written on
 the line or struck through by it), and in a form's cell (such lines 0-3 px inside
-each edge of the page, or on it, boxing the digit in). It
+each edge of the page, or on it, boxing the digit in), and beside a neighbour (the
+near 30 % of another digit of the set, level with it, cut by the page's left or
+right edge, as a crop from a string of digits has). It
 saves the pages as PNGs under ``<images>/<condition>/<source>/<digit>/``, so
 ``predict`` can read them as a user's folder would, and scores each model on
 them through ``predict``'s standardisation::
@@ -20,8 +22,8 @@ A standardisation that crops to every inked pixel, after subtracting one
 background level, makes a digit with a speck far from it much smaller than
 MNIST's, takes a shadow for ink, and lets noise grow the box to the page;
 ``dataset/standardise.py`` leaves specks and grains of noise out of the digit's
-box, divides out a plane of light, and erases ruled lines that run across
-the page past the digit.
+box, divides out a plane of light, erases ruled lines that run across the
+page past the digit, and leaves out strokes the crop cuts at its side.
 """
 
 from __future__ import annotations
@@ -44,31 +46,39 @@ PAPER = 220.0
 
 class Condition(NamedTuple):
     """How a page is spoiled: specks beside the digit, the light's fall across the page and the sensor
-    noise's standard deviation (in grey levels), and the lines printed on it."""
+    noise's standard deviation (in grey levels), the lines printed on it, and a neighbouring digit."""
 
     specks: int = 0
     fall: float = 0.0
     noise: float = 0.0
     lines: str = "none"  # "none", "ruled" (one line across the page) or "cell" (a box around the digit)
+    neighbour: bool = False
 
 
 CONDITIONS = {
     "clean": Condition(), "1_speck": Condition(specks=1), "2_specks": Condition(specks=2), "shadow": Condition(fall=120.0),
     "noise": Condition(noise=20.0), "ruled": Condition(lines="ruled"), "cell": Condition(lines="cell"),
+    "neighbour": Condition(neighbour=True),
 }
+#: How much of the neighbouring digit's width the page shows.
+NEIGHBOUR_SHARE = 0.3
 #: The least gap, in pixels, between a speck and the digit's ink.
 CLEARANCE = 3
 #: Each pixel's row and column offset from the page's centre, in page widths: where a shadow falls.
 ACROSS = np.mgrid[0:PAGE, 0:PAGE] / (PAGE - 1) - 0.5
 
 
-def photographed_page(digit: np.ndarray, condition: Condition, rng: np.random.Generator) -> np.ndarray:
-    """``digit`` (bright ink, 28×28) as dark ink at a random spot of a page spoiled as ``condition`` says."""
+def photographed_page(digit: np.ndarray, condition: Condition, rng: np.random.Generator,
+                      neighbour: np.ndarray | None = None) -> np.ndarray:
+    """``digit`` (bright ink, 28×28) as dark ink at a random spot of a page spoiled as ``condition`` says
+    (with ``neighbour``, another 28×28 digit, for a condition that has one)."""
     ink = np.zeros((PAGE, PAGE), np.float32)
     top, left = rng.integers(4, PAGE - 28 - 4, 2)
     ink[top : top + 28, left : left + 28] = digit / 255.0
     rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     _print_lines(ink, condition.lines, rows, rng)
+    if condition.neighbour:
+        _cut_neighbour(ink, neighbour, top, bool(rng.integers(2)))
     placed = 0
     while placed < condition.specks:
         size = int(rng.integers(2, 4))
@@ -100,6 +110,16 @@ def _print_lines(ink: np.ndarray, lines: str, rows: np.ndarray, rng: np.random.G
         ink[:, side] = np.maximum(ink[:, side], darkness)
 
 
+def _cut_neighbour(ink: np.ndarray, neighbour: np.ndarray, top: int, on_the_left: bool) -> None:
+    """Put the near :data:`NEIGHBOUR_SHARE` of ``neighbour``'s width against the page's left or right edge, rows from ``top``."""
+    columns = np.flatnonzero(neighbour.any(axis=0))
+    width = max(2, round(NEIGHBOUR_SHARE * (columns[-1] + 1 - columns[0])))
+    if on_the_left:
+        ink[top : top + 28, :width] = np.maximum(ink[top : top + 28, :width], neighbour[:, columns[-1] + 1 - width : columns[-1] + 1] / 255.0)
+    else:
+        ink[top : top + 28, PAGE - width :] = np.maximum(ink[top : top + 28, PAGE - width :], neighbour[:, columns[0] : columns[0] + width] / 255.0)
+
+
 def main() -> None:
     args = image_set_arguments(__doc__, "loose_scans", split=True)
     models = load_models(args.models, args.top)
@@ -108,7 +128,8 @@ def main() -> None:
         inked = images.any(axis=(1, 2))
         for seed, (condition, spoiled) in enumerate(CONDITIONS.items()):
             rng = np.random.default_rng(seed)
-            pages = [photographed_page(image, spoiled, rng) for image in images[inked]]
+            neighbours = images[inked][rng.permutation(int(inked.sum()))] if spoiled.neighbour else [None] * int(inked.sum())
+            pages = [photographed_page(image, spoiled, rng, neighbour) for image, neighbour in zip(images[inked], neighbours)]
             save_pngs(pages, labels[inked], args.images / condition / source)
             sets[source, condition] = (standardise_images(pages), labels[inked])
     results: dict[str, dict[str, dict[str, float]]] = {}
