@@ -61,8 +61,8 @@ NEAR_SHARE = 0.15
 GRAIN_SHARE = 0.02
 #: A ruled line (of a form, or of lined paper) runs straight across the image to within RULE_EDGE of
 #: both ends, is at most RULE_THICKNESS of the image thick, and goes past the rest of the ink by at
-#: least RULE_MARGIN of the image on both sides; only then is it erased, and only its runs of ink of
-#: at least RULE_RUN of the image's width (a stroke of the digit that touches it stays). A digit's
+#: least RULE_MARGIN of the image on both sides; only then is it erased, and only the stripe through
+#: its runs of ink of at least RULE_RUN of the image's width (a stroke of the digit that touches it stays). A digit's
 #: own bar (the top of a 7 or a 5 that fills its box) reaches only as far as the digit does. A line
 #: may run askew by up to RULE_SKEW (rows per column: about 2°).
 RULE_EDGE = 0.03
@@ -80,7 +80,7 @@ SETTINGS = {
     "canvas": CANVAS, "box": BOX, "centre": CENTRE, "ink_threshold": INK_THRESHOLD, "paper_ring_share": PAPER_RING_SHARE,
     "shade_share": SHADE_SHARE, "paper_noise": PAPER_NOISE, "large_share": LARGE_SHARE, "near_share": NEAR_SHARE, "grain_share": GRAIN_SHARE,
     "rule_edge": RULE_EDGE, "rule_thickness": RULE_THICKNESS, "rule_margin": RULE_MARGIN, "rule_run": RULE_RUN,
-    "rule_skew": RULE_SKEW, "rule_min_side": RULE_MIN_SIDE, "version": 8,
+    "rule_skew": RULE_SKEW, "rule_min_side": RULE_MIN_SIDE, "version": 9,
 }
 
 #: Images standardised together; bounds the float scratch memory (~25 MB at 28×28).
@@ -268,8 +268,9 @@ def _erase_rules(ink: np.ndarray, inked: np.ndarray) -> np.ndarray:
 
     A line across the page would otherwise be the largest stroke, and the digit's
     box the whole page. Only images of :data:`RULE_MIN_SIDE` px or more a side are
-    searched, and only where a row or column is at least half ink. Where a stroke
-    of the digit crosses a line, the crossing is kept (see :func:`_rule_pixels`).
+    searched, and only where ink in a band of rows as tall as a line askew drifts
+    (or of columns) spans the image. Where a stroke of the digit crosses a line,
+    the crossing is kept (see :func:`_rule_pixels`).
 
     Args:
         ink: ``(N, H, W)`` float ink on a zero background, changed in place.
@@ -282,13 +283,34 @@ def _erase_rules(ink: np.ndarray, inked: np.ndarray) -> np.ndarray:
     ruled = np.zeros(len(ink), bool)
     if min(height, width) < RULE_MIN_SIDE:
         return ruled
-    crossed = (inked.sum(axis=2).max(axis=1) >= width / 2) | (inked.sum(axis=1).max(axis=1) >= height / 2)
+    crossed = _spanned_band(inked) | _spanned_band(inked.transpose(0, 2, 1))
     for index in np.flatnonzero(crossed):
         erased = _rule_pixels(inked[index])
         if erased.any():
             ink[index][erased] = 0.0
             ruled[index] = True
     return ruled
+
+
+def _spanned_band(inked: np.ndarray) -> np.ndarray:
+    """Whether ink in some band of rows, :func:`_drift` either side of one, spans each image as a line would.
+
+    Counts the columns with ink in the band, so it holds wherever :func:`_lines_across`
+    can find a line, and for few images without one.
+
+    Args:
+        inked: ``(N, H, W)`` bool.
+    """
+    height, width = inked.shape[1:]
+    band = min(height, 2 * _drift(width) + 1)
+    running = np.cumsum(np.pad(inked, ((0, 0), (1, 0), (0, 0))), axis=1, dtype=np.int32)
+    covered = ((running[:, band:] - running[:, :-band]) > 0).sum(axis=2)
+    return covered.max(axis=1) >= (1 - 2 * RULE_EDGE) * width
+
+
+def _drift(width: int) -> int:
+    """How many rows a line askew by up to :data:`RULE_SKEW` drifts either side of its middle across ``width``."""
+    return max(1, int(np.ceil(RULE_SKEW * width / 2)))
 
 
 def _rule_pixels(inked: np.ndarray) -> np.ndarray:
@@ -335,8 +357,7 @@ def _lines_across(inked: np.ndarray) -> np.ndarray:
     where a scan blurs the line.
     """
     height, width = inked.shape
-    drift = max(1, int(np.ceil(RULE_SKEW * width / 2)))
-    across = cv2.dilate(inked.view(np.uint8), np.ones((2 * drift + 1, 1), np.uint8))
+    across = cv2.dilate(inked.view(np.uint8), np.ones((2 * _drift(width) + 1, 1), np.uint8))
     bands = cv2.morphologyEx(across, cv2.MORPH_OPEN, np.ones((1, int(np.ceil((1 - 2 * RULE_EDGE) * width))), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bands, connectivity=8)
     ink_per_band = np.bincount(labels[inked], minlength=count)[1:]
