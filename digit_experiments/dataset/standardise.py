@@ -64,12 +64,14 @@ GRAIN_SHARE = 0.02
 #: least RULE_MARGIN of the image on both sides; only then is it erased, and only the stripe through
 #: its runs of ink of at least RULE_RUN of the image's width (a stroke of the digit that touches it stays). A digit's
 #: own bar (the top of a 7 or a 5 that fills its box) reaches only as far as the digit does. A line
-#: may run askew by up to RULE_SKEW (rows per column: about 2°).
+#: may run askew by up to RULE_SKEW (rows per column: about 2°), and be dashed or dotted, with gaps
+#: of up to RULE_GAP of the image's width no longer than its dashes.
 RULE_EDGE = 0.03
 RULE_THICKNESS = 0.06
 RULE_MARGIN = 0.1
 RULE_RUN = 0.25
 RULE_SKEW = 0.035
+RULE_GAP = 0.1
 #: No line is looked for in an image with a side shorter than this: such images are crops of the digit
 #: alone (MNIST's 28×28, USPS's and Semeion's 16×16 frames), whose own strokes may run edge to edge.
 RULE_MIN_SIDE = 32
@@ -80,7 +82,7 @@ SETTINGS = {
     "canvas": CANVAS, "box": BOX, "centre": CENTRE, "ink_threshold": INK_THRESHOLD, "paper_ring_share": PAPER_RING_SHARE,
     "shade_share": SHADE_SHARE, "paper_noise": PAPER_NOISE, "large_share": LARGE_SHARE, "near_share": NEAR_SHARE, "grain_share": GRAIN_SHARE,
     "rule_edge": RULE_EDGE, "rule_thickness": RULE_THICKNESS, "rule_margin": RULE_MARGIN, "rule_run": RULE_RUN,
-    "rule_skew": RULE_SKEW, "rule_min_side": RULE_MIN_SIDE, "version": 9,
+    "rule_skew": RULE_SKEW, "rule_gap": RULE_GAP, "rule_min_side": RULE_MIN_SIDE, "version": 10,
 }
 
 #: Images standardised together; bounds the float scratch memory (~25 MB at 28×28).
@@ -295,8 +297,8 @@ def _erase_rules(ink: np.ndarray, inked: np.ndarray) -> np.ndarray:
 def _spanned_band(inked: np.ndarray) -> np.ndarray:
     """Whether ink in some band of rows, :func:`_drift` either side of one, spans each image as a line would.
 
-    Counts the columns with ink in the band, so it holds wherever :func:`_lines_across`
-    can find a line, and for few images without one.
+    Counts the columns with ink in the band, and asks for half of them: a dashed line,
+    whose dashes are at least as long as its gaps, has that much; a digit alone rarely does.
 
     Args:
         inked: ``(N, H, W)`` bool.
@@ -305,7 +307,12 @@ def _spanned_band(inked: np.ndarray) -> np.ndarray:
     band = min(height, 2 * _drift(width) + 1)
     running = np.cumsum(np.pad(inked, ((0, 0), (1, 0), (0, 0))), axis=1, dtype=np.int32)
     covered = ((running[:, band:] - running[:, :-band]) > 0).sum(axis=2)
-    return covered.max(axis=1) >= (1 - 2 * RULE_EDGE) * width
+    return covered.max(axis=1) >= width / 2
+
+
+def _dash_gap(width: int) -> int:
+    """How far each dash of a dashed or dotted line is stretched either side to meet the next: half of :data:`RULE_GAP`."""
+    return max(1, int(np.ceil(RULE_GAP * width / 2)))
 
 
 def _drift(width: int) -> int:
@@ -348,22 +355,24 @@ def _leaves_margins(occupied: np.ndarray, size: int) -> bool:
 def _lines_across(inked: np.ndarray) -> np.ndarray:
     """The lines that run across ``inked`` from edge to edge (within :data:`RULE_EDGE`), and are thin.
 
-    A line may be askew by up to :data:`RULE_SKEW` (a page scanned slightly askew), and
-    is thin when its ink, spread over its length, is at most :data:`RULE_THICKNESS` of
-    the image (at least a pixel) thick. Its band holds the rows it drifts across; the
+    A line may be askew by up to :data:`RULE_SKEW` (a page scanned slightly askew) and
+    dashed (each dash is stretched to meet the next, :func:`_dash_gap`), and is thin
+    when its ink, spread over its length, is at most :data:`RULE_THICKNESS` of the
+    image (at least a pixel) thick. Its band holds the rows it drifts across; the
     line itself is the straight stripe through the band's long runs of ink, as thick as
     most of its columns are (see :func:`_stripe`), so that a digit that sits on the line
     keeps its strokes beside it. The stripe takes the faint ink on either side too,
     where a scan blurs the line.
     """
     height, width = inked.shape
-    across = cv2.dilate(inked.view(np.uint8), np.ones((2 * _drift(width) + 1, 1), np.uint8))
-    bands = cv2.morphologyEx(across, cv2.MORPH_OPEN, np.ones((1, int(np.ceil((1 - 2 * RULE_EDGE) * width))), np.uint8))
+    dashes_joined = cv2.dilate(inked.view(np.uint8), np.ones((1, 2 * _dash_gap(width) + 1), np.uint8))
+    drifted = np.ones((2 * _drift(width) + 1, 1), np.uint8)
+    bands = cv2.dilate(_long_runs(cv2.dilate(dashes_joined, drifted), int(np.ceil((1 - 2 * RULE_EDGE) * width))), drifted)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bands, connectivity=8)
     ink_per_band = np.bincount(labels[inked], minlength=count)[1:]
     thin = 1 + np.flatnonzero(ink_per_band <= max(1.0, RULE_THICKNESS * height) * stats[1:, cv2.CC_STAT_WIDTH])
-    stepped = cv2.dilate(inked.view(np.uint8), np.ones((3, 1), np.uint8))  # a run may step by a row
-    runs = cv2.morphologyEx(stepped, cv2.MORPH_OPEN, np.ones((1, int(np.ceil(RULE_RUN * width))), np.uint8)).astype(bool) & inked
+    stepped = cv2.dilate(dashes_joined, np.ones((3, 1), np.uint8))  # a run may step by a row
+    runs = _long_runs(stepped, int(np.ceil(RULE_RUN * width))).astype(bool) & inked
     lines = np.zeros_like(inked)
     for label in thin:
         band = labels == label
@@ -371,22 +380,35 @@ def _lines_across(inked: np.ndarray) -> np.ndarray:
     return lines
 
 
+def _long_runs(image: np.ndarray, length: int) -> np.ndarray:
+    """The pixels of ``image`` (uint8) in runs along a row of at least ``length`` (made odd), all inside the image.
+
+    OpenCV's opening takes the pixels past the border as set, so a run that reaches an
+    edge would pass at half the length; here they are empty. An even kernel would shift
+    the opening's result by a column, losing one at an edge.
+    """
+    kernel = np.ones((1, length | 1), np.uint8)
+    return cv2.morphologyEx(image, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+
+
 def _stripe(runs: np.ndarray, inked: np.ndarray) -> np.ndarray:
     """The pixels of the straight line through ``runs`` (one line's long runs of ink).
 
-    The line's course is fitted to the middle of its runs in each column, and its
-    thickness is the median column's, so the few columns where a stroke of the digit
-    joins it move neither. Faint pixels (not ``inked``) a pixel further out are the
-    line's too, where a scan blurs it.
+    The line's course is fitted to the middle of its runs in each column, then again
+    to the columns no thicker than the median one, so the columns where a stroke of
+    the digit joins it move it little; the line is as thick as the median column.
+    Faint pixels (not ``inked``) a pixel further out are the line's too, where a
+    scan blurs it.
     """
     rows, columns = np.nonzero(runs)
     if not len(rows):
         return runs
     per_column = np.bincount(columns, minlength=runs.shape[1])
-    present = per_column > 0
-    middles = np.bincount(columns, weights=rows, minlength=runs.shape[1])[present] / per_column[present]
-    slope, level = np.polyfit(np.flatnonzero(present), middles, 1) if present.sum() > 1 else (0.0, middles[0])
-    reach = np.median(per_column[present]) / 2 + np.where(inked, 0.5, 1.5)
+    thickness = np.median(per_column[per_column > 0])
+    plain = (per_column > 0) & (per_column <= thickness)
+    middles = np.bincount(columns, weights=rows, minlength=runs.shape[1])[plain] / per_column[plain]
+    slope, level = np.polyfit(np.flatnonzero(plain), middles, 1) if plain.sum() > 1 else (0.0, middles[0])
+    reach = thickness / 2 + np.where(inked, 0.5, 1.5)
     offsets = np.arange(runs.shape[0])[:, None] - (level + slope * np.arange(runs.shape[1]))[None, :]
     return np.abs(offsets) < reach
 
