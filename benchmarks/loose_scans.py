@@ -2,13 +2,14 @@
 
 Takes the MNIST and USPS test digits (or, with ``--split validation``, MNIST's
 validation images of ``dataset=unseen_usps``) and photographs each, as dark ink
-on paper lit at 220 grey levels, at a random spot of a 56×56 page, in eight
+on paper lit at 220 grey levels, at a random spot of a 56×56 page, in nine
 conditions: clean, with 1 or 2 specks (2-3 px squares as dark as its ink, at
 least 3 px from it), under a shadow (the light falls by 120 levels across the
 page, in a random direction), with sensor noise (Gaussian, 20 levels), on ruled
 paper (a printed line, 1-2 px and half as dark as the ink to as dark, across the
 page at a height between the middle of the digit and 2 px below it: written on
-the line or struck through by it), and in a form's cell (such lines 0-3 px inside
+the line or struck through by it), on a dashed guide line (the same, in dashes of
+3-6 px with gaps of 2-3), in a form's cell (such lines 0-3 px inside
 each edge of the page, or on it, boxing the digit in), and beside a neighbour (the
 near 30 % of another digit of the set, level with it, cut by the page's left or
 right edge, as a crop from a string of digits has). It
@@ -51,14 +52,14 @@ class Condition(NamedTuple):
     specks: int = 0
     fall: float = 0.0
     noise: float = 0.0
-    lines: str = "none"  # "none", "ruled" (one line across the page) or "cell" (a box around the digit)
+    lines: str = "none"  # "none", "ruled" (one line across the page), "dashed" (the same in dashes) or "cell" (a box)
     neighbour: bool = False
 
 
 CONDITIONS = {
     "clean": Condition(), "1_speck": Condition(specks=1), "2_specks": Condition(specks=2), "shadow": Condition(fall=120.0),
     "noise": Condition(noise=20.0), "ruled": Condition(lines="ruled"), "cell": Condition(lines="cell"),
-    "neighbour": Condition(neighbour=True),
+    "neighbour": Condition(neighbour=True), "dashed": Condition(lines="dashed"),
 }
 #: How much of the neighbouring digit's width the page shows.
 NEIGHBOUR_SHARE = 0.3
@@ -93,16 +94,20 @@ def photographed_page(digit: np.ndarray, condition: Condition, rng: np.random.Ge
 
 
 def _print_lines(ink: np.ndarray, lines: str, rows: np.ndarray, rng: np.random.Generator) -> None:
-    """Print a form's lines on the page's ``ink`` (in place): one rule across it or a cell's four sides.
+    """Print a form's lines on the page's ``ink`` (in place): one rule across it, solid or dashed, or a cell's four sides.
 
     A rule lies between the middle of the digit's rows and 2 px below its last one.
     """
     if lines == "none":
         return
     thickness, darkness = int(rng.integers(1, 3)), float(rng.uniform(0.5, 1.0))
-    if lines == "ruled":
+    if lines in ("ruled", "dashed"):
         at = int(rng.integers((rows[0] + rows[-1]) // 2, rows[-1] + 3))
-        ink[at : at + thickness] = np.maximum(ink[at : at + thickness], darkness)
+        along = np.ones(PAGE, bool)
+        if lines == "dashed":
+            dash, gap = int(rng.integers(3, 7)), int(rng.integers(2, 4))
+            along = np.arange(PAGE) % (dash + gap) < dash
+        ink[at : at + thickness, along] = np.maximum(ink[at : at + thickness, along], darkness)
         return
     inset = int(rng.integers(0, 4))
     for side in (np.s_[inset : inset + thickness], np.s_[PAGE - inset - thickness : PAGE - inset]):

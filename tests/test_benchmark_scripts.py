@@ -51,7 +51,7 @@ def test_help_answers_without_loading_tensorflow_or_mlflow(script: str, tmp_path
 @pytest.mark.e2e
 @pytest.mark.parametrize(("script", "folders"), [
     ("box_filled.py", ["mnist_validation"]),
-    ("loose_scans.py", [f"{condition}/mnist_validation" for condition in ("clean", "1_speck", "2_specks", "shadow", "noise", "ruled", "cell", "neighbour")]),
+    ("loose_scans.py", [f"{condition}/mnist_validation" for condition in ("clean", "1_speck", "2_specks", "shadow", "noise", "ruled", "cell", "neighbour", "dashed")]),
 ])
 def test_scans_of_the_validation_split_never_read_a_test_set(smoke_run, tmp_path: Path, script: str, folders: list[str]) -> None:
     """``--split validation`` scores MNIST's 6,000 validation images of ``dataset=unseen_usps``, so a recipe can be chosen on it."""
