@@ -62,10 +62,10 @@ GRAIN_SHARE = 0.02
 #: A ruled line (of a form, or of lined paper) runs straight across the image to within RULE_EDGE of
 #: both ends, is at most RULE_THICKNESS of the image thick, and goes past the rest of the ink by at
 #: least RULE_MARGIN of the image on both sides; only then is it erased, and only the stripe through
-#: its runs of ink of at least RULE_RUN of the image's width (a stroke of the digit that touches it stays). A digit's
-#: own bar (the top of a 7 or a 5 that fills its box) reaches only as far as the digit does. A line
-#: may run askew by up to RULE_SKEW (rows per column: about 2°), and be dashed or dotted, with gaps
-#: of up to RULE_GAP of the image's width no longer than its dashes.
+#: its runs of ink of at least RULE_RUN of the image's width (a stroke of the digit that touches it
+#: stays). A digit's own bar (the top of a 7 or a 5 that fills its box) reaches only as far as the
+#: digit does. A line may run askew by up to RULE_SKEW (rows per column: about 2°), and be dashed
+#: or dotted, with gaps of up to RULE_GAP of the image's width no longer than its dashes.
 RULE_EDGE = 0.03
 RULE_THICKNESS = 0.06
 RULE_MARGIN = 0.1
@@ -370,7 +370,7 @@ def _lines_across(inked: np.ndarray) -> np.ndarray:
     bands = cv2.dilate(_long_runs(cv2.dilate(dashes_joined, drifted), int(np.ceil((1 - 2 * RULE_EDGE) * width))), drifted)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bands, connectivity=8)
     ink_per_band = np.bincount(labels[inked], minlength=count)[1:]
-    thin = 1 + np.flatnonzero(ink_per_band <= max(1.0, RULE_THICKNESS * height) * stats[1:, cv2.CC_STAT_WIDTH])
+    thin = 1 + np.flatnonzero(ink_per_band <= _thickest_line(height) * stats[1:, cv2.CC_STAT_WIDTH])
     stepped = cv2.dilate(dashes_joined, np.ones((3, 1), np.uint8))  # a run may step by a row
     runs = _long_runs(stepped, int(np.ceil(RULE_RUN * width))).astype(bool) & inked
     lines = np.zeros_like(inked)
@@ -378,6 +378,11 @@ def _lines_across(inked: np.ndarray) -> np.ndarray:
         band = labels == label
         lines |= band & _stripe(runs & band, inked)
     return lines
+
+
+def _thickest_line(height: int) -> float:
+    """The thickest a ruled line may be across an image ``height`` px tall: :data:`RULE_THICKNESS` of it, at least a pixel."""
+    return max(1.0, RULE_THICKNESS * height)
 
 
 def _long_runs(image: np.ndarray, length: int) -> np.ndarray:
@@ -423,7 +428,7 @@ def _crossings(rest: np.ndarray, lines: np.ndarray) -> np.ndarray:
         rest: ``(H, W)`` bool, the ink that is not a line.
         lines: ``(H, W)`` bool, the lines' pixels.
     """
-    reach = int(max(1.0, RULE_THICKNESS * rest.shape[0])) + 3
+    reach = int(_thickest_line(rest.shape[0])) + 3
     joined = np.zeros_like(rest)
     for bridge in (np.ones((reach, 1), np.uint8), np.eye(reach, dtype=np.uint8), np.fliplr(np.eye(reach, dtype=np.uint8))):
         joined |= cv2.morphologyEx(rest.view(np.uint8), cv2.MORPH_CLOSE, bridge).astype(bool)
