@@ -131,12 +131,13 @@ def main() -> None:
     sets = {}
     for source, (images, labels) in digit_sets(args.split, args.split_seed).items():
         inked = images.any(axis=(1, 2))
+        digits, digit_labels = images[inked], labels[inked]
         for seed, (condition, spoiled) in enumerate(CONDITIONS.items()):
             rng = np.random.default_rng(seed)
-            neighbours = images[inked][rng.permutation(int(inked.sum()))] if spoiled.neighbour else [None] * int(inked.sum())
-            pages = [photographed_page(image, spoiled, rng, neighbour) for image, neighbour in zip(images[inked], neighbours)]
-            save_pngs(pages, labels[inked], args.images / condition / source)
-            sets[source, condition] = (standardise_images(pages), labels[inked])
+            neighbours = digits[rng.permutation(len(digits))] if spoiled.neighbour else [None] * len(digits)
+            pages = [photographed_page(digit, spoiled, rng, neighbour) for digit, neighbour in zip(digits, neighbours)]
+            save_pngs(pages, digit_labels, args.images / condition / source)
+            sets[source, condition] = (standardise_images(pages), digit_labels)
     results: dict[str, dict[str, dict[str, float]]] = {}
     for index, (reference, model) in enumerate(models.items(), start=1):
         results[reference] = {}
