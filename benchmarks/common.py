@@ -95,18 +95,39 @@ def load_models(references: list[str], top: int) -> dict:
     Returns:
         ``{reference: Ensemble}``, in the order given.
     """
-    from digit_experiments import tracking
     from digit_experiments.inference.loading import load_ensemble
 
-    tracking.connect(group_config("tracking", "mlflow"))  # runs:/ and sweep: references name runs of the project's store
+    connect_tracking()
     return {reference: load_ensemble(reference, top=top) for reference in references}
+
+
+def connect_tracking() -> None:
+    """Point MLflow at the project's store, so that ``runs:/`` and ``sweep:`` references name its runs.
+
+    MLflow loads here, not when a script starts, so ``--help`` answers at once.
+    """
+    from digit_experiments import tracking
+
+    tracking.connect(group_config("tracking", "mlflow"))
+
+
+def member_model(reference: str):
+    """The Keras model of one trained member (``runs:/<id>/model`` or a checkpoint), loading TensorFlow on first use."""
+    from digit_experiments.inference.loading import load_member
+
+    return load_member(reference).model
+
+
+def model_probabilities(model, images, tta: bool = False, batch_size: int = 512):
+    """``(n, 10)`` probabilities of a model or ensemble on standardised 28×28 images (``tta``: the shipped views averaged)."""
+    from digit_experiments.inference.scoring import predict_probabilities
+
+    return predict_probabilities(model, images, batch_size, tta=tta)
 
 
 def predicted_digits(model, images):
     """The digit a model of :func:`load_models` reads in each standardised 28×28 image."""
-    from digit_experiments.inference.scoring import predict_probabilities
-
-    return predict_probabilities(model, images, 256).argmax(axis=1)
+    return model_probabilities(model, images, batch_size=256).argmax(axis=1)
 
 
 def report_progress(index: int, total: int, reference: str, accuracies: dict[str, float]) -> None:

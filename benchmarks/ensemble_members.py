@@ -25,11 +25,7 @@ startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow an
 
 import numpy as np  # noqa: E402
 
-from digit_experiments import tracking  # noqa: E402
-from digit_experiments.inference.loading import load_member  # noqa: E402
-from digit_experiments.inference.scoring import Scores, predict_probabilities  # noqa: E402
-
-from common import ensemble_splits, group_config, machine, run, save_report  # noqa: E402
+from common import connect_tracking, ensemble_splits, machine, member_model, model_probabilities, run, save_report  # noqa: E402
 
 
 def cached_probabilities(uri: str, sets: dict[str, np.ndarray], cache: Path) -> dict[str, np.ndarray]:
@@ -37,11 +33,11 @@ def cached_probabilities(uri: str, sets: dict[str, np.ndarray], cache: Path) -> 
     path = cache / (hashlib.sha256(uri.encode()).hexdigest()[:16] + ".npz")
     if path.exists():
         return dict(np.load(path))
-    model = load_member(uri).model
+    model = member_model(uri)
     scored = {}
     for name, images in sets.items():
-        scored[probability_key(name, "identity")] = predict_probabilities(model, images, 512)
-        scored[probability_key(name, "tta")] = predict_probabilities(model, images, 512, tta=True)
+        scored[probability_key(name, "identity")] = model_probabilities(model, images)
+        scored[probability_key(name, "tta")] = model_probabilities(model, images, tta=True)
     cache.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **scored)
     return scored
@@ -63,6 +59,8 @@ def forward_selection(val_probs: list[np.ndarray], images: np.ndarray, labels: n
     Returns:
         The chosen indices, in the order they were added.
     """
+    from digit_experiments.inference.scoring import Scores
+
     chosen: list[int] = []
     for _ in range(min(max_members, len(val_probs))):
         def merit(index: int) -> tuple[float, float]:
@@ -83,6 +81,8 @@ def row(name: str, members: list[int], probs: list[dict], sets: dict[str, tuple]
         sets: ``{"val" | "test": (images, labels)}``.
         views: ``identity`` or ``tta`` (the shipped test-time views).
     """
+    from digit_experiments.inference.scoring import Scores
+
     val = Scores(*sets["val"], np.mean([probs[i][probability_key("val", views)] for i in members], 0))
     test = Scores(*sets["test"], np.mean([probs[i][probability_key("test", views)] for i in members], 0))
     return {"ensemble": name, "views": views, "members": members, "val_accuracy": val.accuracy,
@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "ensemble_members.json")
     args = parser.parse_args()
 
-    tracking.connect(group_config("tracking", "mlflow"))
+    connect_tracking()
     splits = ensemble_splits(args.split_seed)
     sets = {"val": (splits.val_images, splits.val_labels), "test": splits.tests["mnist"]}
     probs = [cached_probabilities(uri, {name: images for name, (images, _) in sets.items()}, args.cache) for uri in args.models]

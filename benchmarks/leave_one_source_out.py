@@ -24,10 +24,7 @@ from digit_experiments.core import startup
 
 startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
 
-import mlflow  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
-
-from digit_experiments.training import experiment  # noqa: E402
 
 from common import CONF, machine, run, save_report  # noqa: E402
 
@@ -46,6 +43,8 @@ def compose_run(recipe: str, overrides: list[str], workdir: Path, name: str):
 
 def run_metrics(workdir: Path, name: str) -> dict[str, float]:
     """The final metrics of the run named ``name`` in the workdir's store."""
+    import mlflow
+
     client = mlflow.MlflowClient(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
     experiment_ids = [e.experiment_id for e in client.search_experiments()]
     (trained,) = client.search_runs(experiment_ids, filter_string=f"attributes.run_name LIKE '{name} %'")  # the run's full name follows
@@ -73,6 +72,8 @@ def held_out_run(recipe: str, overrides: list[str], workdir: Path, held_out: str
         The row: held-out source, test accuracy per source, the epoch selected on validation,
         the epochs trained and the run's wall time (loading, training and testing).
     """
+    from digit_experiments.training import experiment
+
     name = f"without-{held_out}" if held_out else "all-sources"
     extra = [f"++dataset.sources.{held_out}.test_only=true"] if held_out else []
     print(f"--- {name} ---", flush=True)

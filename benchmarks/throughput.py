@@ -21,43 +21,24 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digit_experiments.core import startup
 
 startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
-
-from digit_experiments.augment.albumentations_set import static_copy  # noqa: E402
-from digit_experiments.dataset import load_dataset  # noqa: E402
-from digit_experiments.model import build_model  # noqa: E402
-from digit_experiments.training.pipeline import training_dataset  # noqa: E402
-from digit_experiments.training.trainer import configure_runtime  # noqa: E402
 
 from common import group_config, run, save_report  # noqa: E402
 
-
-class EpochTimer(keras.callbacks.Callback):
-    """Records each epoch's wall time and the gaps between epochs (iterator tear-down and set-up)."""
-
-    def on_train_begin(self, logs=None):
-        self.times: list[float] = []
-        self.gaps: list[float] = []
-        self.end: float | None = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-        if self.end is not None:
-            self.gaps.append(self.start - self.end)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.end = time.perf_counter()
-        self.times.append(self.end - self.start)
+if TYPE_CHECKING:
+    import keras
 
 
 def plain_keras_model() -> keras.Model:
     """The seed network written out by hand, as a plain Keras user would."""
+    import keras
+
     layers = keras.layers
     model = keras.Sequential([keras.Input((28, 28, 1))])
     for filters, padding in ((32, "valid"), (96, "valid"), (128, "same")):
@@ -76,6 +57,10 @@ def plain_keras_model() -> keras.Model:
 
 def timed_fit(model: keras.Model, data, batch_size: int | None) -> float:
     """Seconds of the second (warm) epoch; the gap between the epochs is printed too."""
+    import keras
+
+    from callbacks import EpochTimer
+
     model.compile(optimizer=keras.optimizers.Adam(1e-3, clipnorm=1.0), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     timer = EpochTimer()
@@ -105,6 +90,12 @@ def main() -> None:
     parser.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16"])
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/throughput.json"))
     args = parser.parse_args()
+    # TensorFlow loads once the command line is read, so that --help answers at once
+    from digit_experiments.augment.albumentations_set import static_copy
+    from digit_experiments.dataset import load_dataset
+    from digit_experiments.model import build_model
+    from digit_experiments.training.pipeline import training_dataset
+    from digit_experiments.training.trainer import configure_runtime
 
     data_dir = Path(os.environ.get("DIGITS_DATA_DIR", "data"))
     splits = load_dataset({"mnist": {}}, data_dir, seed=42, max_train_images=int(args.images / 0.9))

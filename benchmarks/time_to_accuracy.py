@@ -21,53 +21,18 @@ from __future__ import annotations
 import argparse
 import re
 import tempfile
-import time
 from pathlib import Path
 
 from digit_experiments.core import startup
 
 startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
 
-import keras  # noqa: E402
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
-
-from digit_experiments.dataset import load_dataset  # noqa: E402
-from digit_experiments.training import experiment  # noqa: E402
 
 from common import CONF, machine, run, save_report  # noqa: E402
 
 THRESHOLDS = (0.990, 0.995, 0.996, 0.997)
-
-
-class TestAccuracyProbe(keras.callbacks.Callback):
-    """After each epoch: training seconds so far (the probe's own time excluded) and MNIST test accuracy."""
-
-    def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
-        super().__init__()
-        self.images = images.astype(np.float32)[..., None] / 255.0
-        self.labels = labels
-        self.epochs: list[dict[str, float]] = []
-        self.excluded = 0.0
-
-    def on_train_begin(self, logs=None) -> None:
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch: int, logs=None) -> None:
-        probe_start = time.perf_counter()
-        predictions = self.model.predict(self.images, batch_size=1024, verbose=0).argmax(axis=1)
-        accuracy = float((predictions == self.labels).mean())
-        self.epochs.append({
-            "epoch": epoch + 1, "seconds": probe_start - self.start - self.excluded, "test_accuracy": accuracy,
-            "val_accuracy": float((logs or {}).get("val_accuracy", float("nan"))),
-        })
-        self.excluded += time.perf_counter() - probe_start
-        print(f"  epoch {epoch + 1}: {self.epochs[-1]['seconds']:.0f} s, MNIST test accuracy {accuracy:.4f}", flush=True)
 
 
 def compose_run(recipe: str, overrides: list[str], workdir: Path):
@@ -83,6 +48,11 @@ def compose_run(recipe: str, overrides: list[str], workdir: Path):
 
 def measure(recipe: str, overrides: list[str], workdir: Path) -> dict:
     """Train ``recipe`` once and return its per-epoch figures and thresholds."""
+    from digit_experiments.dataset import load_dataset
+    from digit_experiments.training import experiment
+
+    from callbacks import TestAccuracyProbe
+
     cfg = compose_run(recipe, overrides, workdir)
     config = OmegaConf.to_container(cfg, resolve=True)
     splits = load_dataset(data_dir=Path(config["paths"]["data_dir"]).absolute(), seed=config["seed"], **config["dataset"])
@@ -97,6 +67,11 @@ def measure(recipe: str, overrides: list[str], workdir: Path) -> dict:
 
 def plot(results: list[dict], output: Path) -> None:
     """Test accuracy against training time, one line per recipe."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     figure, axis = plt.subplots(figsize=(8, 5))
     for result in results:
         seconds = [e["seconds"] / 60 for e in result["epochs"]]

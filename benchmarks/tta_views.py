@@ -26,12 +26,9 @@ startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow an
 
 import numpy as np  # noqa: E402
 
-from digit_experiments import tracking  # noqa: E402
-from digit_experiments.inference.loading import load_member  # noqa: E402
-from digit_experiments.inference.scoring import Scores, predict_probabilities  # noqa: E402
 from digit_experiments.inference.tta import TTA_TRANSFORMS, affine_view  # noqa: E402
 
-from common import ensemble_splits, group_config, machine, run, save_report  # noqa: E402
+from common import connect_tracking, ensemble_splits, machine, member_model, model_probabilities, run, save_report  # noqa: E402
 
 #: Candidate views: (rotation in degrees, scale, (dx, dy) shift in pixels); the identity first.
 CANDIDATES = (
@@ -46,7 +43,7 @@ SHIPPED = [CANDIDATES.index((angle, scale, (0.0, 0.0))) for angle, scale in TTA_
 
 def view_probabilities(model, images: np.ndarray) -> np.ndarray:
     """``(views, n, 10)`` probabilities of one model on every candidate view of ``images``."""
-    return np.stack([predict_probabilities(model, affine_view(images, a, s, shift), 512) for a, s, shift in CANDIDATES])
+    return np.stack([model_probabilities(model, affine_view(images, a, s, shift)) for a, s, shift in CANDIDATES])
 
 
 def choose_views(val_probs: list[np.ndarray], images: np.ndarray, labels: np.ndarray) -> tuple[list[int], list[float]]:
@@ -59,6 +56,7 @@ def choose_views(val_probs: list[np.ndarray], images: np.ndarray, labels: np.nda
     Returns:
         The chosen view indices (identity first) and the mean validation loss after each addition.
     """
+    from digit_experiments.inference.scoring import Scores
 
     def mean_loss(views: list[int]) -> float:
         return float(np.mean([Scores(images, labels, p[views].mean(0)).loss for p in val_probs]))
@@ -82,6 +80,8 @@ def report_rows(names, val_probs, test_probs, val_set, test_set, view_sets) -> l
         val_set / test_set: ``(images, labels)``.
         view_sets: ``{name: view indices}``.
     """
+    from digit_experiments.inference.scoring import Scores
+
     rows = []
     for set_name, views in view_sets.items():
         per_model = [(name, val[views].mean(0), test[views].mean(0)) for name, val, test in zip(names, val_probs, test_probs)]
@@ -101,13 +101,13 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "tta_views.json")
     args = parser.parse_args()
 
-    tracking.connect(group_config("tracking", "mlflow"))
+    connect_tracking()
     splits = ensemble_splits(args.split_seed)
     test_images, test_labels = splits.tests["mnist"]
     val_probs, test_probs = [], []
     for uri in args.models:
         started = time.perf_counter()
-        model = load_member(uri).model
+        model = member_model(uri)
         val_probs.append(view_probabilities(model, splits.val_images))
         test_probs.append(view_probabilities(model, test_images))
         print(f"{uri}: {len(CANDIDATES)} views scored in {time.perf_counter() - started:.0f} s", flush=True)
