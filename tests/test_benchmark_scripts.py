@@ -68,3 +68,21 @@ def test_scans_of_the_validation_split_never_read_a_test_set(smoke_run, tmp_path
     assert [len(list((tmp_path / "images" / folder).rglob("*.png"))) for folder in folders] == [6000] * len(folders)
     assert f"| runs:/{smoke_run.run_id}/model | mnist_validation | 6000 |" in result.stdout
 
+
+@pytest.mark.e2e
+def test_ensemble_members_scores_each_model_once_and_chooses_on_validation(smoke_run, tmp_path: Path) -> None:
+    """``ensemble_members.py`` caches each model's probabilities, then reports every row for both view sets."""
+    import json
+
+    reference = f"runs:/{smoke_run.run_id}/model"
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "benchmarks" / "ensemble_members.py"), "--models", reference,
+         "--cache", str(tmp_path / "cache"), "--output", str(tmp_path / "figures.json")],
+        cwd=tmp_path, env=command_environment(MLFLOW_TRACKING_URI=smoke_run.store), capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {(row["views"], row["ensemble"]): row for row in json.loads((tmp_path / "figures.json").read_text())["rows"]}
+    assert set(rows) == {(views, name) for views in ("identity", "tta") for name in (reference, "all", "chosen on validation")}
+    assert all(row["members"] == [0] for row in rows.values())
+    assert 0.5 < rows[("identity", reference)]["test_accuracy"] < 1.0  # a smoke model: about 0.93
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
