@@ -202,7 +202,7 @@ def test_styles_name_their_mistakes() -> None:
 def test_box_filled_rescans_a_thin_one_as_wide_as_it_is_high_and_standardises_it_again() -> None:
     from digit_experiments.augment.styles import apply_styles
 
-    from digit_checks import assert_mnist_style
+    from helpers.digit_checks import assert_mnist_style
 
     thin = np.zeros((2, 28, 28), np.uint8)
     thin[:, 4:24, 13:16] = 255

@@ -15,7 +15,7 @@ from digit_experiments.dataset.sources.folder import load_folder
 from digit_experiments.dataset.standardise import standardise_batch
 from digit_experiments.core.errors import DataError
 
-from digit_checks import assert_mnist_style, similarity
+from helpers.digit_checks import assert_mnist_style, similarity
 
 FORMATS = (".png", ".jpg", ".bmp", ".gif", ".tiff", ".webp")
 PER_DIGIT = 6

@@ -12,7 +12,7 @@ from digit_experiments.dataset import load_dataset
 from digit_experiments.dataset.sources.fonts import FACES, FONT_DIR, draw_digit, load_fonts
 from digit_experiments.dataset.standardise import standardise_batch
 
-from digit_checks import assert_mnist_style, correlation
+from helpers.digit_checks import assert_mnist_style, correlation
 
 
 def test_counts_style_and_test_faces(tmp_path: Path) -> None:

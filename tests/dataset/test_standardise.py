@@ -10,7 +10,7 @@ from digit_experiments.dataset.sources.base import SourceData
 from digit_experiments.dataset.standardise import standardise_batch, standardise_images
 from digit_experiments.core.errors import ConfigError
 
-from digit_checks import assert_mnist_style, similarity
+from helpers.digit_checks import assert_mnist_style, similarity
 
 
 def _photo(digit: np.ndarray, size: tuple[int, int], scale: float, offset: tuple[int, int]) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Assertions and synthetic-file writers shared by the dataset tests."""
+"""Assertions and synthetic-file writers shared by the dataset and augmentation tests."""
 
 from __future__ import annotations
 
