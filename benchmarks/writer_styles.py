@@ -2,7 +2,8 @@
 
 Draws a labelled set with OpenCV (no outside data): every digit in six
 Hershey fonts, plus hand-built strokes for the European "1" (a long flag,
-with and without a foot) and the crossed "7", each at several stroke widths,
+with and without a foot), the crossed "7" and the "9" whose tail curls back
+to the left (as in a cursive "g"), each at several stroke widths,
 slants and positions, as dark ink on light paper on a 96×96 canvas; then
 copies of all of them stretched to 1.6× and squeezed to 0.6× their width.
 It saves them as PNG files under ``<output>/<style>/<digit>/`` (so any of
@@ -33,11 +34,21 @@ FONTS = {
     "simplex": cv2.FONT_HERSHEY_SIMPLEX, "duplex": cv2.FONT_HERSHEY_DUPLEX, "complex": cv2.FONT_HERSHEY_COMPLEX,
     "triplex": cv2.FONT_HERSHEY_TRIPLEX, "script": cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, "italic": cv2.FONT_HERSHEY_SIMPLEX | cv2.FONT_ITALIC,
 }
-#: Hand-built strokes on a unit square (x right, y down): the European 1 and the crossed 7.
+
+
+def _arc(centre: tuple[float, float], radii: tuple[float, float], start: float, stop: float) -> list[tuple[float, float]]:
+    """Points along an ellipse on the unit square, from ``start`` to ``stop`` degrees (0 is right, 90 down)."""
+    angles = np.radians(np.linspace(start, stop, 24))
+    return [(centre[0] + radii[0] * np.cos(a), centre[1] + radii[1] * np.sin(a)) for a in angles]
+
+
+#: Hand-built strokes on a unit square (x right, y down): the European 1, the crossed 7, and the
+#: 9 whose tail curls back to the left under its loop, well clear of it (it stays a 9, not an 8).
 STROKES = {
     (1, "european_1"): [[(0.25, 0.35), (0.6, 0.05), (0.6, 0.95)]],
     (1, "european_1_foot"): [[(0.25, 0.35), (0.6, 0.05), (0.6, 0.95)], [(0.35, 0.95), (0.85, 0.95)]],
     (7, "crossed_7"): [[(0.15, 0.08), (0.85, 0.08), (0.4, 0.95)], [(0.35, 0.5), (0.8, 0.5)]],
+    (9, "curled_9"): [_arc((0.5, 0.28), (0.3, 0.23), 0, -360), [(0.8, 0.28), (0.8, 0.75)] + _arc((0.6, 0.75), (0.2, 0.17), 0, 200)],
 }
 WIDTH_CHANGES = {"stretched": 1.6, "squeezed": 0.6}
 
@@ -118,7 +129,7 @@ def main() -> None:
             for name, (images, labels) in standardised.items()
         }
         report_progress(index, len(args.models), reference,
-                        {name: results[reference][name] for name in ("european_1", "stretched_european_1")})
+                        {name: results[reference][name] for name in ("european_1", "stretched_european_1", "curled_9")})
     print("| style | n | " + " | ".join(column_name(r) for r in args.models) + " |")
     print("| --- | --- |" + " --- |" * len(args.models))
     for name, (_, labels) in standardised.items():

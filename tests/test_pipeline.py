@@ -165,6 +165,34 @@ def test_european_ones_flag_length_and_angle_reach_wide_shallow_flags() -> None:
     assert (wide[0, 4:14, :3] > 128).sum() >= 1 and (wide[0, 14:, :13] > 0).sum() == 0, "a long flag that stays high"
 
 
+def test_curled_nines_hang_a_tail_below_the_stem_that_stays_clear_of_the_loop() -> None:
+    import cv2
+
+    from digit_experiments.augment.styles import apply_styles
+
+    from helpers.digit_checks import assert_mnist_style
+
+    nine = np.zeros((28, 28), np.uint8)
+    cv2.circle(nine, (13, 9), 5, 255, 2)
+    cv2.line(nine, (18, 9), (18, 24), 255, 2)
+    turning = nine.copy()  # a 9 whose stem already turns left at its end: no stem to curl
+    turning[21:, :] = 0
+    cv2.line(turning, (18, 20), (10, 24), 255, 2)
+    images, labels = np.stack([nine, nine, turning]), np.array([9, 7, 9])
+    styled = apply_styles(images, labels, {"curled_nines": {"p": 1.0}}, seed=3)
+
+    assert_mnist_style(styled[:1])
+    inked = styled[0] > 128
+    rows = np.flatnonzero(inked.any(axis=1))
+    stem_column = np.flatnonzero(inked[rows[-1] - 6])[-1]
+    assert inked[rows[-1] - 3 :, : stem_column - 5].any(), "a tail curling back to the left under the stem"
+    narrow = [np.ptp(np.flatnonzero(row)) < 4 for row in inked[rows[0] : rows[-1] + 1]]
+    assert any(all(narrow[i : i + 3]) for i in range(len(narrow) - 2)), "the stem alone between loop and tail: a 9, not an 8"
+    np.testing.assert_array_equal(styled[1:], images[1:])
+    np.testing.assert_array_equal(apply_styles(images, labels, {"curled_nines": {"p": 1.0}}, seed=3), styled)
+    np.testing.assert_array_equal(apply_styles(images, labels, {"curled_nines": {"p": 0.0}}, seed=3), images)
+
+
 def test_realtime_styles_draw_fresh_flags_on_every_epochs_ones_and_leave_other_digits_alone() -> None:
     upright = np.zeros((28, 28), np.uint8)
     upright[4:24, 13:16] = 255
@@ -184,7 +212,7 @@ def test_realtime_styles_draw_fresh_flags_on_every_epochs_ones_and_leave_other_d
 def test_styles_name_their_mistakes() -> None:
     from digit_experiments.augment.styles import check_styles
 
-    with pytest.raises(ConfigError, match="Valid style names are: box_filled, european_ones"):
+    with pytest.raises(ConfigError, match="Valid style names are: box_filled, curled_nines, european_ones"):
         check_styles({"cursive": {}}, "static")
     with pytest.raises(ConfigError, match="does not take the option"):
         check_styles({"european_ones": {"q": 1}}, "static")
@@ -195,6 +223,10 @@ def test_styles_name_their_mistakes() -> None:
         validate(compose_config(["experiment=robust", "++augment.styles.european_ones.flag_length=[0.6,0.3]", "paths.output_dir=/tmp/unused"]))
     with pytest.raises(ConfigError, match=r"box_filled.aspect.*width over its height"):
         validate(compose_config(["experiment=robust", "++augment.styles.box_filled.aspect=[1.0,0.5]", "paths.output_dir=/tmp/unused"]))
+    with pytest.raises(ConfigError, match=r"curled_nines.curl_size.*digit's height"):
+        validate(compose_config(["experiment=robust", "++augment.styles.curled_nines.curl_size=[0.3,0.1]", "paths.output_dir=/tmp/unused"]))
+    with pytest.raises(ConfigError, match=r"curled_nines.curl_turn.*degrees"):
+        validate(compose_config(["experiment=robust", "++augment.styles.curled_nines.curl_turn=[150,400]", "paths.output_dir=/tmp/unused"]))
     with pytest.raises(ConfigError, match=r"box_filled.binary_p.*probability"):
         validate(compose_config(["experiment=robust", "++augment.styles.box_filled.binary_p=2", "paths.output_dir=/tmp/unused"]))
 
