@@ -97,8 +97,9 @@ def test_robust_recipe_holds_usps_out_and_trains_like_fast_ema_on_the_writer_sty
     assert config["optimizer"]["schedule"]["name"] == "one_cycle" and config["optimizer"]["use_ema"] is True
     assert config["model"]["deskew"] is True
     assert config["augment"]["albumentations"]["mode"] == "realtime"
-    assert list(config["augment"]["styles"]) == ["european_ones", "box_filled"], "flagged 1s are rescanned too"
-    assert config["augment"]["styles"]["european_ones"]["p"] > 0 and config["augment"]["styles"]["box_filled"]["p"] > 0
+    styles = config["augment"]["styles"]
+    assert list(styles) == ["european_ones", "curled_nines", "box_filled"], "flagged 1s and curled 9s are rescanned too"
+    assert all(options["p"] > 0 for options in styles.values())
     assert "width_stretch" not in config["augment"]["geometric"], "version 3 dropped the stretch that cost unseen USPS"
 
 
