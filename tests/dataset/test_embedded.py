@@ -8,7 +8,7 @@ import numpy as np
 
 from digit_experiments.dataset.sources.embedded import load_embedded
 
-from digit_checks import assert_mnist_style
+from helpers.digit_checks import assert_mnist_style
 
 CLASS_COUNTS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
 

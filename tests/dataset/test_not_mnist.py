@@ -14,7 +14,7 @@ from digit_experiments.dataset.holdout import holdout_mask
 from digit_experiments.dataset.sources.not_mnist import FOLDER, load_not_mnist
 from digit_experiments.core.errors import DataError
 
-from digit_checks import assert_mnist_style
+from helpers.digit_checks import assert_mnist_style
 
 ZIP_SHA256 = {
     "0.zip": "b69a220dd72729cab12f1031484302789682e82d0c1f25e16fb09802962c472a",

@@ -12,7 +12,7 @@ import pytest
 from digit_experiments.dataset.sources.usps import load_usps
 from digit_experiments.core.errors import DataError
 
-from digit_checks import assert_mnist_style
+from helpers.digit_checks import assert_mnist_style
 
 TRAIN_CLASS_COUNTS = [1194, 1005, 731, 658, 652, 556, 664, 645, 542, 644]
 TEST_CLASS_COUNTS = [359, 264, 198, 166, 200, 160, 170, 147, 166, 177]
