@@ -179,7 +179,6 @@ def _draw_curled_nines(
     quarter is no single stroke running down (a tail that already turns, or closes into
     a bowl) is left as it is.
     """
-    margin = _CANVAS_MARGIN
     for index in np.flatnonzero(labels == 9):
         if rng.random() >= p:
             continue
@@ -189,33 +188,35 @@ def _draw_curled_nines(
         top, bottom = rows.min(), rows.max()
         height = bottom - top + 1
         stem = rows >= bottom - height // 4
-        if height < 8 or not _ends_in_a_stem(rows[stem], columns[stem]):
+        slope = _stem_slope(rows[stem], columns[stem]) if height >= 8 else None
+        if slope is None:
             continue
-        slope = np.polyfit(rows[stem], columns[stem], 1)[0]  # columns per row, towards the stem's end
         width = int(np.clip(round(0.8 * stem.sum() / (np.ptp(rows[stem]) + 1)), 1, 3))
-        end = np.array([columns[rows >= bottom - 1].mean(), bottom], np.float64) + margin
+        end = np.array([columns[rows >= bottom - 1].mean(), bottom], np.float64) + _CANVAS_MARGIN
         half_width, depth = rng.uniform(*curl_size, size=2) * height
         turn = math.radians(rng.uniform(*curl_turn))
         angles = np.linspace(0.0, turn, 24)
         rotation = -math.atan(slope)  # the ellipse's start tangent runs down the stem
         across = np.stack([half_width * (np.cos(angles) - 1.0), depth * np.sin(angles)], axis=1)
         rotated = across @ np.array([[math.cos(rotation), math.sin(rotation)], [-math.sin(rotation), math.cos(rotation)]])
-        canvas = np.pad(images[index], margin)
+        canvas = np.pad(images[index], _CANVAS_MARGIN)
         points = np.round(end + rotated).astype(np.int32)
         cv2.polylines(canvas, [points], False, 255, width, cv2.LINE_AA)
         images[index] = standardise_batch(canvas[None], "light_on_dark")[0]
 
 
-def _ends_in_a_stem(rows: np.ndarray, columns: np.ndarray) -> bool:
-    """Whether ink pixels (the digit's lowest quarter) form one stroke running down, not across.
+def _stem_slope(rows: np.ndarray, columns: np.ndarray) -> float | None:
+    """The slope (columns per row) of the stem that ink pixels (a 9's lowest quarter) form, or None.
 
-    Every row but a few must hold one unbroken run of ink, and the run must drift
-    sideways by less than a column per row.
+    They form a stem when every row but a few holds one unbroken run of ink, and the
+    run drifts sideways by less than a column per row; otherwise the tail already turns
+    or closes into a bowl.
     """
     if np.ptp(rows) < 2:
-        return False
+        return None
     single_runs = [np.ptp(cols) + 1 == len(cols) for cols in np.split(columns, np.flatnonzero(np.diff(rows)) + 1)]
-    return np.mean(single_runs) >= 0.8 and abs(np.polyfit(rows, columns, 1)[0]) < _MAX_STEM_SLOPE
+    slope = float(np.polyfit(rows, columns, 1)[0])
+    return slope if np.mean(single_runs) >= 0.8 and abs(slope) < _MAX_STEM_SLOPE else None
 
 
 @STYLES.register("box_filled")
