@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 import cv2
 import numpy as np
@@ -78,6 +78,37 @@ def apply_styles(images: np.ndarray, labels: np.ndarray, styles: Mapping[str, Ma
     return images
 
 
+class _Ink(NamedTuple):
+    """Where a digit's ink is: the row and column of each inked pixel, and its top, bottom and height in rows."""
+
+    rows: np.ndarray
+    columns: np.ndarray
+    top: int
+    bottom: int
+    height: int
+
+
+def _chosen_digits(
+    images: np.ndarray, labels: np.ndarray, digit: int, p: float, rng: np.random.Generator
+) -> Iterator[tuple[int, _Ink]]:
+    """The index and ink of a share ``p`` of the images of ``digit``, as the stroke styles choose them.
+
+    One draw of ``rng`` per image of ``digit`` decides; a chosen digit with under 4
+    inked pixels or 8 rows is skipped, since no stroke can be fitted to it. The
+    generator is lazy, so the caller's own draws for one digit come before the
+    next digit's choice, and a style's strokes depend only on the seed.
+    """
+    for index in np.flatnonzero(labels == digit):
+        if rng.random() >= p:
+            continue
+        rows, columns = np.nonzero(images[index] > _INK)
+        if len(rows) < 4:
+            continue
+        top, bottom = int(rows.min()), int(rows.max())
+        if bottom - top + 1 >= 8:
+            yield index, _Ink(rows, columns, top, bottom, bottom - top + 1)
+
+
 @STYLES.register("european_ones")
 def european_ones(
     p: float = 0.5,
@@ -119,17 +150,10 @@ def _draw_european_ones(
     1s that stand upright (a leaning 1 with a flag is a 7); the foot is a
     horizontal stroke across the bottom, 40–70 % of the height wide.
     """
-    for index in np.flatnonzero(labels == 1):
-        if rng.random() >= p:
-            continue
-        image = images[index]
-        rows, columns = np.nonzero(image > _INK)
-        if len(rows) < 4:
-            continue
-        top, bottom = rows.min(), rows.max()
-        height = bottom - top + 1
-        if height < 8 or abs(np.polyfit(rows, columns, 1)[0]) > _MAX_SLANT:
+    for index, (rows, columns, top, bottom, height) in _chosen_digits(images, labels, 1, p, rng):
+        if abs(np.polyfit(rows, columns, 1)[0]) > _MAX_SLANT:
             continue  # a leaning 1 with a flag is a 7: the style is drawn on upright ones only
+        image = images[index]
         width = int(np.clip(round(0.8 * len(rows) / height), 1, 3))
         top_x = int(round(columns[rows <= top + 1].mean()))
         length, angle = rng.uniform(*flag_length) * height, math.radians(rng.uniform(*flag_angle))
@@ -179,16 +203,9 @@ def _draw_curled_nines(
     quarter is no single stroke running down (a tail that already turns, or closes into
     a bowl) is left as it is.
     """
-    for index in np.flatnonzero(labels == 9):
-        if rng.random() >= p:
-            continue
-        rows, columns = np.nonzero(images[index] > _INK)
-        if len(rows) < 4:
-            continue
-        top, bottom = rows.min(), rows.max()
-        height = bottom - top + 1
+    for index, (rows, columns, _, bottom, height) in _chosen_digits(images, labels, 9, p, rng):
         stem = rows >= bottom - height // 4
-        slope = _stem_slope(rows[stem], columns[stem]) if height >= 8 else None
+        slope = _stem_slope(rows[stem], columns[stem])
         if slope is None:
             continue
         width = int(np.clip(round(0.8 * stem.sum() / (np.ptp(rows[stem]) + 1)), 1, 3))
