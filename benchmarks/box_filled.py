@@ -8,7 +8,7 @@ them as dark-ink-on-white PNGs of that native size under
 would. It then scores each model on them through ``predict``'s standardisation,
 and prints and saves accuracy per source with the errors per true digit::
 
-    python benchmarks/box_filled.py --models runs:/<run>/model "sweep:<parent run id>"
+    python benchmarks/box_filled.py --models runs:/<run>/model "sweep:<parent run id>" "[runs:/<a>/model,runs:/<b>/model]"
 
 With ``--split validation`` it uses the MNIST validation images of ``dataset=unseen_usps``
 instead (split seed 42 by default, the one the ensemble recipes pin), so that a recipe's

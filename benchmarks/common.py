@@ -49,7 +49,8 @@ def image_set_arguments(doc: str, name: str, split: bool = False):
 
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", required=True,
-                        help="model references, as evaluate's model_uri; each is scored alone")
+                        help="model references, as evaluate's model_uri; each is scored on its own, and a list "
+                             "written as one argument (\"[runs:/<a>/model,runs:/<b>/model]\") as one ensemble")
     parser.add_argument("--top", type=int, default=5,
                         help="how many jobs a sweep:<parent run id> reference averages (the ensemble recipes train 5)")
     parser.add_argument("--images", type=Path, default=Path("outputs") / name, help="where the PNGs are written")
@@ -89,7 +90,8 @@ def load_models(references: list[str], top: int) -> dict:
     TensorFlow and MLflow load here, not when the script starts, so ``--help`` answers at once.
 
     Args:
-        references: As ``evaluate``'s ``model_uri``, one model (or one sweep's ensemble) each.
+        references: As ``evaluate``'s ``model_uri``, one model (or one ensemble: a sweep, or a list
+            written ``[a,b,...]``) each.
         top: How many jobs a ``sweep:<parent run id>`` reference averages.
 
     Returns:

@@ -17,7 +17,7 @@ saves the pages as PNGs under ``<images>/<condition>/<source>/<digit>/``, so
 ``predict`` can read them as a user's folder would, and scores each model on
 them through ``predict``'s standardisation::
 
-    python benchmarks/loose_scans.py --models runs:/<run>/model "sweep:<parent run id>"
+    python benchmarks/loose_scans.py --models runs:/<run>/model "sweep:<parent run id>" "[runs:/<a>/model,runs:/<b>/model]"
 
 A standardisation that crops to every inked pixel, after subtracting one
 background level, makes a digit with a speck far from it much smaller than

@@ -11,7 +11,10 @@ them can also be fed to ``predict`` or ``dataset=folder``), scores each model
 on each style through the training standardisation, and prints and saves
 the table::
 
-    python benchmarks/writer_styles.py --models runs:/<seed run>/model runs:/<fast run>/model
+    python benchmarks/writer_styles.py --models runs:/<seed run>/model runs:/<fast run>/model \
+        "[runs:/<member 1>/model,runs:/<member 2>/model]"
+
+The last reference is an ensemble, scored as one model: its members' probabilities averaged.
 """
 
 from __future__ import annotations
@@ -109,7 +112,12 @@ def draw_set(seed: int = 0, per_style: int = 20) -> dict[str, tuple[list[np.ndar
 
 
 def column_name(reference: str) -> str:
-    """A short column heading for a model reference: a run id's first 8 characters, or a checkpoint's run folder."""
+    """A short column heading for a model reference: a run id's first 8 characters, or a checkpoint's run folder.
+
+    A list ``[a,b,...]`` (an ensemble) is headed by its members' headings joined with ``+``.
+    """
+    if reference.startswith("["):
+        return "+".join(column_name(member.strip()) for member in reference.strip("[]").split(","))
     if reference.startswith("runs:/"):
         return reference.split("/")[1][:8]
     return Path(reference).parent.parent.name or reference

@@ -86,3 +86,22 @@ def test_ensemble_members_scores_each_model_once_and_chooses_on_validation(smoke
     assert all(row["members"] == [0] for row in rows.values())
     assert 0.5 < rows[("identity", reference)]["test_accuracy"] < 1.0  # a smoke model: about 0.93
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+
+
+@pytest.mark.e2e
+def test_a_list_reference_is_scored_as_one_ensemble(smoke_run, tmp_path: Path) -> None:
+    """``--models "[a, b]"`` takes the list as ``evaluate``'s ``model_uri`` does: one column, the members averaged."""
+    import json
+
+    single = f"runs:/{smoke_run.run_id}/model"
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "benchmarks" / "writer_styles.py"), "--models", single, f"[{single}, {single}]",
+         "--images", str(tmp_path / "images"), "--output", str(tmp_path / "figures.json")],
+        cwd=tmp_path, env=command_environment(MLFLOW_TRACKING_URI=smoke_run.store), capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    short = smoke_run.run_id[:8]
+    assert f"| style | n | {short} | {short}+{short} |" in result.stdout
+    accuracy = json.loads((tmp_path / "figures.json").read_text())["accuracy"]
+    assert list(accuracy) == [single, f"[{single}, {single}]"]
+    assert accuracy[single] == accuracy[f"[{single}, {single}]"], "two copies of one model average to its own predictions"

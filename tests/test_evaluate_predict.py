@@ -131,6 +131,7 @@ def test_evaluate_with_tta_scores_a_folder_as_predict_with_tta_scores_its_files(
 @pytest.mark.parametrize("uri, message", [
     ("runs:/0123456789abcdef/model", "Cannot load model 'runs:/0123456789abcdef/model'"),
     ("no/such/model.keras", "Model 'no/such/model.keras' not found"),
+    ('"[no/such/a.keras, no/such/b.keras]"', "Model 'no/such/a.keras' not found"),  # a quoted list is still a list
 ])
 def test_bad_model_uri_is_a_clear_error(trained, uri: str, message: str) -> None:
     workdir, _ = trained

@@ -10,8 +10,9 @@ A model reference (``model_uri``) is any of:
 * ``sweep:<parent run id>``: the ``top`` best finished jobs of a sweep, ranked
   by the sweep's optimised metric.
 
-A list of references is an :class:`Ensemble` whose probabilities are the mean
-of its members'. A reference that cannot be read is a :class:`UserError`.
+A list of references (or a string that spells one, ``[a,b,...]``) is an
+:class:`Ensemble` whose probabilities are the mean of its members'. A reference
+that cannot be read is a :class:`UserError`.
 """
 
 from __future__ import annotations
@@ -103,8 +104,17 @@ def load_ensemble(uris: str | Sequence[str], top: int = 3) -> Ensemble:
 
 
 def as_references(uris: str | Sequence[str] | None) -> list[str]:
-    """A ``model_uri`` value (one reference or a list of them) as a list of strings."""
-    return [uris] if isinstance(uris, str) else [str(uri) for uri in uris or []]
+    """A ``model_uri`` value (one reference or a list of them) as a list of strings.
+
+    A string that spells a list, ``[a,b,...]``, is that list: it is what a quoted Hydra
+    override (``'model_uri="[a,b]"'``) and the benchmark scripts' ``--models`` receive.
+    """
+    if isinstance(uris, str):
+        text = uris.strip()
+        if text.startswith("[") and text.endswith("]"):
+            return [part.strip() for part in text[1:-1].split(",") if part.strip()]
+        return [uris]
+    return [str(uri) for uri in uris or []]
 
 
 def _expand(reference: str, top: int) -> list[str]:
