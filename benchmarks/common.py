@@ -33,6 +33,30 @@ def group_config(group: str, option: str) -> dict:
     return OmegaConf.to_container(cfg[group], resolve=True)
 
 
+def compose_recipe(recipe: str, overrides: list[str], workdir: Path, name: str | None = None):
+    """The run config of ``experiment=<recipe>`` plus ``overrides``, for a benchmark that trains in-process.
+
+    Args:
+        recipe: The experiment recipe.
+        overrides: Hydra overrides applied after the recipe.
+        workdir: Where the run's outputs (``<workdir>/<name>``) and its MLflow store (``<workdir>/mlruns``) go.
+        name: The run's ``tracking.run_name`` and output folder; None keeps the recipe's run name,
+            and the folder is the recipe's name.
+
+    Returns:
+        The composed config, with Keras printing one line per epoch.
+    """
+    from hydra import compose, initialize_config_dir
+
+    named = [f"tracking.run_name={name}"] if name else []
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(
+            config_name="train",
+            overrides=[f"experiment={recipe}", f"paths.output_dir={workdir / (name or recipe)}",
+                       f"paths.mlruns_dir={workdir / 'mlruns'}", "trainer.verbose=2", *named, *overrides],
+        )
+
+
 def image_set_arguments(doc: str, name: str, split: bool = False):
     """The command line of a benchmark that writes an image set and scores models on it.
 

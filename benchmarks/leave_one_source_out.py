@@ -24,21 +24,9 @@ from digit_experiments.core import startup
 
 startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
 
-from hydra import compose, initialize_config_dir  # noqa: E402
-
-from common import CONF, machine, run, save_report  # noqa: E402
+from common import compose_recipe, machine, run, save_report  # noqa: E402
 
 NOTHING_HELD_OUT = "(none)"
-
-
-def compose_run(recipe: str, overrides: list[str], workdir: Path, name: str):
-    """The run config of ``experiment=<recipe>`` plus ``overrides``, its outputs and store in ``workdir``."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(
-            config_name="train",
-            overrides=[f"experiment={recipe}", f"paths.output_dir={workdir / name}", f"paths.mlruns_dir={workdir / 'mlruns'}",
-                       "trainer.verbose=2", f"tracking.run_name={name}", *overrides],
-        )
 
 
 def run_metrics(workdir: Path, name: str) -> dict[str, float]:
@@ -78,7 +66,7 @@ def held_out_run(recipe: str, overrides: list[str], workdir: Path, held_out: str
     extra = [f"++dataset.sources.{held_out}.test_only=true"] if held_out else []
     print(f"--- {name} ---", flush=True)
     started = time.monotonic()
-    experiment.run(compose_run(recipe, [*overrides, *extra], workdir, name), [*overrides, *extra])
+    experiment.run(compose_recipe(recipe, [*overrides, *extra], workdir, name), [*overrides, *extra])
     wall_seconds = round(time.monotonic() - started, 1)
     metrics = run_metrics(workdir, name)
     print(f"--- {name}: {wall_seconds / 60:.1f} min ---", flush=True)
@@ -118,7 +106,7 @@ def main() -> None:
     print(f"CPU flags: {' '.join(about['cpu_flags'])}; precision: {about['precision']}")
     with tempfile.TemporaryDirectory() as folder:
         workdir = (args.workdir or Path(folder)).absolute()
-        sources = args.sources or required_sources(compose_run(args.recipe, args.overrides, workdir, "probe"))
+        sources = args.sources or required_sources(compose_recipe(args.recipe, args.overrides, workdir, "probe"))
         rows = [held_out_run(args.recipe, args.overrides, workdir, None)] if args.baseline else []
         rows += [held_out_run(args.recipe, args.overrides, workdir, source) for source in sources]
     print(table(rows))

@@ -27,23 +27,11 @@ from digit_experiments.core import startup
 
 startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
 
-from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from common import CONF, machine, run, save_report  # noqa: E402
+from common import compose_recipe, machine, run, save_report  # noqa: E402
 
 THRESHOLDS = (0.990, 0.995, 0.996, 0.997)
-
-
-def compose_run(recipe: str, overrides: list[str], workdir: Path):
-    """The run config of ``experiment=<recipe>`` with outputs and the MLflow store in ``workdir``."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(
-            config_name="train",
-            overrides=[f"experiment={recipe}", f"paths.output_dir={workdir / recipe}", f"paths.mlruns_dir={workdir / 'mlruns'}",
-                       "trainer.verbose=2", *overrides],
-        )
-    return cfg
 
 
 def measure(recipe: str, overrides: list[str], workdir: Path) -> dict:
@@ -53,7 +41,7 @@ def measure(recipe: str, overrides: list[str], workdir: Path) -> dict:
 
     from callbacks import TestAccuracyProbe
 
-    cfg = compose_run(recipe, overrides, workdir)
+    cfg = compose_recipe(recipe, overrides, workdir)
     config = OmegaConf.to_container(cfg, resolve=True)
     splits = load_dataset(data_dir=Path(config["paths"]["data_dir"]).absolute(), seed=config["seed"], **config["dataset"])
     probe = TestAccuracyProbe(*splits.tests["mnist"])
