@@ -56,6 +56,27 @@ def test_augmented_batches_are_deterministic_for_a_seed_and_in_range() -> None:
     assert first[0].shape == (200, 28, 28, 1) and 0.0 <= first[0].min() and first[0].max() <= 1.0
 
 
+def test_realtime_transforms_are_deterministic_while_batches_are_prepared_in_parallel() -> None:
+    """Two batches augmented at once in ``parallel_calls`` threads must not share one seeded generator.
+
+    The robust recipe's transforms run per batch in tf.data's threads; each batch reseeds its
+    transforms. Were the threads to share them, one batch would draw from the other's seed and
+    two runs of one seed would train on different images.
+    """
+    augment = dict(compose_config(["experiment=robust"]).augment)
+    rng = np.random.default_rng(0)
+    images = np.zeros((480, 28, 28), np.uint8)
+    images[:, 6:22, 10:18] = rng.integers(128, 256, (480, 16, 8), dtype=np.uint8)
+    labels = rng.integers(0, 10, 480)
+
+    def batches() -> np.ndarray:
+        return collect(training_dataset(images, labels, 16, 3, augment, parallel_calls=4))[0]
+
+    first = batches()
+    for _ in range(2):
+        np.testing.assert_array_equal(batches(), first)
+
+
 def test_each_epoch_is_reshuffled_and_reaugmented() -> None:
     images, labels = labelled_images(128)
     dataset = training_dataset(images, labels, 32, 2, SEED_AUGMENT, images)

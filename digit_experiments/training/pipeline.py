@@ -13,8 +13,11 @@ prefetch depth are fixed by the ``pipeline`` config instead.
 
 from __future__ import annotations
 
+import copy
+import threading
 from typing import Any, Mapping
 
+import albumentations as A
 import numpy as np
 import tensorflow as tf
 
@@ -73,6 +76,18 @@ def training_dataset(
     transforms = (albumentations.get("transforms") or {}) if realtime else {}
     styles = dict(augment.get("styles") or {}) if realtime else {}
     compose = build_compose(transforms, seed) if transforms else None
+    thread_composes = threading.local()
+
+    def thread_compose() -> A.Compose:
+        """This thread's own copy of the transforms.
+
+        tf.data prepares ``parallel_calls`` batches at once, in its threads, and each batch
+        reseeds the transforms it uses: were the threads to share one copy, a batch could
+        draw from another's seed, and two runs of one seed would train on different images.
+        """
+        if not hasattr(thread_composes, "compose"):
+            thread_composes.compose = copy.deepcopy(compose)
+        return thread_composes.compose
 
     def realtime_augmentation(batch: tf.Tensor, batch_labels: tf.Tensor, batch_seed: tf.Tensor) -> tf.Tensor:
         def run(array: np.ndarray, label_array: np.ndarray, seed_value: np.ndarray) -> np.ndarray:
@@ -80,8 +95,9 @@ def training_dataset(
             if styles:
                 array = apply_styles(array, label_array, styles, seed_value)
             if compose is not None:
-                compose.set_random_seed(seed_value)
-                array = apply_compose(compose, array)
+                batch_compose = thread_compose()
+                batch_compose.set_random_seed(seed_value)
+                array = apply_compose(batch_compose, array)
             return array
 
         out = tf.numpy_function(run, [batch, batch_labels, batch_seed[0]], tf.uint8, stateful=False)
