@@ -110,6 +110,24 @@ def test_one_best_epoch_is_checkpointed_restored_and_returned(tmp_path: Path) ->
 
 
 @pytest.mark.e2e
+def test_two_runs_of_one_command_train_alike_bit_for_bit(data_dir: Path, tmp_path: Path) -> None:
+    """README's "Reproducible runs": the robust recipe's per-batch styles and transforms, prepared in
+    tf.data's threads, draw from the run's seed alone, so a second run logs the very same losses."""
+    args = ["experiment=robust", "debug=smoke", "epochs=2", "dataset.max_train_images=600", "trainer.verbose=0"]
+    histories = []
+    for name in ("first", "second"):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        result = run_cli("digit_experiments.train", args, cwd=workdir)
+        assert result.returncode == 0, result.stderr[-3000:]
+        run = _only_run(workdir / "mlruns" / "mlflow.db")
+        client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+        histories.append({key: [m.value for m in client.get_metric_history(run.info.run_id, key)] for key in ("loss", "val_loss")})
+    assert len(histories[0]["loss"]) == 2
+    assert histories[0] == histories[1]
+
+
+@pytest.mark.e2e
 def test_two_runs_into_one_output_folder_both_finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     output = tmp_path / "same-folder"
     args = [
