@@ -114,10 +114,13 @@ def draw_set(seed: int = 0, per_style: int = 20) -> dict[str, tuple[list[np.ndar
 def column_name(reference: str) -> str:
     """A short column heading for a model reference: a run id's first 8 characters, or a checkpoint's run folder.
 
-    A list ``[a,b,...]`` (an ensemble) is headed by its members' headings joined with ``+``.
+    A list ``[a,b,...]`` (an ensemble) is headed by its members' headings joined with ``+``, read
+    as ``evaluate`` reads it (the loading module is in memory by then: :func:`load_models` came first).
     """
+    from digit_experiments.inference.loading import as_references
+
     if reference.startswith("["):
-        return "+".join(column_name(member.strip()) for member in reference.strip("[]").split(","))
+        return "+".join(column_name(member) for member in as_references(reference))
     if reference.startswith("runs:/"):
         return reference.split("/")[1][:8]
     return Path(reference).parent.parent.name or reference

@@ -105,8 +105,9 @@ def _chosen_digits(
         if len(rows) < 4:
             continue
         top, bottom = int(rows.min()), int(rows.max())
-        if bottom - top + 1 >= 8:
-            yield index, _Ink(rows, columns, top, bottom, bottom - top + 1)
+        height = bottom - top + 1
+        if height >= 8:
+            yield index, _Ink(rows, columns, top, bottom, height)
 
 
 @STYLES.register("european_ones")
