@@ -9,7 +9,7 @@ from digit_experiments.core.validation import validate
 
 from helpers import CONF_DIR, compose_config
 
-GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name not in ("hydra", "ensemble_member"))
+GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name not in ("hydra", "ensemble_member", "refit"))
 
 
 def group_options() -> list[tuple[str, str]]:

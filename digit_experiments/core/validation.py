@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Mapping
 from omegaconf import DictConfig, OmegaConf
 
 from digit_experiments.core.errors import ConfigError
-from digit_experiments.training.selection import apply_selection
+from digit_experiments.training.selection import apply_selection, check_refit
 
 Check = Callable[[Any], bool]
 
@@ -66,7 +66,8 @@ RULES: list[tuple[str, Check, str]] = [
     *_keys(_optional(NON_NEGATIVE), "null or a number >= 0", "optimizer.weight_decay"),
     *_keys(RATE, "a rate in [0, 1)",
            "model.*dropout", "*momentum", "optimizer.schedule.warmup_fraction", "trainer.label_smoothing"),
-    *_keys(FRACTION, "a fraction in (0, 1)", "dataset.val_fraction", "optimizer.schedule.decay_per_epoch", "callbacks.*.factor"),
+    *_keys(FRACTION, "a fraction in (0, 1)", "optimizer.schedule.decay_per_epoch", "callbacks.*.factor"),
+    *_keys(RATE, "a fraction in [0, 1) (0 keeps no validation set: a refit, see `refit=all_data`)", "dataset.val_fraction"),
     *_keys(PROBABILITY, "a probability in [0, 1]", "augment.albumentations.p_augmented", "augment.albumentations.transforms.*.p"),
     ("model.filters", lambda v: _integer(v) and v >= 1 or isinstance(v, list) and all(POSITIVE_INT(f) for f in v),
      "positive integer(s)"),
@@ -163,4 +164,5 @@ def validate(config: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
     check_values(config)
     check_names(config)
     apply_selection(config)
+    check_refit(config)
     return dict(config)

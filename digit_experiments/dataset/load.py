@@ -19,7 +19,7 @@ warning and a run tag, when its files are missing. A source with
 trained on or validated on, so its score measures handwriting the model never
 saw. One stratified split with
 the run's seed (stratified by source and digit) carves the validation set out
-of the pool. Each source keeps its own test set, so results can be reported
+of the pool; with ``val_fraction`` 0 (a refit) there is none. Each source keeps its own test set, so results can be reported
 per source.
 """
 
@@ -106,7 +106,8 @@ def load_dataset(
         sources: ``{source name: options}`` from the ``dataset`` config.
         data_dir: Root data directory.
         seed: Seed of every random choice (subsampling, the split, repeats).
-        val_fraction: Share of the pool held out for validation.
+        val_fraction: Share of the pool held out for validation; 0 keeps no
+            validation set and trains on the whole pool (``refit=all_data``).
         max_train_images: Optional cap on the pooled train+validation images
             (a stratified subsample; used by ``experiment=smoke``).
         max_test_images_per_source: Optional cap on each test set.
@@ -140,9 +141,7 @@ def load_dataset(
         )
     labels, origin = np.concatenate(pool_labels), np.concatenate(pool_origin)
     pool = _subsample(labels, max_train_images, rng)
-    train, val = train_test_split(
-        pool, test_size=val_fraction, random_state=seed, stratify=_strata(labels[pool], origin[pool], val_fraction)
-    )
+    train, val = _split_validation(pool, labels, origin, val_fraction, seed)
     weights = np.array([1.0 if options.get("test_only") else float(options.get("weight", 1.0)) for _, options in loaded])
     train = _repeat(train, origin, weights, rng)
     images = np.concatenate(pool_images)
@@ -191,6 +190,17 @@ def _subsample(labels: np.ndarray, limit: int | None, rng: np.random.Generator) 
         np.arange(len(labels)), train_size=limit, random_state=int(rng.integers(2**31)), stratify=labels
     )
     return np.sort(keep)
+
+
+def _split_validation(
+    pool: np.ndarray, labels: np.ndarray, origin: np.ndarray, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pool's training and validation indices; ``val_fraction`` 0 trains on the whole pool (a refit)."""
+    if val_fraction == 0:
+        return pool, pool[:0]
+    return train_test_split(
+        pool, test_size=val_fraction, random_state=seed, stratify=_strata(labels[pool], origin[pool], val_fraction)
+    )
 
 
 def _strata(labels: np.ndarray, origin: np.ndarray, val_fraction: float) -> np.ndarray | None:

@@ -68,7 +68,8 @@ def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int) -> l
     epoch (validation data), never a test score.
 
     Raises:
-        UserError: when the parent run does not exist or has no finished job.
+        UserError: when the parent run does not exist or has no finished job, or
+            when ``top`` would choose among jobs by a training metric (refits).
     """
     try:
         parent = client.get_run(parent_run_id)
@@ -82,6 +83,12 @@ def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int) -> l
         raise UserError(
             f"Sweep {parent_run_id} has no finished job with a best_{metric} to rank by ({len(finished)} finished). "
             "Wait for a job to finish, or check that the sweep's jobs log the metric it optimises."
+        )
+    if not metric.startswith("val_") and top < len(ranked):
+        raise UserError(
+            f"Sweep {parent_run_id} optimises `{metric}`, not a validation metric (its jobs kept no validation set, as "
+            f"a refit does), so ranking them would choose on training data. Take every finished job with "
+            f"`top={len(ranked)}`, or rank the validated sweep of the same recipe instead."
         )
     best = ranked[:top]
     unranked = len(finished) - len(ranked)

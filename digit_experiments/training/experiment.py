@@ -137,13 +137,14 @@ def _static_augmentation(images: np.ndarray, labels: np.ndarray, augment: Mappin
 
 
 def _datasets(config: Mapping[str, Any], batch_size: int, splits: DatasetSplits, augmented: np.ndarray | None):
-    """The training and validation tf.data pipelines."""
+    """The training and validation tf.data pipelines; no validation pipeline in a refit (no validation images)."""
     pipeline = config["pipeline"]
     train = training_dataset(
         splits.train_images, splits.train_labels, batch_size, config["seed"], config["augment"], augmented, **pipeline
     )
-    validation = evaluation_dataset(splits.val_images, splits.val_labels, batch_size, **pipeline)
-    return train, validation
+    if not len(splits.val_labels):
+        return train, None
+    return train, evaluation_dataset(splits.val_images, splits.val_labels, batch_size, **pipeline)
 
 
 def _train(
@@ -239,7 +240,7 @@ def _evaluate_and_log(
         recorder,
     )
     if config["tracking"]["log_model"]:
-        example = splits.val_images[:4].astype(np.float32)[..., None] / 255.0
+        example = splits.train_images[:4].astype(np.float32)[..., None] / 255.0
         uri = tracking.log_keras_model(model, example, output_dir / "mlflow_model", recorder)
         log.info("Logged model %s", uri)
         if config["tracking"].get("register_as"):

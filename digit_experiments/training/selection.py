@@ -98,6 +98,32 @@ def apply_selection(config: dict[str, Any]) -> None:
         options["monitor"], options["mode"] = metric, mode
 
 
+def check_refit(config: Mapping[str, Any]) -> None:
+    """Refuse a refit (``dataset.val_fraction=0``) that would read validation metrics or choose an epoch.
+
+    A refit trains on the whole pool, validation images included, for a length
+    fixed in advance, and keeps its last epoch: there is no validation loss to
+    select by, to stop early on or to lower the rate on plateau.
+
+    Raises:
+        ConfigError: naming every setting that needs a validation set, and the fix.
+    """
+    if config["dataset"].get("val_fraction") != 0:
+        return
+    needs_validation = [f"`optimized_metric={config['optimized_metric']}`"] if config["optimized_metric"].startswith("val_") else []
+    for name, options in (config.get("callbacks") or {}).items():
+        if options is not None and (name in SELECTING_CALLBACKS or str(options.get("monitor", "")).startswith("val_")):
+            needs_validation.append(f"`callbacks.{name}`")
+    if needs_validation:
+        raise ConfigError(
+            f"`dataset.val_fraction=0` (a refit: every pool image is trained on, and the last epoch is kept) leaves no "
+            f"validation set, but {', '.join(needs_validation)} would select an epoch or read validation metrics. "
+            "Refit a recipe whose schedule is fixed in advance with `refit=all_data` (e.g. `experiment=fast_ema "
+            "refit=all_data`), or switch these callbacks off (`callbacks.<name>=null`), set `optimized_metric=loss` "
+            "and set `epochs` to the `best_epoch` of a validated run of the same recipe."
+        )
+
+
 def restores_best(callbacks: Mapping[str, Any] | None) -> bool:
     """Whether the configured callbacks bring the best epoch's weights back after training."""
     callbacks = callbacks or {}

@@ -52,12 +52,12 @@ def compile_model(model: keras.Model, optimizer: keras.optimizers.Optimizer, lab
 def fit(
     model: keras.Model,
     train: tf.data.Dataset,
-    validation: tf.data.Dataset,
+    validation: tf.data.Dataset | None,
     epochs: int,
     callbacks: Sequence[keras.callbacks.Callback],
     verbose: Any = "auto",
 ) -> keras.callbacks.History:
-    """Train with Keras's own loop and progress output (see :func:`keras_verbosity`)."""
+    """Train with Keras's own loop and progress output (see :func:`keras_verbosity`); ``validation`` is None in a refit."""
     return model.fit(
         train,
         validation_data=validation,
