@@ -91,6 +91,6 @@ def test_refitted_jobs_are_not_ranked_by_their_training_loss(tmp_path: Path) -> 
         jobs.append(job.info.run_id)
     client.set_terminated(parent.info.run_id, "FINISHED")
 
-    with pytest.raises(UserError, match=r"not a validation metric.*`top=3`"):
+    with pytest.raises(UserError, match=r"not a validation metric.*all 3 finished jobs \(`top=3`"):
         best_job_ids(client, parent.info.run_id, 2)
     assert sorted(best_job_ids(client, parent.info.run_id, 3)) == sorted(jobs)

@@ -87,8 +87,8 @@ def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int) -> l
     if not metric.startswith("val_") and top < len(ranked):
         raise UserError(
             f"Sweep {parent_run_id} optimises `{metric}`, not a validation metric (its jobs kept no validation set, as "
-            f"a refit does), so ranking them would choose on training data. Take every finished job with "
-            f"`top={len(ranked)}`, or rank the validated sweep of the same recipe instead."
+            f"a refit does), so ranking them would choose on training data. Take all {len(ranked)} finished jobs "
+            f"(`top={len(ranked)}` in evaluate and predict), name a run id, or rank the validated sweep of the same recipe."
         )
     best = ranked[:top]
     unranked = len(finished) - len(ranked)
