@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import mlflow
@@ -58,12 +59,13 @@ def test_no_validation_fraction_trains_on_every_pool_image(tmp_path: Path) -> No
 
 
 @pytest.mark.e2e
-def test_a_refit_trains_without_validation_and_tests_its_last_epoch(tmp_path: Path) -> None:
+def test_a_refit_trains_without_validation_and_tests_its_last_epoch(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     overrides = [
         "experiment=fast", "refit=all_data", "dataset=embedded", "model=tiny", "augment=none", "epochs=3",
         "dataset.max_train_images=300", "trainer.verbose=0",
     ]
-    returned = experiment.run(run_config(tmp_path, overrides))
+    with caplog.at_level(logging.INFO, logger="digit_experiments.training.experiment"):
+        returned = experiment.run(run_config(tmp_path, overrides))
 
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
@@ -73,6 +75,7 @@ def test_a_refit_trains_without_validation_and_tests_its_last_epoch(tmp_path: Pa
     losses = [m.value for m in sorted(client.get_metric_history(run.info.run_id, "loss"), key=lambda m: m.step)]
     assert len(losses) == 3 and run.data.metrics["best_epoch"] == 3 and returned == pytest.approx(losses[-1])
     assert "test_accuracy" in run.data.metrics
+    assert "Kept the last epoch, 3," in caplog.text and "Selected epoch" not in caplog.text
     assert not (tmp_path / "output" / CHECKPOINT_FILE).exists(), "nothing is selected, so nothing is checkpointed"
     assert "model/MLmodel" in [a.path for a in client.list_artifacts(run.info.run_id, "model")]
 

@@ -120,10 +120,14 @@ def run(
 def _log_selected_epoch(config: Mapping[str, Any], history: Mapping[str, list[float]], recorder: tracking.RunJournal) -> float:
     """Log the epoch whose weights the run tests (``best_epoch``, 1-based) and its ``best_<metric>``; return that value."""
     name, mode = config["optimized_metric"], config["optimized_mode"]
-    epoch = selected_epoch(history, name, mode, restores_best(config["callbacks"]))
+    restored = restores_best(config["callbacks"])
+    epoch = selected_epoch(history, name, mode, restored)
     value = float(history[name][epoch])
     recorder.log_metrics({f"best_{name}": value, "best_epoch": epoch + 1})
-    log.info("Selected epoch %d of %d by %s (%s): %.4f", epoch + 1, len(history[name]), name, mode, value)
+    if restored:
+        log.info("Selected epoch %d of %d by %s (%s): %.4f", epoch + 1, len(history[name]), name, mode, value)
+    else:
+        log.info("Kept the last epoch, %d, with %s %.4f: no checkpoint or early stopping restores another", epoch + 1, name, value)
     return value
 
 
