@@ -17,10 +17,10 @@ the validation set). A source with ``required: false`` is skipped, with a
 warning and a run tag, when its files are missing. A source with
 ``test_only: true`` contributes its test set alone: none of its images is
 trained on or validated on, so its score measures handwriting the model never
-saw. One stratified split with
-the run's seed (stratified by source and digit) carves the validation set out
-of the pool; with ``val_fraction`` 0 (a refit) there is none. Each source keeps its own test set, so results can be reported
-per source.
+saw. One stratified split with the run's seed (stratified by source and
+digit) carves the validation set out of the pool; with ``val_fraction`` 0 (a
+refit) there is none. Each source keeps its own test set, so results can be
+reported per source.
 """
 
 from __future__ import annotations
