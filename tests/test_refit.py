@@ -33,6 +33,9 @@ def test_a_recipe_with_a_fixed_schedule_refits_on_the_whole_pool_and_selects_not
         (["refit=all_data"], ["`callbacks.early_stopping`", "`callbacks.reduce_lr_on_plateau`"]),
         (["experiment=fast", "dataset.val_fraction=0"], ["`optimized_metric=val_loss`", "`callbacks.model_checkpoint`"]),
         (["experiment=fast", "refit=all_data", "+callbacks.early_stopping={patience: 3}"], ["`callbacks.early_stopping`"]),
+        # No `monitor` key: Keras's ReduceLROnPlateau then watches val_loss.
+        (["experiment=fast", "refit=all_data", "optimizer.schedule=null", "callbacks.reduce_lr_on_plateau={factor: 0.5}"],
+         ["`callbacks.reduce_lr_on_plateau`"]),
     ],
 )
 def test_a_refit_that_would_read_validation_metrics_is_refused_by_name(overrides: list[str], named: list[str]) -> None:

@@ -28,7 +28,7 @@ from mlflow.entities import Run  # noqa: E402
 
 from digit_experiments.core.errors import UserError  # noqa: E402
 from digit_experiments.core.tables import csv_text, markdown_table  # noqa: E402
-from digit_experiments.training.selection import resolve_mode  # noqa: E402
+from digit_experiments.training.selection import reads_validation, resolve_mode  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,8 @@ def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int) -> l
             f"Sweep {parent_run_id} has no finished job with a best_{metric} to rank by ({len(finished)} finished). "
             "Wait for a job to finish, or check that the sweep's jobs log the metric it optimises."
         )
-    if not metric.startswith("val_") and top < len(ranked):
+    validated = reads_validation(metric)
+    if not validated and top < len(ranked):
         raise UserError(
             f"Sweep {parent_run_id} optimises `{metric}`, not a validation metric (its jobs kept no validation set, as "
             f"a refit does), so ranking them would choose on training data. Take all {len(ranked)} finished jobs "
@@ -92,8 +93,8 @@ def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int) -> l
         )
     best = ranked[:top]
     unranked = len(finished) - len(ranked)
-    logger.info("Sweep %s: the %d best of its %d finished jobs, ranked by best_%s (validation)%s; `top` sets how many.",
-                parent_run_id, len(best), len(finished), metric,
+    logger.info("Sweep %s: the %d best of its %d finished jobs, ranked by best_%s (%s)%s; `top` sets how many.",
+                parent_run_id, len(best), len(finished), metric, "validation" if validated else "training: all taken",
                 f", {unranked} without it left out" if unranked else "")
     return best
 

@@ -98,6 +98,11 @@ def apply_selection(config: dict[str, Any]) -> None:
         options["monitor"], options["mode"] = metric, mode
 
 
+def reads_validation(metric: str) -> bool:
+    """Whether an epoch log key is measured on the validation set (Keras prefixes those with ``val_``)."""
+    return metric.startswith("val_")
+
+
 def check_refit(config: Mapping[str, Any]) -> None:
     """Refuse a refit (``dataset.val_fraction=0``) that would read validation metrics or choose an epoch.
 
@@ -110,9 +115,11 @@ def check_refit(config: Mapping[str, Any]) -> None:
     """
     if config["dataset"].get("val_fraction") != 0:
         return
-    needs_validation = [f"`optimized_metric={config['optimized_metric']}`"] if config["optimized_metric"].startswith("val_") else []
+    metric = config["optimized_metric"]
+    needs_validation = [f"`optimized_metric={metric}`"] if reads_validation(metric) else []
     for name, options in (config.get("callbacks") or {}).items():
-        if options is not None and (name in SELECTING_CALLBACKS or str(options.get("monitor", "")).startswith("val_")):
+        # Keras's monitoring callbacks watch val_loss unless told otherwise.
+        if options is not None and (name in SELECTING_CALLBACKS or reads_validation(str(options.get("monitor", "val_loss")))):
             needs_validation.append(f"`callbacks.{name}`")
     if needs_validation:
         raise ConfigError(
