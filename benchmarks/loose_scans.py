@@ -22,7 +22,7 @@ them through ``predict``'s standardisation::
 A standardisation that crops to every inked pixel, after subtracting one
 background level, makes a digit with a speck far from it much smaller than
 MNIST's, takes a shadow for ink, and lets noise grow the box to the page;
-``dataset/standardise.py`` leaves specks and grains of noise out of the digit's
+``dataset/standardise/`` leaves specks and grains of noise out of the digit's
 box, divides out a plane of light, erases ruled lines that run across the
 page past the digit, and leaves out strokes the crop cuts at its side.
 """

@@ -134,11 +134,11 @@ def test_a_shadow_across_the_page_is_not_taken_for_ink(mnist: SourceData) -> Non
 def test_a_digit_that_fills_its_frame_is_not_taken_for_a_shadow(mnist: SourceData) -> None:
     """Ink across the border ring fits no plane of light on every side, so frame-filled scans are left as they were."""
     from digit_experiments.augment.styles import fill_frame
-    from digit_experiments.dataset import standardise
+    from digit_experiments.dataset.standardise.paper import even_out_lighting
 
     frames = np.stack([255 - fill_frame(digit, 16, 16, binary=False) for digit in mnist.test_images])
     evened = frames.astype(np.float32)
-    standardise._even_out_lighting(evened)
+    even_out_lighting(evened)
     np.testing.assert_array_equal(evened, frames.astype(np.float32))
 
 
@@ -232,10 +232,10 @@ def test_a_stroke_from_edge_to_edge_of_the_digit_is_no_ruled_line(mnist: SourceD
         padded = np.pad(image, 10)  # the same digit with room around it: nothing runs edge to edge
         np.testing.assert_array_equal(standardise_batch(image[None], "light_on_dark"), standardise_batch(padded[None], "light_on_dark"))
     from digit_experiments.augment.styles import fill_frame
-    from digit_experiments.dataset import standardise
+    from digit_experiments.dataset.standardise.ruled_lines import erase_rules
 
     frames = np.stack([fill_frame(digit, 16, 16, binary=True) for digit in mnist.test_images])  # thin strokes, edge to edge
-    assert not standardise._erase_rules(frames.astype(np.float32), frames > 0).any()
+    assert not erase_rules(frames.astype(np.float32), frames > 0).any()
 
 
 def _string_crop(digit: np.ndarray, neighbour: np.ndarray | None, gap: int = 3) -> np.ndarray:
