@@ -72,36 +72,7 @@ def training_dataset(
     label_table = tf.constant(labels, dtype=tf.int64)
     copy_table = tf.constant(augmented_copy) if augmented_copy is not None else None
     p_augmented = float(albumentations.get("p_augmented", 0.5))
-    realtime = albumentations.get("mode") == "realtime"
-    transforms = (albumentations.get("transforms") or {}) if realtime else {}
-    styles = dict(augment.get("styles") or {}) if realtime else {}
-    compose = build_compose(transforms, seed) if transforms else None
-    thread_composes = threading.local()
-
-    def thread_compose() -> A.Compose:
-        """This thread's own copy of the transforms.
-
-        tf.data prepares ``parallel_calls`` batches at once, in its threads, and each batch
-        reseeds the transforms it uses: were the threads to share one copy, a batch could
-        draw from another's seed, and two runs of one seed would train on different images.
-        """
-        if not hasattr(thread_composes, "compose"):
-            thread_composes.compose = copy.deepcopy(compose)
-        return thread_composes.compose
-
-    def realtime_augmentation(batch: tf.Tensor, batch_labels: tf.Tensor, batch_seed: tf.Tensor) -> tf.Tensor:
-        def run(array: np.ndarray, label_array: np.ndarray, seed_value: np.ndarray) -> np.ndarray:
-            seed_value = int(seed_value) % 2**31
-            if styles:
-                array = apply_styles(array, label_array, styles, seed_value)
-            if compose is not None:
-                batch_compose = thread_compose()
-                batch_compose.set_random_seed(seed_value)
-                array = apply_compose(batch_compose, array)
-            return array
-
-        out = tf.numpy_function(run, [batch, batch_labels, batch_seed[0]], tf.uint8, stateful=False)
-        return tf.ensure_shape(out, batch.shape)
+    realtime = _RealtimeAugmentation.from_config(augment, seed)
 
     def make_batch(indices: tf.Tensor, batch_seeds: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         seeds = tf.random.experimental.stateless_split(tf.cast(batch_seeds, tf.int64), num=2)
@@ -109,8 +80,8 @@ def training_dataset(
         if copy_table is not None:
             use_copy = tf.random.stateless_uniform(tf.shape(indices), seed=seeds[0]) < p_augmented
             batch = tf.where(use_copy[:, None, None], tf.gather(copy_table, indices), batch)
-        if compose is not None or styles:
-            batch = realtime_augmentation(batch, batch_labels, batch_seeds)
+        if realtime is not None:
+            batch = realtime(batch, batch_labels, batch_seeds)
         batch = _to_float(batch)
         if any(geometric.values()):
             batch = random_affine(batch, seeds[1], **geometric)
@@ -122,6 +93,58 @@ def training_dataset(
     dataset = tf.data.Dataset.zip(indices.batch(batch_size), batch_seeds)
     dataset = dataset.map(make_batch, num_parallel_calls=parallel_calls, deterministic=True)
     return dataset.prefetch(prefetch).with_options(_options(parallel_calls))
+
+
+class _RealtimeAugmentation:
+    """The realtime mode's styles and Albumentations transforms, run afresh on every training batch.
+
+    They are NumPy and OpenCV code, so they run through ``tf.numpy_function`` in tf.data's
+    threads, ``parallel_calls`` batches at once. Each batch reseeds the transforms it uses, so
+    each thread keeps its own copy of them: were the threads to share one, a batch could draw
+    from another's seed, and two runs of one seed would train on different images.
+
+    Args:
+        transforms: The ``albumentations.transforms`` config (may be empty).
+        styles: The ``styles`` config (may be empty).
+        seed: Seed the transforms are built with; every batch reseeds them from its own seed.
+    """
+
+    def __init__(self, transforms: Mapping[str, Any], styles: Mapping[str, Any], seed: int) -> None:
+        self._styles = styles
+        self._compose = build_compose(transforms, seed) if transforms else None
+        self._per_thread = threading.local()
+
+    @classmethod
+    def from_config(cls, augment: Mapping[str, Any], seed: int) -> _RealtimeAugmentation | None:
+        """The realtime augmentation ``augment`` asks for, or None when it asks for none."""
+        albumentations = augment.get("albumentations") or {}
+        if albumentations.get("mode") != "realtime":
+            return None
+        transforms = albumentations.get("transforms") or {}
+        styles = dict(augment.get("styles") or {})
+        return cls(transforms, styles, seed) if transforms or styles else None
+
+    def __call__(self, batch: tf.Tensor, batch_labels: tf.Tensor, batch_seeds: tf.Tensor) -> tf.Tensor:
+        """Augment one uint8 batch, seeded by the first of its two ``batch_seeds``."""
+        out = tf.numpy_function(self._augment, [batch, batch_labels, batch_seeds[0]], tf.uint8, stateful=False)
+        return tf.ensure_shape(out, batch.shape)
+
+    def _augment(self, images: np.ndarray, labels: np.ndarray, seed: np.ndarray) -> np.ndarray:
+        """The NumPy side of :meth:`__call__`: the styles, then the transforms."""
+        seed_value = int(seed) % 2**31
+        if self._styles:
+            images = apply_styles(images, labels, self._styles, seed_value)
+        if self._compose is not None:
+            compose = self._thread_compose()
+            compose.set_random_seed(seed_value)
+            images = apply_compose(compose, images)
+        return images
+
+    def _thread_compose(self) -> A.Compose:
+        """This thread's own copy of the transforms (see the class docstring)."""
+        if not hasattr(self._per_thread, "compose"):
+            self._per_thread.compose = copy.deepcopy(self._compose)
+        return self._per_thread.compose
 
 
 def evaluation_dataset(
