@@ -40,6 +40,10 @@ def test_default_command_learns_offline_on_the_embedded_set(tmp_path: Path) -> N
     run = _only_run(tmp_path / "mlruns" / "mlflow.db")
     assert run.info.status == "FINISHED" and run.data.tags["dataset.fallback"]
     assert run.data.metrics["test_accuracy"] >= 0.97
+    train_images = int(run.data.params["data.embedded.train"])
+    assert train_images < 384 * 20, "the embedded set is small enough to need a smaller batch"
+    assert int(run.data.params["trainer.batch_size"]) == train_images // 20  # trainer.min_steps_per_epoch: 20
+    assert "Training with batch size" in result.stdout + result.stderr
     history = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db").get_metric_history(run.info.run_id, "val_loss")
     values = [m.value for m in sorted(history, key=lambda m: m.step)]
     best = int(run.data.metrics["best_epoch"]) - 1

@@ -66,25 +66,16 @@ def run(
 
     splits = load_dataset(data_dir=resolve(config["paths"]["data_dir"]), seed=config["seed"], **config["dataset"])
     log.info("Data: %s", splits.summary())
-    batch_size = trainer.training_batch_size(config["batch_size"], len(splits.train_labels), runtime["min_steps_per_epoch"])
-    if batch_size != config["batch_size"]:
-        log.warning(
-            "Training with batch size %d instead of %d, so that an epoch of %d images has at least %d steps "
-            "(trainer.min_steps_per_epoch=null keeps %d).", batch_size, config["batch_size"], len(splits.train_labels),
-            runtime["min_steps_per_epoch"], config["batch_size"],
-        )
-    batch_size = global_batch_size(batch_size, strategy.num_replicas_in_sync)
+    batch_size = _batch_size(config, len(splits.train_labels), strategy.num_replicas_in_sync)
     if not resumed:
         set_aside_previous_outputs(output_dir)
     augmented = _static_augmentation(splits.train_images, splits.train_labels, config["augment"], config["seed"])
 
-    tags = {**tracking.git_tags(), **tracking.data_tags(splits.checksums, splits.notes)}
+    tags = _run_tags(config, splits, output_dir, {
+        "trainer.precision_used": precision, "trainer.precision_reason": precision_reason,
+        "trainer.strategy_used": strategy_description,
+    })
     trial = config.get("optuna")
-    if trial:
-        tags.update({"trial.number": str(trial.get("trial_number", "")), "trial.study": trial["study_name"]})
-    tags[tracking.OUTPUT_DIR_TAG] = str(output_dir)
-    tags.update({"trainer.precision_used": precision, "trainer.precision_reason": precision_reason,
-                 "trainer.strategy_used": strategy_description})
     if resumed:
         tracking.check_resume_config(resumed, config)
     run_id = resumed.info.run_id if resumed else None
@@ -115,6 +106,36 @@ def run(
     if recorder.pending:
         raise tracking.TrackingDeferred(recorder, metric)
     return metric
+
+
+def _batch_size(config: Mapping[str, Any], train_count: int, replicas: int) -> int:
+    """The global batch size: the configured one, made smaller where a small dataset needs more steps per epoch.
+
+    Args:
+        config: The validated run config.
+        train_count: Training images.
+        replicas: Replicas of the distribution strategy, each given a batch of this size.
+    """
+    wanted, min_steps = config["batch_size"], config["trainer"]["min_steps_per_epoch"]
+    batch_size = trainer.training_batch_size(wanted, train_count, min_steps)
+    if batch_size != wanted:
+        log.warning(
+            "Training with batch size %d instead of %d, so that an epoch of %d images has at least %d steps "
+            "(trainer.min_steps_per_epoch=null keeps %d).", batch_size, wanted, train_count, min_steps, wanted,
+        )
+    return global_batch_size(batch_size, replicas)
+
+
+def _run_tags(
+    config: Mapping[str, Any], splits: DatasetSplits, output_dir: Path, runtime_tags: Mapping[str, str]
+) -> dict[str, str]:
+    """The tags a run starts with: code version, data checksums, Optuna trial, output directory and runtime choices."""
+    tags = {**tracking.git_tags(), **tracking.data_tags(splits.checksums, splits.notes)}
+    trial = config.get("optuna")
+    if trial:
+        tags.update({"trial.number": str(trial.get("trial_number", "")), "trial.study": trial["study_name"]})
+    tags[tracking.OUTPUT_DIR_TAG] = str(output_dir)
+    return {**tags, **runtime_tags}
 
 
 def _log_selected_epoch(config: Mapping[str, Any], history: Mapping[str, list[float]], recorder: tracking.RunJournal) -> float:
