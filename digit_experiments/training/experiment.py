@@ -71,11 +71,11 @@ def run(
         set_aside_previous_outputs(output_dir)
     augmented = _static_augmentation(splits.train_images, splits.train_labels, config["augment"], config["seed"])
 
-    tags = _run_tags(config, splits, output_dir, {
+    trial = config.get("optuna")
+    tags = _run_tags(trial, splits, output_dir, {
         "trainer.precision_used": precision, "trainer.precision_reason": precision_reason,
         "trainer.strategy_used": strategy_description,
     })
-    trial = config.get("optuna")
     if resumed:
         tracking.check_resume_config(resumed, config)
     run_id = resumed.info.run_id if resumed else None
@@ -127,15 +127,22 @@ def _batch_size(config: Mapping[str, Any], train_count: int, replicas: int) -> i
 
 
 def _run_tags(
-    config: Mapping[str, Any], splits: DatasetSplits, output_dir: Path, runtime_tags: Mapping[str, str]
+    trial: Mapping[str, Any] | None, splits: DatasetSplits, output_dir: Path, runtime_tags: Mapping[str, str]
 ) -> dict[str, str]:
-    """The tags a run starts with: code version, data checksums, Optuna trial, output directory and runtime choices."""
+    """The tags a run starts with: code version, data checksums, Optuna trial, output directory and runtime choices.
+
+    Args:
+        trial: The ``optuna`` config of a run the Optuna sweeper launched, else None.
+        splits: The loaded data, whose checksums and notes are tagged.
+        output_dir: The run's output directory (``resume`` finds it by this tag).
+        runtime_tags: The precision and strategy the run chose.
+    """
     tags = {**tracking.git_tags(), **tracking.data_tags(splits.checksums, splits.notes)}
-    trial = config.get("optuna")
     if trial:
         tags.update({"trial.number": str(trial.get("trial_number", "")), "trial.study": trial["study_name"]})
     tags[tracking.OUTPUT_DIR_TAG] = str(output_dir)
-    return {**tags, **runtime_tags}
+    tags.update(runtime_tags)
+    return tags
 
 
 def _log_selected_epoch(config: Mapping[str, Any], history: Mapping[str, list[float]], recorder: tracking.RunJournal) -> float:
