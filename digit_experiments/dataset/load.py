@@ -121,6 +121,39 @@ def load_dataset(
     seed = seed if split_seed is None else split_seed
     loaded, notes = _load_sources(sources, data_dir)
     rng = np.random.default_rng(seed)
+    images, labels, origin, tests, checksums = _pool_sources(loaded, max_test_images_per_source, rng)
+    pool = _subsample(labels, max_train_images, rng)
+    train, val = _split_validation(pool, labels, origin, val_fraction, seed)
+    weights = np.array([1.0 if options.get("test_only") else float(options.get("weight", 1.0)) for _, options in loaded])
+    train = _repeat(train, origin, weights, rng)
+    counts = {
+        source.name: {
+            "train": int((origin[train] == index).sum()),
+            "val": int((origin[val] == index).sum()),
+            "test": len(tests[source.name][1]),
+        }
+        for index, (source, _) in enumerate(loaded)
+    }
+    return DatasetSplits(images[train], labels[train], images[val], labels[val], tests, checksums, notes, counts)
+
+
+def _pool_sources(
+    loaded: list[tuple[SourceData, dict[str, Any]]], max_test_images_per_source: int | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]], dict[str, str]]:
+    """Pool the training images every source keeps after its cap and weight; keep each source's test set apart.
+
+    Sources are visited in config order, drawing from ``rng`` as they go, so
+    the same config and seed always give the same pool.
+
+    Args:
+        loaded: ``(source, mix options)`` pairs from :func:`_load_sources`.
+        max_test_images_per_source: Optional cap on each test set.
+        rng: The generator of every subsample.
+
+    Returns:
+        The pooled images and labels, the index in ``loaded`` each pooled image
+        came from, the per-source test sets and the checksums of every file read.
+    """
     pool_images, pool_labels, pool_origin, tests, checksums = [], [], [], {}, {}
     for index, (source, mix_options) in enumerate(loaded):
         if not mix_options.get("test_only"):
@@ -139,21 +172,8 @@ def load_dataset(
             "Every dataset source is `test_only`, so nothing is left to train on. "
             "Set `test_only: false` (or remove it) for at least one source."
         )
-    labels, origin = np.concatenate(pool_labels), np.concatenate(pool_origin)
-    pool = _subsample(labels, max_train_images, rng)
-    train, val = _split_validation(pool, labels, origin, val_fraction, seed)
-    weights = np.array([1.0 if options.get("test_only") else float(options.get("weight", 1.0)) for _, options in loaded])
-    train = _repeat(train, origin, weights, rng)
-    images = np.concatenate(pool_images)
-    counts = {
-        source.name: {
-            "train": int((origin[train] == index).sum()),
-            "val": int((origin[val] == index).sum()),
-            "test": len(tests[source.name][1]),
-        }
-        for index, (source, _) in enumerate(loaded)
-    }
-    return DatasetSplits(images[train], labels[train], images[val], labels[val], tests, checksums, notes, counts)
+    pooled = (np.concatenate(pool_images), np.concatenate(pool_labels), np.concatenate(pool_origin))
+    return *pooled, tests, checksums
 
 
 def _load_sources(
