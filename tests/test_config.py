@@ -144,6 +144,11 @@ def test_elastic_ink_adds_the_ink_transforms_to_the_elastic_set_and_no_geometry(
         ("model.bn_momentum=1.0", "model.bn_momentum"),
         ("+augment.geometric.width_stretch=-0.2", "augment.geometric.width_stretch"),
         ("tracking.register_as='has space'", "tracking.register_as"),
+        ("optimized_metric=val_acc", "optimized_metric"),  # else found missing from the history after training
+        ("model.deskew=no", "model.deskew"),  # a non-empty string would read as true
+        ("+dataset.sources.mnist.cap=abc", "dataset.sources.mnist.cap"),
+        ("optimizer.schedule={name: cosine, warmup_epochs: abc}", "optimizer.schedule.warmup_epochs"),
+        ("dataset.split_seed=abc", "dataset.split_seed"),
     ],
 )
 def test_invalid_values_name_the_key(override: str, key: str) -> None:
@@ -170,6 +175,45 @@ def test_unknown_registry_names_list_the_valid_ones(override: str, valid: str) -
 def test_unknown_option_of_a_registered_builder_is_rejected() -> None:
     with pytest.raises(ConfigError, match="does not take the option.*dropuot"):
         validate(compose_config(["+model.dropuot=0.3", "paths.output_dir=/tmp/unused"]))
+
+
+@pytest.mark.parametrize(
+    ("override", "named", "valid"),
+    [
+        ("+epoch=3", "`epoch`", "epochs"),  # what Hydra suggests for a misspelt `epoch=3`
+        ("+trainer.thread=1", "`trainer.thread`", "threads"),
+        ("+dataset.val_frac=0.2", "`dataset.val_frac`", "val_fraction"),
+        ("+tracking.experiment=x", "`tracking.experiment`", "experiment_name"),
+        ("+pipeline.prefetch_size=2", "`pipeline.prefetch_size`", "prefetch"),
+    ],
+)
+def test_an_added_key_that_nothing_reads_is_refused_with_the_real_ones(override: str, named: str, valid: str) -> None:
+    with pytest.raises(ConfigError, match="Unknown config key") as raised:
+        validate(compose_config([override, "paths.output_dir=/tmp/unused"]))
+    assert named in str(raised.value) and valid in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "misspelt"),
+    [("+optimizer.amsgrd=true", "amsgrd"), ("+callbacks.reduce_lr_on_plateau.factr=0.5", "factr")],
+)
+def test_a_misspelt_keras_option_is_refused_although_the_class_takes_kwargs(override: str, misspelt: str) -> None:
+    """Keras's optimizers and ReduceLROnPlateau take ``**kwargs``: refused mid-run, or ignored, without this check."""
+    with pytest.raises(ConfigError, match=f"does not take the option.*{misspelt}"):
+        validate(compose_config([override, "paths.output_dir=/tmp/unused"]))
+
+
+@pytest.mark.parametrize("schedule", ["one_cycle", "{warmup_fraction: 0.2}"])
+def test_a_schedule_without_a_name_is_refused_with_how_to_write_one(schedule: str) -> None:
+    overrides = [f"optimizer.schedule={schedule}", "callbacks.reduce_lr_on_plateau=null", "paths.output_dir=/tmp/unused"]
+    with pytest.raises(ConfigError, match="a mapping with a `name`.*one_cycle"):
+        validate(compose_config(overrides))
+
+
+def test_added_keys_that_are_read_still_pass() -> None:
+    overrides = ["+optimizer.amsgrad=true", "+optuna.trial_number=3", "paths.output_dir=/tmp/unused"]
+    config = validate(compose_config(overrides))
+    assert config["optimizer"]["amsgrad"] is True and config["optuna"]["trial_number"] == 3
 
 
 def test_one_metric_and_mode_drive_every_epoch_choice() -> None:

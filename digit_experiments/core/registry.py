@@ -56,17 +56,22 @@ class Registry:
         return self._builders[name]
 
     def check_arguments(self, name: str, arguments: Iterable[str]) -> None:
-        """Raise a ConfigError if ``arguments`` has a key the builder does not take."""
+        """Raise a ConfigError if ``arguments`` has a key the builder does not name.
+
+        A builder's ``**kwargs`` counts as taking nothing more: the Keras classes
+        registered here (the optimizers, ReduceLROnPlateau) hand theirs to a base
+        class that refuses them mid-run or ignores them, so a misspelt option
+        must be caught here, before any work.
+        """
         builder = self.get(name)
-        parameters = inspect.signature(builder).parameters
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-            return
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        parameters = [p.name for p in inspect.signature(builder).parameters.values() if p.kind in named]
         unknown = sorted(set(arguments) - set(parameters))
         if unknown:
             accepted = [p for p in parameters if not p.startswith("_")]
             raise ConfigError(
                 f"{self.kind} {name!r} does not take the option(s) {', '.join(unknown)} "
-                f"(config key `{self.config_key}`). It accepts: {', '.join(accepted)}. "
+                f"(picked by `{self.config_key}`). It accepts: {', '.join(accepted)}. "
                 "Fix the spelling or remove the key from your config/override."
             )
 

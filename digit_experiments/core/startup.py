@@ -71,6 +71,9 @@ def interrupt_on_sigterm() -> None:
 def run_command(work: Callable[[Mapping[str, Any]], Result], cfg: DictConfig) -> Result:
     """Run a command's work on its resolved config; a user mistake exits with status 2.
 
+    A required option left out (``???`` in its config) or a value of the wrong
+    kind (``batch_size=0``, ``tta=no``) stops the command before any work.
+
     Args:
         work: The command's body; it receives the config as a plain, resolved dict.
         cfg: The config Hydra composed for the command.
@@ -78,5 +81,10 @@ def run_command(work: Callable[[Mapping[str, Any]], Result], cfg: DictConfig) ->
     Returns:
         What ``work`` returns.
     """
+    from digit_experiments.core.validation import check_required, check_values  # it reads CONFIG_DIR from here
+
     with user_errors_exit():
-        return work(OmegaConf.to_container(cfg, resolve=True))
+        check_required(cfg)
+        config = OmegaConf.to_container(cfg, resolve=True)
+        check_values(config)
+        return work(config)

@@ -1,7 +1,9 @@
 """Check a composed run config before any work starts.
 
-Two kinds of checks, both reported as a :class:`ConfigError` naming the key:
+Three kinds of checks, all reported as a :class:`ConfigError` naming the key:
 
+* keys that no config file declares, where no registry would notice them
+  (:func:`check_known_keys`);
 * value rules (a dropout of 1.5, a negative learning rate, a batch size of 0),
   declared once in :data:`RULES` against dotted key patterns;
 * registry names and options (``model.name``, callback and augmentation
@@ -11,11 +13,14 @@ Two kinds of checks, both reported as a :class:`ConfigError` naming the key:
 from __future__ import annotations
 
 import fnmatch
+from functools import cache
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
 from digit_experiments.core.errors import ConfigError
+from digit_experiments.core.startup import CONFIG_DIR
 from digit_experiments.training.selection import apply_selection, check_refit
 
 Check = Callable[[Any], bool]
@@ -40,6 +45,9 @@ NON_NEGATIVE: Check = lambda v: _number(v) and v >= 0
 RATE: Check = lambda v: _number(v) and 0 <= v < 1
 PROBABILITY: Check = lambda v: _number(v) and 0 <= v <= 1
 FRACTION: Check = lambda v: _number(v) and 0 < v < 1
+BOOLEAN: Check = lambda v: isinstance(v, bool)
+#: What every epoch of a training logs, so what ``optimized_metric`` can select on.
+EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 def _ordered_pair(low: float, high: float) -> Check:
@@ -56,13 +64,22 @@ def _keys(check: Check, valid: str, *patterns: str) -> list[tuple[str, Check, st
 RULES: list[tuple[str, Check, str]] = [
     *_keys(POSITIVE_INT, "an integer >= 1", "batch_size", "epochs", "model.dense_units", "pipeline.parallel_calls"),
     *_keys(NON_NEGATIVE_INT, "an integer >= 0", "seed", "pipeline.prefetch", "callbacks.*.patience"),
+    *_keys(_optional(NON_NEGATIVE_INT), "null or an integer >= 0", "dataset.split_seed"),
+    # The options of evaluate, predict and demo (core.startup.run_command checks them too).
+    *_keys(POSITIVE_INT, "an integer >= 1", "top", "max_image_pixels", "dataset.sources.*.max_image_pixels"),
+    *_keys(BOOLEAN, "true or false", "tta", "log", "model.deskew", "optimizer.use_ema", "tracking.log_model",
+           "dataset.sources.*.required"),
+    ("port", lambda v: _integer(v) and 0 <= v <= 65535, "a port number from 0 to 65535 (0 picks a free one)"),
+    ("optimized_metric", lambda v: v in EPOCH_METRICS,
+     f"one of {', '.join(EPOCH_METRICS)}: what every epoch logs"),
     *_keys(_optional(POSITIVE_INT), "null or an integer >= 1",
-           "dataset.max_train_images", "dataset.max_test_images_per_source", "trainer.min_steps_per_epoch",
+           "dataset.max_train_images", "dataset.max_test_images_per_source", "dataset.sources.*.cap",
+           "trainer.min_steps_per_epoch",
            "trainer.cpu_devices"),
     *_keys(_optional(NON_NEGATIVE_INT), "null or an integer >= 0 (0 = TensorFlow's default)", "trainer.threads"),
     *_keys(POSITIVE, "a number > 0", "optimizer.learning_rate"),
     *_keys(_optional(POSITIVE), "null or a number > 0", "optimizer.clipnorm", "optimizer.clipvalue"),
-    *_keys(NON_NEGATIVE, "a number >= 0", "model.l2", "augment.geometric.*"),
+    *_keys(NON_NEGATIVE, "a number >= 0", "model.l2", "augment.geometric.*", "optimizer.schedule.warmup_epochs"),
     *_keys(_optional(NON_NEGATIVE), "null or a number >= 0", "optimizer.weight_decay"),
     *_keys(RATE, "a rate in [0, 1)",
            "model.*dropout", "*momentum", "optimizer.schedule.warmup_fraction", "trainer.label_smoothing"),
@@ -97,6 +114,59 @@ def flatten(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield from flatten(value, f"{prefix}{key}.")
     else:
         yield prefix[:-1], node
+
+
+#: Config groups read key by key, with no registry to check their options: each key must be
+#: declared by one of the group's files in conf/.
+PLAIN_GROUPS = ("dataset", "trainer", "pipeline", "tracking", "paths")
+#: Top-level keys that no file in conf/ declares: the Optuna sweeper adds its trial as ``+optuna.*``.
+SWEEPER_KEYS = frozenset({"optuna"})
+
+
+@cache
+def declared_keys(group: str | None) -> frozenset[str]:
+    """The keys the files of a config group declare; for None, the root config's keys and groups."""
+    root = Path(CONFIG_DIR)
+    if group is None:
+        train = OmegaConf.to_container(OmegaConf.load(root / "train.yaml"))
+        groups = {key for entry in train["defaults"] if isinstance(entry, dict) for key, choice in entry.items() if choice}
+        return frozenset((set(train) | groups | SWEEPER_KEYS) - {"defaults", "hydra"})
+    files = sorted((root / group).rglob("*.yaml"))
+    return frozenset(set().union(*(OmegaConf.load(file).keys() for file in files)) - {"defaults"})
+
+
+def check_known_keys(config: Mapping[str, Any]) -> None:
+    """Refuse a top-level or plain-group key that no file in conf/ declares, since nothing would read it.
+
+    Hydra refuses a misspelt override (``epoch=3``) but suggests adding it
+    (``+epoch=3``), which it then accepts: the run would ignore the key and
+    train with the real one's value. Models, optimizers, callbacks,
+    augmentations and dataset sources are checked by their registries; this
+    checks the rest.
+    """
+    for group in (None, *PLAIN_GROUPS):
+        keys = config if group is None else config.get(group) or {}
+        unknown = sorted(set(keys) - declared_keys(group))
+        if unknown:
+            where = "top-level" if group is None else f"`{group}`"
+            names = ", ".join(f"`{key if group is None else f'{group}.{key}'}`" for key in unknown)
+            raise ConfigError(
+                f"Unknown config key {names}: no file in conf/ declares it, so the run would ignore it. "
+                f"The {where} keys are: {', '.join(sorted(declared_keys(group) - SWEEPER_KEYS))}. "
+                "Fix the spelling and set it without `+` (Hydra's `+key=value` adds a key nothing reads), "
+                "or remove it."
+            )
+
+
+def check_required(config: DictConfig) -> None:
+    """Refuse a command whose required options (``???`` in its config, e.g. ``model_uri``) were left out."""
+    missing = sorted(OmegaConf.missing_keys(config))
+    if missing:
+        raise ConfigError(
+            f"The command needs {', '.join(f'`{key}`' for key in missing)}, which {'was' if len(missing) == 1 else 'were'} "
+            f"not given. Add {' '.join(f'`{key}=...`' for key in missing)} to the command line "
+            "(README gives an example of each command)."
+        )
 
 
 def check_values(config: Mapping[str, Any]) -> None:
@@ -161,6 +231,7 @@ def validate(config: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
     """
     if isinstance(config, DictConfig):
         config = OmegaConf.to_container(config, resolve=True)
+    check_known_keys(config)
     check_values(config)
     check_names(config)
     apply_selection(config)

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 import keras
 
+from digit_experiments.core.errors import ConfigError
 from digit_experiments.core.registry import Registry, plain
 from digit_experiments.training.schedules import SCHEDULES
 
@@ -28,6 +29,12 @@ def check_optimizer(config: Mapping[str, Any]) -> None:
     schedule = options.pop("schedule", None)
     OPTIMIZERS.check_arguments(options.pop("name"), options)
     if schedule:
+        if not isinstance(schedule, Mapping) or "name" not in schedule:
+            raise ConfigError(
+                f"`optimizer.schedule` must be null or a mapping with a `name`, got {schedule!r}. Write it as "
+                "'optimizer.schedule={name: one_cycle, warmup_fraction: 0.25}' (quoted), with one of: "
+                f"{', '.join(SCHEDULES.names())}."
+            )
         schedule = dict(schedule)
         SCHEDULES.check_arguments(schedule.pop("name"), [*schedule, "learning_rate", "steps_per_epoch", "epochs"])
 
