@@ -52,9 +52,9 @@ def demo(config: Mapping[str, Any]) -> int:
     try:
         # Imported once the port is ours: MLflow and TensorFlow take seconds to load.
         from digit_experiments import tracking
-        from digit_experiments.inference.loading import load_ensemble
+        from digit_experiments.inference.loading import load_ensemble, reads_tracking_store
 
-        tracking.connect(config["tracking"])
+        tracking.connect(config["tracking"], used=reads_tracking_store(config["model_uri"]))
         scorer = DemoScorer(load_ensemble(config["model_uri"], config["top"]), config["polarity"],
                             int(config["max_image_pixels"]))
         scorer.warm_up()

@@ -45,11 +45,13 @@ def evaluate(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     from digit_experiments.core.paths import resolve
     from digit_experiments.dataset import load_dataset
     from digit_experiments.inference.evaluation import format_table, log_evaluation, score_rows
-    from digit_experiments.inference.suites import run_suite
-    from digit_experiments.inference.loading import load_ensemble
+    from digit_experiments.inference.suites import check_suite, run_suite
+    from digit_experiments.inference.loading import as_references, load_ensemble, reads_tracking_store
     from digit_experiments.inference.scoring import score_sets
 
-    tracking.connect(config["tracking"])
+    check_suite(config["suite"])
+    models = as_references(config["model_uri"]) + as_references(config["baseline"])
+    tracking.connect(config["tracking"], used=config["log"] or reads_tracking_store(models))
     ensemble = load_ensemble(config["model_uri"], config["top"])
     baseline = None if config["baseline"] is None else load_ensemble(config["baseline"], config["top"])
     splits = load_dataset(data_dir=resolve(config["paths"]["data_dir"]), seed=config["seed"], **config["dataset"])

@@ -35,11 +35,11 @@ def export(config: Mapping[str, Any]) -> tuple[Path, Path]:
     from digit_experiments import tracking
     from digit_experiments.core.paths import resolve
     from digit_experiments.inference.export import export_model
-    from digit_experiments.inference.loading import load_member
+    from digit_experiments.inference.loading import load_member, reads_tracking_store
 
     if not isinstance(config["model_uri"], str):
         raise UserError("Export takes one model: pass a single `model_uri=...`, not a list.")
-    tracking.connect(config["tracking"])
+    tracking.connect(config["tracking"], used=reads_tracking_store(config["model_uri"]))
     member = load_member(config["model_uri"])
     written = export_model(member.model, resolve(config["output"]))
     for path in written:

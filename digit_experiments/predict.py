@@ -21,6 +21,7 @@ import hydra
 from omegaconf import DictConfig
 
 from digit_experiments.core import startup
+from digit_experiments.core.errors import ConfigError
 
 log = logging.getLogger("digit_experiments")
 startup.quiet_libraries()
@@ -37,11 +38,16 @@ def predict(config: Mapping[str, Any]) -> int:
     """
     from digit_experiments import tracking
     from digit_experiments.inference.formats import check_format, render
-    from digit_experiments.inference.loading import load_ensemble
+    from digit_experiments.inference.loading import load_ensemble, reads_tracking_store
     from digit_experiments.inference.prediction import predict_files
 
     check_format(config["format"])
-    tracking.connect(config["tracking"])
+    if not config["inputs"]:
+        raise ConfigError(
+            "`inputs` is empty, so there is nothing to predict. Name image files, glob patterns or folders, "
+            "e.g. `inputs=photos/` or `inputs=[a.png,b.png]`."
+        )
+    tracking.connect(config["tracking"], used=reads_tracking_store(config["model_uri"]))
     ensemble = load_ensemble(config["model_uri"], config["top"])
     predictions = predict_files(
         ensemble, config["inputs"], config["polarity"], config["batch_size"], config["tta"], config["max_image_pixels"]

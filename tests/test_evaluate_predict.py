@@ -140,6 +140,42 @@ def test_bad_model_uri_is_a_clear_error(trained, uri: str, message: str) -> None
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("module, arguments, message", [
+    ("digit_experiments.evaluate", [], "The command needs `model_uri`"),
+    ("digit_experiments.export", ["model_uri=model.keras"], "The command needs `output`"),  # not a folder named ???
+    ("digit_experiments.predict", ["model_uri=model.keras", "inputs=a.png", "tta=no"], "`tta`: 'no'. It must be true or false"),
+    ("digit_experiments.evaluate", ["model_uri=model.keras", "batch_size=0"], "`batch_size`: 0"),
+    ("digit_experiments.predict", ["model_uri=model.keras", "inputs=a.png", "top=0"], "`top`: 0"),
+    ("digit_experiments.demo", ["model_uri=model.keras", "port=70000"], "`port`: 70000"),
+    ("digit_experiments.predict", ["model_uri=model.keras", "inputs=[]"], "`inputs` is empty"),
+])
+def test_a_missing_or_mistyped_option_stops_a_command_before_any_work(
+    module: str, arguments: list[str], message: str, tmp_path: Path
+) -> None:
+    result = run_cli(module, arguments, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert not (tmp_path / "???").exists()
+
+
+def test_a_file_that_is_not_a_keras_archive_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "model.keras").write_text("not a zip")
+    result = run_cli("digit_experiments.evaluate", ["model_uri=model.keras", "suite=robustness"], cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "is a zip archive, and this file is not" in result.stderr, result.stderr[-2000:]
+
+
+def test_an_unknown_suite_is_refused_before_the_model_is_loaded(tmp_path: Path) -> None:
+    result = run_cli("digit_experiments.evaluate", ["model_uri=no/such.keras", "suite=bogus"], cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "Unknown evaluation suite 'bogus'" in result.stderr, result.stderr[-2000:]
+
+
+def test_predict_names_an_empty_folder_as_a_failed_input(trained, tmp_path: Path) -> None:
+    workdir, run_id = trained
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    result = run_cli("digit_experiments.predict", [f"model_uri=runs:/{run_id}/model", f"inputs={tmp_path / 'empty'}"], cwd=workdir)
+    assert result.returncode == 1 and "a folder with no image files in it" in result.stdout, result.stdout + result.stderr[-2000:]
+
+
 def test_predict_reports_each_file_and_fails_only_the_broken_one(trained, image_folder: Path, data_dir: Path) -> None:
     workdir, run_id = trained
     result = run_cli("digit_experiments.predict", [f"model_uri=runs:/{run_id}/model", f"inputs={image_folder}", "format=json"], cwd=workdir)

@@ -40,7 +40,10 @@ def expand_inputs(inputs: str | Sequence[str]) -> tuple[list[Path], list[Unmatch
         item = str(item)
         path = Path(item).expanduser()
         if path.is_dir():
-            files.extend(list_images(path))
+            images = list_images(path)
+            files.extend(images)
+            if not images:
+                unmatched.append((item, "a folder with no image files in it (its subfolders were searched too)"))
         elif path.exists():
             files.append(path)
         elif glob.has_magic(item):

@@ -18,6 +18,7 @@ that cannot be read is a :class:`UserError`.
 from __future__ import annotations
 
 import logging
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -117,6 +118,16 @@ def as_references(uris: str | Sequence[str] | None) -> list[str]:
     return [str(uri) for uri in uris or []]
 
 
+def reads_tracking_store(uris: str | Sequence[str] | None) -> bool:
+    """Whether loading ``uris`` reads the tracking store: a ``sweep:`` reference, or an MLflow URI."""
+    return any(sweep_parent_id(uri) is not None or _is_mlflow_uri(uri) for uri in as_references(uris))
+
+
+def _is_mlflow_uri(uri: str) -> bool:
+    """``runs:/...``, ``models:/...`` and the like, as opposed to a local file or folder."""
+    return ":/" in uri and not Path(uri).expanduser().exists()
+
+
 def _expand(reference: str, top: int) -> list[str]:
     """A ``sweep:`` reference as the model URIs of its best jobs; anything else as itself."""
     parent_id = sweep_parent_id(reference)
@@ -138,9 +149,9 @@ def load_member(uri: str) -> Member:
     Raises:
         UserError: naming the reference and what went wrong.
     """
-    path = Path(uri).expanduser()
-    if ":/" in uri and not path.exists():
+    if _is_mlflow_uri(uri):
         return _load_mlflow(uri)
+    path = Path(uri).expanduser()
     if not path.exists():
         raise UserError(
             f"Model {uri!r} not found: it is neither an existing file or folder nor an MLflow URI "
@@ -183,10 +194,13 @@ def _training_run_id(uri: str) -> str | None:
 
 def _load_keras_file(path: Path) -> keras.Model:
     """A model saved with ``model.save(...)`` (``.keras``)."""
+    fix = "Pass a .keras file written by `model.save(...)` or `digit_experiments.export`, or a run's `runs:/<run id>/model`."
+    if not zipfile.is_zipfile(path):  # Keras would report it as "File not found"
+        raise UserError(f"Cannot read {path} as a Keras model: a .keras file is a zip archive, and this file is not. {fix}")
     try:
         return keras.models.load_model(path)
     except Exception as error:  # noqa: BLE001  (Keras raises many types for a bad file)
-        raise UserError(f"Cannot read {path} as a Keras model (.keras file): {type(error).__name__}: {error}") from error
+        raise UserError(f"Cannot read {path} as a Keras model (.keras file): {type(error).__name__}: {error}. {fix}") from error
 
 
 def _load_saved_model(path: Path) -> keras.Model:

@@ -14,6 +14,12 @@ from digit_experiments.inference.robustness import COLUMNS, MEAN, examples_figur
 SUITES = ("robustness",)
 
 
+def check_suite(name: str | None) -> None:
+    """Refuse an unknown suite before any work (None, no suite, is fine)."""
+    if name is not None and name not in SUITES:
+        raise ConfigError(f"Unknown evaluation suite {name!r}. Use suite=robustness, or suite=null for the clean test sets.")
+
+
 def run_suite(
     name: str, model: Any, tests: Mapping[str, tuple[np.ndarray, np.ndarray]], batch_size: int, seed: int, tta: bool = False
 ) -> Extras:
@@ -23,8 +29,7 @@ def run_suite(
     Raises:
         ConfigError: for a suite that does not exist.
     """
-    if name not in SUITES:
-        raise ConfigError(f"Unknown evaluation suite {name!r}. Use suite=robustness, or suite=null for the clean test sets.")
+    check_suite(name)
     rows = robustness_rows(model, tests, batch_size, seed, tta)
     metrics = {f"robustness_{r['corruption']}_{r['source']}_accuracy": r["accuracy"] for r in rows if r["corruption"] != MEAN}
     metrics.update({f"robustness_{source}_mce": error for source, error in mean_corruption_errors(rows).items()})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -45,8 +46,17 @@ def use_experiment(tracking: Mapping[str, Any]) -> str:
     uri = tracking_uri(tracking["uri"])
     _set_tracking_uri_keeping_environment(uri)
     name = tracking["experiment_name"]
-    with _first_connection_lock(uri):
-        experiment = mlflow.get_experiment_by_name(name)
+    try:
+        with _first_connection_lock(uri):
+            experiment = mlflow.get_experiment_by_name(name)
+    except Exception as error:  # MLflow, SQLAlchemy and the OS each raise their own kind
+        source = "$MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "tracking.uri"
+        first_line = str(error).strip().splitlines()[0][:500] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"The MLflow tracking store {uri} (from {source}) could not be opened: {first_line}. Nothing was "
+            "trained or logged. Point it at a store this machine can write (a sqlite:/// file in a writable "
+            "folder, a running `mlflow server` or a database), or unset MLFLOW_TRACKING_URI to use ./mlruns."
+        ) from None
     if experiment is not None:
         if any(experiment.tags.get(key) != value for key, value in EXPERIMENT_KIND.items()):
             mlflow.MlflowClient(uri).set_experiment_tag(experiment.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
@@ -86,8 +96,17 @@ def _first_connection_lock(uri: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def connect(tracking: Mapping[str, Any]) -> str:
-    """Point MLflow at the configured store without creating anything in it; return its URI."""
+def connect(tracking: Mapping[str, Any], used: bool = True) -> str:
+    """Point MLflow at the configured store without creating anything in it; return its URI.
+
+    Args:
+        tracking: The ``tracking`` config.
+        used: Whether the command will read or write the store. A server that
+            will be used is probed first (:func:`check_reachable`), so one that
+            is down costs seconds and one paragraph, not minutes of retries.
+    """
+    if used:
+        check_reachable(tracking)
     uri = tracking_uri(tracking["uri"])
     _set_tracking_uri_keeping_environment(uri)
     return uri
@@ -128,8 +147,12 @@ def check_reachable(tracking: Mapping[str, Any]) -> None:
             response.read(64)
     except (OSError, ValueError) as error:
         source = "$MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "tracking.uri"
+        if isinstance(error, urllib.error.HTTPError):
+            problem = f"answered its /health check with HTTP {error.code}, so it is not a working MLflow server"
+        else:
+            problem = f"did not answer within {timeout:g} s ({error})"
         raise UserError(
-            f"The MLflow tracking server {uri} (from {source}) did not answer within {timeout:g} s ({error}). "
-            "Nothing was trained. Check that the server is running and reachable from this machine, fix the URI, "
+            f"The MLflow tracking server {uri} (from {source}) {problem}. The command stopped before doing "
+            "anything. Check that the server is running and reachable from this machine, fix the URI, "
             "or unset MLFLOW_TRACKING_URI to use the local store ./mlruns; tracking.connect_timeout sets the wait."
         ) from None
