@@ -19,13 +19,15 @@ import sys
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from digit_experiments.core import startup
-from digit_experiments.core.errors import UserError, exit_for_user_error
+from digit_experiments.core.errors import ConfigError, UserError, exit_for_user_error
 from digit_experiments.tracking.journal import TrackingDeferred
 
 log = logging.getLogger("digit_experiments")
+#: The project's Optuna sweeper, as named in ``hydra.sweeper._target_``.
+OPTUNA_SWEEPER = "digit_experiments_optuna"
 #: Exit status of a run that trained but left tracking records to send with ``digit_experiments.sync``.
 TRACKING_DEFERRED_EXIT = 3
 startup.quiet_libraries()
@@ -55,16 +57,23 @@ def _share_the_machine_between_parallel_jobs(cfg: DictConfig) -> None:
 def main(cfg: DictConfig) -> float:
     """Run one training job; return the optimised metric (for Hydra sweepers).
 
-    In a multirun, a failed job is logged (its MLflow run is marked FAILED)
-    and returns NaN, so the remaining jobs still run and the sweep report
-    still appears; a pruned Optuna trial is passed on to the sweeper.
+    In a multirun, a failed job is logged (its MLflow run is marked FAILED,
+    or made FAILED if the job stopped before starting one) and returns NaN, so
+    the remaining jobs still run and the sweep report has a row for each; a
+    pruned Optuna trial is passed on to the sweeper.
     """
     startup.interrupt_on_sigterm()
-    from digit_experiments.training import experiment
-
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     if multirun:
         _share_the_machine_between_parallel_jobs(cfg)
+    elif OPTUNA_SWEEPER in str(HydraConfig.get().sweeper.get("_target_", "")):
+        exit_for_user_error(ConfigError(
+            "An Optuna search (`hparams_search=<name>`) runs only as a multirun, and this command has no `-m`: "
+            "it would train once with the defaults and search nothing. Add `-m`, e.g. "
+            "`python -m digit_experiments.train -m hparams_search=dropout_l2`."
+        ))
+    from digit_experiments.training import experiment
+
     try:
         return experiment.run(cfg, list(HydraConfig.get().overrides.task))
     except TrackingDeferred as deferred:
@@ -74,14 +83,28 @@ def main(cfg: DictConfig) -> float:
         sys.exit(TRACKING_DEFERRED_EXIT)
     except UserError as error:
         log.error("%s", error)
-        if multirun:
-            return float("nan")
-        exit_for_user_error(error)
+        if not multirun:
+            exit_for_user_error(error)
+        return _failed_job(cfg, error)
     except Exception as error:
         if not multirun or type(error).__name__ == "TrialPruned":
             raise
         log.exception("Job failed; the sweep goes on.")
-        return float("nan")
+        return _failed_job(cfg, error)
+
+
+def _failed_job(cfg: DictConfig, error: Exception) -> float:
+    """A failed sweep job's result, NaN, once its failure is on record as a FAILED run under the sweep."""
+    from digit_experiments import tracking
+    from digit_experiments.core.paths import resolve
+
+    try:
+        config = OmegaConf.to_container(cfg, resolve=True)
+        output_dir = resolve(config["paths"]["output_dir"])
+        tracking.record_job_that_never_started(config, output_dir, list(HydraConfig.get().overrides.task), error)
+    except Exception as record_error:  # the store may be what failed the job
+        log.warning("The failed job could not be recorded in MLflow either: %s", record_error)
+    return float("nan")
 
 
 if __name__ == "__main__":

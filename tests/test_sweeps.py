@@ -39,21 +39,27 @@ def report(store: str, parent_id: str) -> str:
 
 
 def test_grid_sweep_nests_jobs_and_reports_failures(data_dir: Path, tmp_path: Path) -> None:
-    args = ["-m", *SMALL, "optimizer.clipnorm=null", "model.dense_dropout=0.3,0.5", "optimizer.learning_rate=1e-3,1e30"]
+    """A job that diverges, and two that a config mistake stops before training, are FAILED rows like any other."""
+    args = ["-m", *SMALL, "optimizer.clipnorm=null", "model.dense_dropout=0.3,1.5", "optimizer.learning_rate=1e-3,1e30"]
     result = run_cli("digit_experiments.train", args, cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Sweep finished: 4 jobs, 3 failed" in result.stdout + result.stderr
     store = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
     (parent,), children = runs_by_role(store)
     assert len(children) == 4
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
-    failed = [c for c in children if c.info.status == "FAILED"]
-    assert len(failed) == 2 and all(c.data.params["optimizer.learning_rate"] == "1e+30" for c in failed)
+    failed = {c.data.params["model.dense_dropout"] + "," + c.data.params["optimizer.learning_rate"]: c
+              for c in children if c.info.status == "FAILED"}
+    assert sorted(failed) == ["0.3,1e+30", "1.5,0.001", "1.5,1e+30"]
+    assert failed["0.3,1e+30"].data.tags["failure_reason"].startswith("TrainingDiverged")
+    assert "Invalid value for `model.dense_dropout`" in failed["1.5,0.001"].data.tags["failure_reason"]
     assert parent.info.status == "FINISHED"
     csv_lines = report(store, parent.info.run_id).strip().splitlines()
     header = csv_lines[0].split(",")
-    assert "model.dense_dropout" in header and "optimizer.learning_rate" in header and "best_val_loss" in header
+    assert header[2:4] == ["model.dense_dropout", "optimizer.learning_rate"], "only the swept keys, not what training adds"
+    assert "best_val_loss" in header
     assert len(csv_lines) == 1 + 4
-    assert sum(",FAILED," in line for line in csv_lines) == 2
+    assert sum(",FAILED," in line for line in csv_lines) == 3
     best = parent.data.tags["best_run_id"]
     assert best in csv_lines[1], "the report is sorted best first"
     artifacts = {f.path for f in mlflow.MlflowClient(store).list_artifacts(parent.info.run_id, "report")}
@@ -66,8 +72,20 @@ def test_sweep_stops_when_its_parent_run_cannot_be_opened(tmp_path: Path, monkey
     unreachable = f"http://127.0.0.1:{closed_port()}"
     result = run_cli("digit_experiments.train", ["-m", *SMALL, f"tracking.uri={unreachable}", "model.dense_dropout=0.3,0.5"], cwd=tmp_path)
     assert result.returncode != 0
-    assert f"could not open its MLflow parent run in {unreachable}" in result.stderr
+    assert "could not open its MLflow parent run" in result.stderr and f"tracking store ({unreachable}" in result.stderr
     assert "Launching 2 jobs" not in result.stdout + result.stderr, "no job may start without its parent run"
+
+
+def test_a_sweep_that_dies_after_opening_its_parent_run_ends_it_failed(tmp_path: Path) -> None:
+    """Hydra calls no callback when a sweeper or launcher raises; the parent run must not stay RUNNING."""
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    args = ["-m", *SMALL, "hparams_search=dropout_l2", f"hydra.sweeper.storage={storage}", "hydra.sweeper.pruner.name=bogus"]
+    result = run_cli("digit_experiments.train", args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Unknown pruner 'bogus'" in result.stderr and "Traceback" not in result.stderr, result.stderr[-3000:]
+    (parent,), children = runs_by_role(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    assert parent.info.status == "FAILED" and not children
+    assert "stopped before its end" in parent.data.tags["failure_reason"]
 
 
 def optuna_args(storage: str, n_trials: int, extra: list[str] | None = None) -> list[str]:

@@ -92,3 +92,11 @@ def test_a_journal_line_cut_short_by_a_kill_is_dropped_and_recording_goes_on(tmp
 def test_sync_of_a_folder_without_a_journal_names_the_problem(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="holds no tracking journal"):
         deliver_pending(tmp_path)
+
+
+@pytest.mark.parametrize("header", ["{not json", '{"run_id": "abc"}'])
+def test_sync_of_a_damaged_run_header_names_the_file(header: str, tmp_path: Path) -> None:
+    (tmp_path / "tracking").mkdir()
+    (tmp_path / "tracking" / "run.json").write_text(header)
+    with pytest.raises(UserError, match="run.json is damaged .*journal.jsonl"):
+        deliver_pending(tmp_path)

@@ -127,6 +127,41 @@ def test_an_unreachable_tracking_server_stops_the_run_fast_before_the_data(tmp_p
     assert "Data:" not in result.stdout + result.stderr, "stopped before loading any data"
 
 
+@pytest.mark.parametrize("command", [
+    ["digit_experiments.predict", "model_uri=runs:/0123/model", "inputs=a.png"],
+    ["digit_experiments.evaluate", "model_uri=sweep:0123"],
+    ["digit_experiments.promote", "run=0123", "name=digits"],
+])
+def test_other_commands_that_need_the_server_stop_fast_too(command: list[str], tmp_path: Path) -> None:
+    """Without the probe, MLflow's client retried the dead server for minutes, then raised a traceback."""
+    env = command_environment(MLFLOW_TRACKING_URI=f"http://127.0.0.1:{closed_port()}")
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", *command, "tracking.connect_timeout=5"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2 and "did not answer" in result.stderr, result.stderr[-2000:]
+    assert time.monotonic() - started < 60 and "Traceback" not in result.stderr
+
+
+def test_an_optuna_search_without_multirun_is_refused_before_training(tmp_path: Path) -> None:
+    result = run_cli("digit_experiments.train", ["hparams_search=dropout_l2", "debug=smoke"], cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "runs only as a multirun" in result.stderr, result.stderr[-2000:]
+    assert not (tmp_path / "mlruns").exists(), "nothing trained or logged"
+
+
+def test_a_tracking_store_that_cannot_be_opened_is_one_paragraph(tmp_path: Path) -> None:
+    (tmp_path / "a_file").write_text("not a folder")
+    env = command_environment(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/a_file/mlflow.db")
+    result = subprocess.run(
+        [sys.executable, "-m", "digit_experiments.train", "debug=smoke", "model=tiny", "epochs=1"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "could not be opened" in result.stderr and "a_file/mlflow.db" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_two_runs_started_together_on_the_default_store_both_finish(data_dir: Path, tmp_path: Path) -> None:
     """A new ./mlruns/mlflow.db and two runs in the same second: both FINISHED, every epoch logged, own folders."""
     args = ["debug=smoke", "model=tiny", "augment=none", "epochs=3", "dataset.max_train_images=300", "trainer.verbose=0"]

@@ -100,9 +100,14 @@ def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int) -> l
 
 
 def swept_keys(runs: Sequence[Run]) -> list[str]:
-    """The params whose values differ between jobs: the swept values, sorted."""
+    """The params whose values differ between the jobs that logged them: the swept values, sorted.
+
+    A job that stopped before training logged its config but not what
+    training adds (``model.parameters``, ``data.<source>.*``); those do not
+    count as swept.
+    """
     keys = set().union(*(run.data.params for run in runs)) - NOT_SWEPT
-    return sorted(k for k in keys if len({run.data.params.get(k) for run in runs}) > 1)
+    return sorted(k for k in keys if len({run.data.params[k] for run in runs if k in run.data.params}) > 1)
 
 
 def report_rows(runs: Sequence[Run], metric: str, mode: str = "auto") -> tuple[list[str], list[dict[str, Any]]]:

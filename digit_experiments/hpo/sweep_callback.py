@@ -8,11 +8,14 @@ TensorFlow. It only wires Hydra's events to :mod:`.parent_run` and :mod:`.report
   ``$DIGITS_PARENT_RUN_ID``; every job's run then carries MLflow's
   ``mlflow.parentRunId`` tag, so the UI nests the jobs under it;
 * ``on_job_end`` rebuilds the report after every job;
-* ``on_multirun_end`` rebuilds it a last time and ends the parent run.
+* ``on_multirun_end`` rebuilds it a last time and ends the parent run;
+  a sweep that dies before (a launcher or sweeper error) has its parent run
+  ended FAILED when the process exits, instead of RUNNING for good.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from typing import Any
@@ -40,12 +43,17 @@ class MlflowSweepCallback(Callback):
             self.parent_id = open_parent_run(config)
         except Exception as error:
             uri = tracking.tracking_uri(config.tracking.uri)
+            study_storage = config.hydra.sweeper.get("storage")
+            stores = f"the tracking store ({uri}: tracking.uri or $MLFLOW_TRACKING_URI)"
+            if study_storage:
+                stores += f" and the Optuna study storage ({study_storage}: hydra.sweeper.storage)"
             raise SystemExit(
-                f"\nError: the sweep could not open its MLflow parent run in {uri} "
-                f"({type(error).__name__}: {str(error)[:500]}). No job was started. Check that the "
-                "tracking store is reachable (tracking.uri or $MLFLOW_TRACKING_URI) and run the sweep again."
+                f"\nError: the sweep could not open its MLflow parent run "
+                f"({type(error).__name__}: {str(error)[:500]}). No job was started. Check that {stores} "
+                "can be reached and written, then run the sweep again."
             ) from error
         os.environ[tracking.PARENT_RUN_ENV] = self.parent_id
+        atexit.register(self._fail_if_unfinished, config)
         log.info("Sweep parent run %s", self.parent_id)
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
@@ -60,11 +68,24 @@ class MlflowSweepCallback(Callback):
         if self.parent_id is None:
             return
         client, _ = tracking_client(config)
-        rows = write_report(client, self.parent_id, config.optimized_metric, config.optimized_mode)
+        parent_id = self.parent_id
+        rows = write_report(client, parent_id, config.optimized_metric, config.optimized_mode)
         failed = failed_jobs(rows)
-        close_parent_run(client, self.parent_id, failed=bool(rows) and failed == len(rows))
+        close_parent_run(client, parent_id, failed=bool(rows) and failed == len(rows))
+        self.parent_id = None
         os.environ.pop(tracking.PARENT_RUN_ENV, None)
-        report = client.get_run(self.parent_id).info.artifact_uri
+        report = client.get_run(parent_id).info.artifact_uri
         log.info("Sweep finished: %d jobs, %d failed. Report: %s/%s", len(rows), failed, report, REPORT_FOLDER)
         if failed:
             log.warning("%d of %d sweep jobs failed; see the report and the FAILED child runs.", failed, len(rows))
+
+    def _fail_if_unfinished(self, config: DictConfig) -> None:
+        """At exit, end FAILED a parent run whose sweep stopped before ``on_multirun_end`` (Hydra has no error hook)."""
+        if self.parent_id is None:
+            return
+        try:
+            client, _ = tracking_client(config)
+            client.set_tag(self.parent_id, "failure_reason", "the sweep stopped before its end; its console output says why")
+            close_parent_run(client, self.parent_id, failed=True)
+        except Exception as error:  # the store may be what stopped the sweep
+            log.warning("Could not end the sweep's parent run %s: %s", self.parent_id, error)

@@ -26,7 +26,13 @@ from digit_experiments.tracking.resume import (
     last_logged_epoch,
     logged_history,
 )
-from digit_experiments.tracking.runs import PARENT_RUN_ENV, describe_run, recorded_run, tracked_run
+from digit_experiments.tracking.runs import (
+    PARENT_RUN_ENV,
+    describe_run,
+    record_job_that_never_started,
+    recorded_run,
+    tracked_run,
+)
 from digit_experiments.tracking.store import check_reachable, connect, tracking_uri, use_experiment
 from digit_experiments.tracking.tags import PROJECT_ROOT, data_tags, git_tags, tag_key
 
@@ -34,5 +40,5 @@ __all__ = [
     "MAX_PARAM_LENGTH", "OUTPUT_DIR_TAG", "PARENT_RUN_ENV", "PROJECT_ROOT", "RESUME_MAY_CHANGE", "RunJournal",
     "TrackingDeferred", "check_reachable", "check_resume_config", "connect", "data_tags", "describe_run", "deliver_pending",
     "find_resumable_run", "git_tags", "last_logged_epoch", "log_config", "log_figure",
-    "log_keras_model", "logged_history", "pip_requirements", "recorded_run", "tag_key", "tracked_run", "tracking_uri", "use_experiment",
+    "log_keras_model", "logged_history", "pip_requirements", "record_job_that_never_started", "recorded_run", "tag_key", "tracked_run", "tracking_uri", "use_experiment",
 ]

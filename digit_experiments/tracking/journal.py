@@ -306,15 +306,22 @@ def deliver_pending(output_dir: Path, tracking_uri: str | None = None) -> tuple[
             f"{output_dir} holds no tracking journal ({header} is missing). Pass the output directory of a training "
             "run, the folder named in its final message."
         )
-    run = json.loads(header.read_text())
-    uri = tracking_uri or run["tracking_uri"]
-    journal = RunJournal(Path(output_dir), run["run_id"], uri, deliver=False)
+    try:
+        run = json.loads(header.read_text())
+        uri, run_id = tracking_uri or run["tracking_uri"], run["run_id"]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise UserError(
+            f"{header} is damaged ({_first_line(error)}), so it cannot say which run the records belong to. It is "
+            "written whole when a run starts; restore it from a backup of the folder if there is one. The records "
+            "themselves are in journal.jsonl beside it."
+        ) from None
+    journal = RunJournal(Path(output_dir), run_id, uri, deliver=False)
     client = mlflow.MlflowClient(uri)
     try:
-        client.get_run(run["run_id"])
+        client.get_run(run_id)
     except Exception as error:  # noqa: BLE001  (a missing run and an absent store raise different types)
         raise UserError(
-            f"Cannot send the records of run {run['run_id']} to {uri}: {_first_line(error)}. Check that the store is "
+            f"Cannot send the records of run {run_id} to {uri}: {_first_line(error)}. Check that the store is "
             "running and is the one the run started in (--tracking-uri chooses another)."
         ) from None
     sent = refused = 0

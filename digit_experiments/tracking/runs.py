@@ -8,16 +8,22 @@ training run never waits for, or dies with, the tracking store.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import mlflow
-from mlflow.entities import RunStatus
+from mlflow.entities import Param, RunStatus
 from mlflow.tracking.context import registry as context_registry
 
+from digit_experiments.core.errors import UserError
+from digit_experiments.core.validation import flatten
+from digit_experiments.training.selection import apply_selection
 from digit_experiments.tracking.journal import RunJournal
+from digit_experiments.tracking.params import MAX_PARAM_LENGTH
+from digit_experiments.tracking.resume import OUTPUT_DIR_TAG
 from digit_experiments.tracking.store import tracking_uri, use_experiment
 
 log = logging.getLogger(__name__)
@@ -94,6 +100,47 @@ def recorded_run(
         journal.end(RunStatus.to_string(status))
         if journal.close(float(tracking.get("flush_timeout", 60))):
             log.warning("%d tracking records of run %s are still pending in %s.", journal.pending, run_id, journal.folder)
+
+
+def record_job_that_never_started(
+    config: Mapping[str, Any], output_dir: Path, overrides: Sequence[str], error: BaseException
+) -> None:
+    """Leave a FAILED run for a sweep job that stopped before its run started.
+
+    A config or data mistake (``model.dense_dropout=1.5`` in a grid) stops a
+    job before :func:`recorded_run`; without this run the sweep's report had
+    no row for it and its summary counted it nowhere. The run nests under the
+    sweep's parent and holds what a failed job's run holds: the job's config as
+    params, its overrides and the reason. Outside a sweep, or when the job's
+    run was started after all (its ``output_dir`` tag is found), it does nothing.
+
+    Args:
+        config: The job's resolved config.
+        output_dir: The job's output folder, the tag that identifies its run.
+        overrides: The job's command-line overrides.
+        error: What stopped the job.
+    """
+    parent_id = os.environ.get(PARENT_RUN_ENV)
+    if not parent_id:
+        return
+    experiment_id = use_experiment(config["tracking"])
+    client = mlflow.MlflowClient(tracking_uri(config["tracking"]["uri"]))
+    started = f"tags.`mlflow.parentRunId` = '{parent_id}' and tags.{OUTPUT_DIR_TAG} = '{output_dir}'"
+    if client.search_runs([experiment_id], filter_string=started):
+        return
+    tags = {OUTPUT_DIR_TAG: str(output_dir), "failure_reason": _failure(error)[1]}
+    if config.get("optuna"):
+        tags["trial.state"] = "FAIL"
+    run_tags = context_registry.resolve_tags(_with_parent(tags))
+    run_id = client.create_run(experiment_id, tags=run_tags, run_name="stopped before training").info.run_id
+    config = copy.deepcopy(dict(config))
+    with contextlib.suppress(UserError):  # resolve `auto` modes as a started job's params show them, where possible
+        apply_selection(config)
+    params = [Param(key, str(value)[:MAX_PARAM_LENGTH]) for key, value in flatten(config)]
+    for start in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
+        client.log_batch(run_id, params=params[start:start + 100])
+    client.log_text(run_id, "\n".join(overrides) + "\n", "config/overrides.txt")
+    client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
 
 
 def _failure(error: BaseException) -> tuple[int, str]:

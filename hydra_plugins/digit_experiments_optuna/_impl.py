@@ -34,6 +34,7 @@ from hydra.core.plugins import Plugins
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from digit_experiments.core.errors import UserError, exit_for_user_error
 from digit_experiments.hpo.pruners import PRUNER_ATTR, build_pruner, pruner_spec
 from digit_experiments.hpo.storage import open_storage
 
@@ -99,7 +100,10 @@ class DigitOptunaSweeperImpl:
 
     def sweep(self, arguments: list[str]) -> list[Any]:
         """Ask, run and tell trials until the study holds ``n_trials`` trials; return the job results."""
-        study = self._study()
+        try:
+            study = self._study()
+        except UserError as error:  # a mistake in hydra.sweeper: one paragraph, as for a job's config
+            exit_for_user_error(error)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")

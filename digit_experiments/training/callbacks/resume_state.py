@@ -9,6 +9,8 @@ from typing import Any, Mapping
 
 import keras
 
+from digit_experiments.core.errors import UserError
+
 #: Where the resume state (weights, optimizer, epoch, callback counters) lives while a run trains.
 BACKUP_DIR = Path("backup")
 #: Counters of the stateful callbacks (early stopping, LR reduction, checkpoint) that a resume restores.
@@ -33,7 +35,14 @@ class CallbackStateBackup(keras.callbacks.Callback):
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         if not self.path.exists():
             return
-        states = json.loads(self.path.read_text())
+        try:
+            states = json.loads(self.path.read_text())
+        except json.JSONDecodeError as error:
+            raise UserError(
+                f"{self.path} is damaged ({error}), so the counters of early stopping, learning-rate reduction and "
+                "the checkpoint cannot be restored. Delete that file and resume again to continue with fresh "
+                "counters (patience and the best value start over), or start the run anew."
+            ) from None
         for callback, state in zip(self.callbacks, states):
             for name, value in state.items():
                 setattr(callback, name, value)

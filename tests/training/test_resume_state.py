@@ -1,0 +1,26 @@
+"""The callbacks' counters a resumed run restores, and a damaged copy of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import pytest
+
+from digit_experiments.core.errors import UserError
+from digit_experiments.training.callbacks.resume_state import CallbackStateBackup
+
+
+def test_counters_saved_at_an_epoch_end_come_back_at_the_next_train_begin(tmp_path: Path) -> None:
+    stopping = keras.callbacks.EarlyStopping(patience=5)
+    stopping.wait, stopping.best = 3, 0.25
+    CallbackStateBackup([stopping], tmp_path / "state.json").on_epoch_end(4)
+    restored = keras.callbacks.EarlyStopping(patience=5)
+    CallbackStateBackup([restored], tmp_path / "state.json").on_train_begin()
+    assert (restored.wait, restored.best) == (3, 0.25)
+
+
+def test_a_damaged_state_file_is_named_with_how_to_go_on(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text('[{"wait": 3, "be')
+    with pytest.raises(UserError, match="state.json is damaged.*Delete that file"):
+        CallbackStateBackup([keras.callbacks.EarlyStopping()], tmp_path / "state.json").on_train_begin()
