@@ -164,6 +164,13 @@ def _pool_sources(
             pool_images.append(source.train_images[keep])
             pool_labels.append(source.train_labels[keep])
             pool_origin.append(np.full(len(keep), index))
+        if not len(source.test_labels):
+            raise DataError(
+                f"Dataset source `{source.name}` has no test images, so the run could not be scored on it: with "
+                f"{len(source.train_labels)} image(s), each digit's held-out share rounds to none. Add images "
+                "(about 10 of each digit), raise the source's `test_fraction`, or give it a test set of its own "
+                "(for a folder: `train/` and `test/` subfolders)."
+            )
         test_keep = _subsample(source.test_labels, max_test_images_per_source, rng)
         tests[source.name] = (source.test_images[test_keep], source.test_labels[test_keep])
         checksums.update(source.checksums)
@@ -218,6 +225,11 @@ def _split_validation(
     """The pool's training and validation indices; ``val_fraction`` 0 trains on the whole pool (a refit)."""
     if val_fraction == 0:
         return pool, pool[:0]
+    if len(pool) - math.ceil(val_fraction * len(pool)) < 1:
+        raise DataError(
+            f"The training pool has {len(pool)} image(s): too few to hold out {val_fraction:.0%} for validation "
+            "and train on the rest. Add images, or lower `dataset.val_fraction`."
+        )
     return train_test_split(
         pool, test_size=val_fraction, random_state=seed, stratify=_strata(labels[pool], origin[pool], val_fraction)
     )

@@ -186,3 +186,30 @@ def test_a_folder_too_small_for_a_stratified_split_is_split_at_random(
         splits = load_dataset({"folder": {"path": str(tmp_path / "few")}}, tmp_path, seed=0)
     assert len(splits.val_labels) == 4 and len(splits.train_labels) + len(splits.val_labels) + len(splits.tests["folder"][1]) == 40
     assert "drawn at random, not stratified" in caplog.text
+
+
+def _write_mnist_digits(root: Path, mnist: SourceData, count: int) -> None:
+    """The first ``count`` MNIST test digits as PNG files in class folders below ``root``."""
+    for index, label in enumerate(mnist.test_labels[:count]):
+        folder = root / str(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{index}.png"), mnist.test_images[index])
+
+
+def test_a_folder_too_small_to_hold_out_a_test_set_is_refused_before_training(mnist: SourceData, tmp_path: Path) -> None:
+    _write_mnist_digits(tmp_path / "tiny", mnist, 12)  # about one of each digit: 10 % of one rounds to none
+    with pytest.raises(DataError, match="`folder` has no test images.*`test_fraction`"):
+        load_dataset({"folder": {"path": str(tmp_path / "tiny")}}, tmp_path, seed=0)
+
+
+def test_a_pool_too_small_to_split_off_validation_is_refused(mnist: SourceData, tmp_path: Path) -> None:
+    _write_mnist_digits(tmp_path / "split" / "train", mnist, 1)
+    _write_mnist_digits(tmp_path / "split" / "test", mnist, 5)
+    with pytest.raises(DataError, match="1 image\\(s\\): too few to hold out 10% for validation"):
+        load_dataset({"folder": {"path": str(tmp_path / "split")}}, tmp_path, seed=0)
+
+
+def test_a_train_folder_without_its_test_half_is_named(mnist: SourceData, tmp_path: Path) -> None:
+    _write_mnist_digits(tmp_path / "half" / "train", mnist, 30)
+    with pytest.raises(DataError, match="has a train/ folder but no test/ beside it"):
+        load_folder(tmp_path, "half")

@@ -80,7 +80,15 @@ def load_folder(
 def _build(root: Path, polarity: str, on_error: str, test_fraction: float, max_pixels: int) -> SourceData:
     """Decode the folder (or its train/ and test/ halves), holding out a test set if needed."""
     bad = BadInputs("folder", on_error)
-    if (root / "train").is_dir() and (root / "test").is_dir():
+    halves = [name for name in ("train", "test") if (root / name).is_dir()]
+    if len(halves) == 1:
+        other = "test" if halves == ["train"] else "train"
+        raise DataError(
+            f"{root} has a {halves[0]}/ folder but no {other}/ beside it. Use both, each with subfolders 0/ ... 9/ "
+            f"(your own test split), or neither: 0/ ... 9/ directly in {root.name}/, of which a fixed "
+            f"`test_fraction` ({test_fraction:g}) is held out for testing."
+        )
+    if halves:
         images, labels = read_labelled_images(_class_files(root / "train", bad), polarity, bad, max_pixels)
         test_images, test_labels = read_labelled_images(_class_files(root / "test", bad), polarity, bad, max_pixels)
     else:
