@@ -94,9 +94,9 @@ def test_sync_of_a_folder_without_a_journal_names_the_problem(tmp_path: Path) ->
         deliver_pending(tmp_path)
 
 
-@pytest.mark.parametrize("header", ["{not json", '{"run_id": "abc"}'])
-def test_sync_of_a_damaged_run_header_names_the_file(header: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("header", [b"{not json", b'{"run_id": "abc"}', b"\xff\xfe\x00 not text"])
+def test_sync_of_a_damaged_run_header_names_the_file(header: bytes, tmp_path: Path) -> None:
     (tmp_path / "tracking").mkdir()
-    (tmp_path / "tracking" / "run.json").write_text(header)
+    (tmp_path / "tracking" / "run.json").write_bytes(header)
     with pytest.raises(UserError, match="run.json is damaged .*journal.jsonl"):
         deliver_pending(tmp_path)

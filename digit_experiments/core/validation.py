@@ -129,7 +129,8 @@ def declared_keys(group: str | None) -> frozenset[str]:
     root = Path(CONFIG_DIR)
     if group is None:
         train = OmegaConf.to_container(OmegaConf.load(root / "train.yaml"))
-        groups = {key for entry in train["defaults"] if isinstance(entry, dict) for key, choice in entry.items() if choice}
+        entries = [entry for entry in train["defaults"] if isinstance(entry, dict)]
+        groups = {key for entry in entries for key, choice in entry.items() if choice}
         return frozenset((set(train) | groups | SWEEPER_KEYS) - {"defaults", "hydra"})
     files = sorted((root / group).rglob("*.yaml"))
     return frozenset(set().union(*(OmegaConf.load(file).keys() for file in files)) - {"defaults"})
@@ -162,8 +163,9 @@ def check_required(config: DictConfig) -> None:
     """Refuse a command whose required options (``???`` in its config, e.g. ``model_uri``) were left out."""
     missing = sorted(OmegaConf.missing_keys(config))
     if missing:
+        was = "was" if len(missing) == 1 else "were"
         raise ConfigError(
-            f"The command needs {', '.join(f'`{key}`' for key in missing)}, which {'was' if len(missing) == 1 else 'were'} "
+            f"The command needs {', '.join(f'`{key}`' for key in missing)}, which {was} "
             f"not given. Add {' '.join(f'`{key}=...`' for key in missing)} to the command line "
             "(README gives an example of each command)."
         )

@@ -166,10 +166,10 @@ def _pool_sources(
             pool_origin.append(np.full(len(keep), index))
         if not len(source.test_labels):
             raise DataError(
-                f"Dataset source `{source.name}` has no test images, so the run could not be scored on it: with "
-                f"{len(source.train_labels)} image(s), each digit's held-out share rounds to none. Add images "
-                "(about 10 of each digit), raise the source's `test_fraction`, or give it a test set of its own "
-                "(for a folder: `train/` and `test/` subfolders)."
+                f"Dataset source `{source.name}` has no test images, so the run could not be scored on it. If its "
+                f"test set is held out of its {len(source.train_labels)} image(s) (`test_fraction`), each digit's "
+                "share rounds to none: add images (about 10 of each digit) or raise `test_fraction`. If it has a "
+                "test set of its own (a folder's `test/`, a CSV's `test_path`), put digits in it."
             )
         test_keep = _subsample(source.test_labels, max_test_images_per_source, rng)
         tests[source.name] = (source.test_images[test_keep], source.test_labels[test_keep])

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
 #: How long a worker waits for another worker that is creating the study's parent run.
 PARENT_WAIT_SECONDS = 60.0
+#: The tag holding why a run did not finish, as on every training run.
+FAILURE_TAG = "failure_reason"
 
 
 def sweep_id(config: DictConfig) -> str:
@@ -74,15 +76,20 @@ def open_parent_run(config: DictConfig) -> str:
     return _create_parent_run(config, client, experiment_id)
 
 
-def close_parent_run(client: mlflow.MlflowClient, parent_id: str, failed: bool) -> None:
-    """End the parent run: FAILED when every job failed, else FINISHED.
+def close_parent_run(client: mlflow.MlflowClient, parent_id: str, status: int, reason: str | None = None) -> None:
+    """End the parent run with ``status``; a run that ends well loses the reason an earlier session failed with.
 
     Args:
         client: A client on the parent run's store.
         parent_id: The parent run.
-        failed: Whether the sweep as a whole failed.
+        status: A :class:`~mlflow.entities.RunStatus`: FINISHED, or FAILED when every job failed
+            or the sweep died, or KILLED when it was interrupted.
+        reason: Why it did not finish (the ``failure_reason`` tag).
     """
-    status = RunStatus.FAILED if failed else RunStatus.FINISHED
+    if reason:
+        client.set_tag(parent_id, FAILURE_TAG, reason)
+    elif FAILURE_TAG in client.get_run(parent_id).data.tags:  # an Optuna study's parent, resumed and finished
+        client.delete_tag(parent_id, FAILURE_TAG)
     client.set_terminated(parent_id, RunStatus.to_string(status))
 
 

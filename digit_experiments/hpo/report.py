@@ -28,6 +28,7 @@ from mlflow.entities import Run  # noqa: E402
 
 from digit_experiments.core.errors import UserError  # noqa: E402
 from digit_experiments.core.tables import csv_text, markdown_table  # noqa: E402
+from digit_experiments.tracking.runs import STOPPED_BEFORE_TRAINING_TAG  # noqa: E402
 from digit_experiments.training.selection import reads_validation, resolve_mode  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -100,14 +101,24 @@ def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int) -> l
 
 
 def swept_keys(runs: Sequence[Run]) -> list[str]:
-    """The params whose values differ between the jobs that logged them: the swept values, sorted.
+    """The params whose values differ between jobs: the swept values, sorted.
 
-    A job that stopped before training logged its config but not what
-    training adds (``model.parameters``, ``data.<source>.*``); those do not
-    count as swept.
+    A job that stopped before training (tagged :data:`STOPPED_BEFORE_TRAINING_TAG`)
+    logged its config but not what training adds (``model.parameters``,
+    ``data.<source>.*``): a param it lacks is no difference. For every other
+    job a missing param is one (a grid over ``augment=none,seed``).
     """
     keys = set().union(*(run.data.params for run in runs)) - NOT_SWEPT
-    return sorted(k for k in keys if len({run.data.params[k] for run in runs if k in run.data.params}) > 1)
+
+    def values(key: str) -> set[str | None]:
+        return {run.data.params.get(key) for run in runs if key in run.data.params or not stopped_before_training(run)}
+
+    return sorted(key for key in keys if len(values(key)) > 1)
+
+
+def stopped_before_training(run: Run) -> bool:
+    """Whether ``run`` stands for a sweep job that a config or data mistake stopped before its run started."""
+    return run.data.tags.get(STOPPED_BEFORE_TRAINING_TAG) == "true"
 
 
 def report_rows(runs: Sequence[Run], metric: str, mode: str = "auto") -> tuple[list[str], list[dict[str, Any]]]:
@@ -139,8 +150,8 @@ def _row(run: Run, keys: list[str], best_key: str) -> dict[str, Any]:
 
 
 def failed_jobs(rows: Sequence[dict[str, Any]]) -> int:
-    """How many of the report's jobs failed."""
-    return sum(row["status"] == "FAILED" for row in rows)
+    """How many of the report's jobs failed (an Optuna job's status is its trial state, FAIL)."""
+    return sum(row["status"] in ("FAILED", "FAIL") for row in rows)
 
 
 def sweep_plot(keys: list[str], rows: list[dict[str, Any]], metric: str) -> Figure:

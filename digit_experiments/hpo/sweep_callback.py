@@ -18,9 +18,11 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 from typing import Any
 
 from hydra.experimental.callback import Callback
+from mlflow.entities import RunStatus
 from omegaconf import DictConfig
 
 from digit_experiments import tracking
@@ -67,25 +69,36 @@ class MlflowSweepCallback(Callback):
         """Write the final report and end the parent run (FAILED only when every job failed)."""
         if self.parent_id is None:
             return
-        client, _ = tracking_client(config)
-        parent_id = self.parent_id
-        rows = write_report(client, parent_id, config.optimized_metric, config.optimized_mode)
-        failed = failed_jobs(rows)
-        close_parent_run(client, parent_id, failed=bool(rows) and failed == len(rows))
-        self.parent_id = None
+        parent_id, self.parent_id = self.parent_id, None  # the sweep reached its end: the exit hook leaves it be
         os.environ.pop(tracking.PARENT_RUN_ENV, None)
+        client, _ = tracking_client(config)
+        rows: list[dict[str, Any]] = []
+        try:
+            rows = write_report(client, parent_id, config.optimized_metric, config.optimized_mode)
+        finally:
+            failed = failed_jobs(rows)
+            every_job_failed = bool(rows) and failed == len(rows)
+            close_parent_run(client, parent_id, RunStatus.FAILED if every_job_failed else RunStatus.FINISHED)
         report = client.get_run(parent_id).info.artifact_uri
         log.info("Sweep finished: %d jobs, %d failed. Report: %s/%s", len(rows), failed, report, REPORT_FOLDER)
         if failed:
             log.warning("%d of %d sweep jobs failed; see the report and the FAILED child runs.", failed, len(rows))
 
     def _fail_if_unfinished(self, config: DictConfig) -> None:
-        """At exit, end FAILED a parent run whose sweep stopped before ``on_multirun_end`` (Hydra has no error hook)."""
+        """At exit, end a parent run whose sweep stopped before ``on_multirun_end`` (Hydra has no error hook).
+
+        KILLED when the sweep was interrupted (Ctrl-C), as its jobs' runs are; FAILED otherwise. Another
+        worker of a shared Optuna study may still be running: its own end sets the parent FINISHED again.
+        """
         if self.parent_id is None:
             return
+        interrupted = isinstance(getattr(sys, "last_value", None), KeyboardInterrupt)
+        status, reason = RunStatus.KILLED, "interrupted"
+        if not interrupted:
+            status, reason = RunStatus.FAILED, "the sweep stopped before its end"
         try:
+            tracking.check_reachable(config.tracking)  # the store may be what stopped the sweep: seconds, not minutes
             client, _ = tracking_client(config)
-            client.set_tag(self.parent_id, "failure_reason", "the sweep stopped before its end; its console output says why")
-            close_parent_run(client, self.parent_id, failed=True)
-        except Exception as error:  # the store may be what stopped the sweep
+            close_parent_run(client, self.parent_id, status, f"{reason}; its console output says why")
+        except Exception as error:
             log.warning("Could not end the sweep's parent run %s: %s", self.parent_id, error)

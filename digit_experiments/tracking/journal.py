@@ -309,7 +309,7 @@ def deliver_pending(output_dir: Path, tracking_uri: str | None = None) -> tuple[
     try:
         run = json.loads(header.read_text())
         uri, run_id = tracking_uri or run["tracking_uri"], run["run_id"]
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError) as error:  # ValueError: bad JSON or bytes that are not text
         raise UserError(
             f"{header} is damaged ({_first_line(error)}), so it cannot say which run the records belong to. It is "
             "written whole when a run starts; restore it from a backup of the folder if there is one. The records "

@@ -24,12 +24,14 @@ from digit_experiments.training.selection import apply_selection
 from digit_experiments.tracking.journal import RunJournal
 from digit_experiments.tracking.params import MAX_PARAM_LENGTH
 from digit_experiments.tracking.resume import OUTPUT_DIR_TAG
-from digit_experiments.tracking.store import tracking_uri, use_experiment
+from digit_experiments.tracking.store import check_reachable, tracking_uri, use_experiment
 
 log = logging.getLogger(__name__)
 
 #: Set by the sweep callback: the id of the sweep's parent run.
 PARENT_RUN_ENV = "DIGITS_PARENT_RUN_ID"
+#: Tag of the FAILED run left for a sweep job that stopped before its own run started.
+STOPPED_BEFORE_TRAINING_TAG = "sweep.stopped_before_training"
 
 
 @contextlib.contextmanager
@@ -123,12 +125,13 @@ def record_job_that_never_started(
     parent_id = os.environ.get(PARENT_RUN_ENV)
     if not parent_id:
         return
+    check_reachable(config["tracking"])  # the store may be what failed the job: seconds, not MLflow's minutes of retries
     experiment_id = use_experiment(config["tracking"])
     client = mlflow.MlflowClient(tracking_uri(config["tracking"]["uri"]))
     started = f"tags.`mlflow.parentRunId` = '{parent_id}' and tags.{OUTPUT_DIR_TAG} = '{output_dir}'"
     if client.search_runs([experiment_id], filter_string=started):
         return
-    tags = {OUTPUT_DIR_TAG: str(output_dir), "failure_reason": _failure(error)[1]}
+    tags = {OUTPUT_DIR_TAG: str(output_dir), "failure_reason": _failure(error)[1], STOPPED_BEFORE_TRAINING_TAG: "true"}
     if config.get("optuna"):
         tags["trial.state"] = "FAIL"
     run_tags = context_registry.resolve_tags(_with_parent(tags))

@@ -53,9 +53,9 @@ def use_experiment(tracking: Mapping[str, Any]) -> str:
         source = "$MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "tracking.uri"
         first_line = str(error).strip().splitlines()[0][:500] if str(error).strip() else type(error).__name__
         raise UserError(
-            f"The MLflow tracking store {uri} (from {source}) could not be opened: {first_line}. Nothing was "
-            "trained or logged. Point it at a store this machine can write (a sqlite:/// file in a writable "
-            "folder, a running `mlflow server` or a database), or unset MLFLOW_TRACKING_URI to use ./mlruns."
+            f"The MLflow tracking store {uri} (from {source}) could not be opened: {first_line}. Point it at a "
+            "store this machine can write (a sqlite:/// file in a writable folder, a running `mlflow server` or "
+            "a database), or unset MLFLOW_TRACKING_URI to use ./mlruns."
         ) from None
     if experiment is not None:
         if any(experiment.tags.get(key) != value for key, value in EXPERIMENT_KIND.items()):

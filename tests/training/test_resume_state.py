@@ -20,7 +20,8 @@ def test_counters_saved_at_an_epoch_end_come_back_at_the_next_train_begin(tmp_pa
     assert (restored.wait, restored.best) == (3, 0.25)
 
 
-def test_a_damaged_state_file_is_named_with_how_to_go_on(tmp_path: Path) -> None:
-    (tmp_path / "state.json").write_text('[{"wait": 3, "be')
+@pytest.mark.parametrize("damaged", [b'[{"wait": 3, "be', b"\xff\xfe\x00 not text"])
+def test_a_damaged_state_file_is_named_with_how_to_go_on(damaged: bytes, tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_bytes(damaged)
     with pytest.raises(UserError, match="state.json is damaged.*Delete that file"):
         CallbackStateBackup([keras.callbacks.EarlyStopping()], tmp_path / "state.json").on_train_begin()

@@ -37,7 +37,7 @@ class CallbackStateBackup(keras.callbacks.Callback):
             return
         try:
             states = json.loads(self.path.read_text())
-        except json.JSONDecodeError as error:
+        except ValueError as error:  # bad JSON, or bytes that are not text
             raise UserError(
                 f"{self.path} is damaged ({error}), so the counters of early stopping, learning-rate reduction and "
                 "the checkpoint cannot be restored. Delete that file and resume again to continue with fresh "
