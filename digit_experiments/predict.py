@@ -36,17 +36,17 @@ def predict(config: Mapping[str, Any]) -> int:
     Returns:
         The exit status: 0 when every file was scored, 1 when any failed.
     """
+    if not config["inputs"]:  # before the imports below load TensorFlow and MLflow
+        raise ConfigError(
+            "`inputs` is empty, so there is nothing to predict. Name image files, glob patterns or folders, "
+            "e.g. `inputs=photos/` or `inputs=[a.png,b.png]`."
+        )
     from digit_experiments import tracking
     from digit_experiments.inference.formats import check_format, render
     from digit_experiments.inference.loading import load_ensemble, reads_tracking_store
     from digit_experiments.inference.prediction import predict_files
 
     check_format(config["format"])
-    if not config["inputs"]:
-        raise ConfigError(
-            "`inputs` is empty, so there is nothing to predict. Name image files, glob patterns or folders, "
-            "e.g. `inputs=photos/` or `inputs=[a.png,b.png]`."
-        )
     tracking.connect(config["tracking"], used=reads_tracking_store(config["model_uri"]))
     ensemble = load_ensemble(config["model_uri"], config["top"])
     predictions = predict_files(

@@ -74,8 +74,9 @@ def main(cfg: DictConfig) -> float:
         ))
     from digit_experiments.training import experiment
 
+    overrides = list(HydraConfig.get().overrides.task)
     try:
-        return experiment.run(cfg, list(HydraConfig.get().overrides.task))
+        return experiment.run(cfg, overrides)
     except TrackingDeferred as deferred:
         log.warning("%s", deferred)
         if multirun:
@@ -85,15 +86,15 @@ def main(cfg: DictConfig) -> float:
         log.error("%s", error)
         if not multirun:
             exit_for_user_error(error)
-        return _failed_job(cfg, error)
+        return _failed_job(cfg, overrides, error)
     except Exception as error:
         if not multirun or type(error).__name__ == "TrialPruned":
             raise
         log.exception("Job failed; the sweep goes on.")
-        return _failed_job(cfg, error)
+        return _failed_job(cfg, overrides, error)
 
 
-def _failed_job(cfg: DictConfig, error: Exception) -> float:
+def _failed_job(cfg: DictConfig, overrides: list[str], error: Exception) -> float:
     """A failed sweep job's result, NaN, once its failure is on record as a FAILED run under the sweep."""
     from digit_experiments import tracking
     from digit_experiments.core.paths import resolve
@@ -101,7 +102,7 @@ def _failed_job(cfg: DictConfig, error: Exception) -> float:
     try:
         config = OmegaConf.to_container(cfg, resolve=True)
         output_dir = resolve(config["paths"]["output_dir"])
-        tracking.record_job_that_never_started(config, output_dir, list(HydraConfig.get().overrides.task), error)
+        tracking.record_job_that_never_started(config, output_dir, overrides, error)
     except Exception as record_error:  # the store may be what failed the job
         log.warning("The failed job could not be recorded in MLflow either: %s", record_error)
     return float("nan")

@@ -31,6 +31,14 @@ def exit_for_user_error(error: UserError) -> NoReturn:
     sys.exit(2)
 
 
+def first_line(error: BaseException, limit: int = 300) -> str:
+    """The first line of an error's message (its type's name when it has none), at most ``limit`` characters.
+
+    For quoting a library's exception inside a one-paragraph message.
+    """
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:limit]
+
+
 @contextlib.contextmanager
 def user_errors_exit() -> Iterator[None]:
     """Turn a :class:`UserError` raised inside the block into :func:`exit_for_user_error`."""

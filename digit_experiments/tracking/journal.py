@@ -34,7 +34,7 @@ import mlflow
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
-from digit_experiments.core.errors import UserError
+from digit_experiments.core.errors import UserError, first_line
 from digit_experiments.tracking.registry import register_run_model
 
 if TYPE_CHECKING:
@@ -225,7 +225,7 @@ class RunJournal:
         except Exception as error:  # noqa: BLE001
             if not _refused(error):
                 raise
-            log.warning("The tracking store refused a %s record, which is skipped: %s", record["op"], _first_line(error))
+            log.warning("The tracking store refused a %s record, which is skipped: %s", record["op"], first_line(error))
             accepted = False
         self._count_delivered()
         return accepted
@@ -278,7 +278,7 @@ class RunJournal:
             self._store_away_since = time.monotonic()
             log.warning(
                 "The MLflow store %s is not answering (%s). Training goes on; every record is kept in %s and "
-                "sent when the store is back.", self.tracking_uri, _first_line(error), self.folder,
+                "sent when the store is back.", self.tracking_uri, first_line(error), self.folder,
             )
 
     def _note_back(self) -> None:
@@ -311,7 +311,7 @@ def deliver_pending(output_dir: Path, tracking_uri: str | None = None) -> tuple[
         uri, run_id = tracking_uri or run["tracking_uri"], run["run_id"]
     except (ValueError, KeyError, TypeError) as error:  # ValueError: bad JSON or bytes that are not text
         raise UserError(
-            f"{header} is damaged ({_first_line(error)}), so it cannot say which run the records belong to. It is "
+            f"{header} is damaged ({first_line(error)}), so it cannot say which run the records belong to. It is "
             "written whole when a run starts; restore it from a backup of the folder if there is one. The records "
             "themselves are in journal.jsonl beside it."
         ) from None
@@ -321,7 +321,7 @@ def deliver_pending(output_dir: Path, tracking_uri: str | None = None) -> tuple[
         client.get_run(run_id)
     except Exception as error:  # noqa: BLE001  (a missing run and an absent store raise different types)
         raise UserError(
-            f"Cannot send the records of run {run_id} to {uri}: {_first_line(error)}. Check that the store is "
+            f"Cannot send the records of run {run_id} to {uri}: {first_line(error)}. Check that the store is "
             "running and is the one the run started in (--tracking-uri chooses another)."
         ) from None
     sent = refused = 0
@@ -330,7 +330,7 @@ def deliver_pending(output_dir: Path, tracking_uri: str | None = None) -> tuple[
             accepted = journal.deliver_next(client)
         except Exception as error:  # noqa: BLE001
             raise UserError(
-                f"The store {uri} stopped answering after {sent + refused} records ({_first_line(error)}); "
+                f"The store {uri} stopped answering after {sent + refused} records ({first_line(error)}); "
                 f"{journal.pending} are still pending. Run the same command again when it is back."
             ) from None
         sent, refused = sent + accepted, refused + (not accepted)
@@ -343,10 +343,6 @@ def _refused(error: Exception) -> bool:
 
 def _chunks(items: list, size: int) -> list[list]:
     return [items[start:start + size] for start in range(0, len(items), size)]
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
 
 
 def _read_records(path: Path) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from typing import Any, Iterator, Mapping
 
 import mlflow
 
-from digit_experiments.core.errors import UserError
+from digit_experiments.core.errors import UserError, first_line
 
 
 def tracking_uri(configured: str) -> str:
@@ -50,12 +50,10 @@ def use_experiment(tracking: Mapping[str, Any]) -> str:
         with _first_connection_lock(uri):
             experiment = mlflow.get_experiment_by_name(name)
     except Exception as error:  # MLflow, SQLAlchemy and the OS each raise their own kind
-        source = "$MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "tracking.uri"
-        first_line = str(error).strip().splitlines()[0][:500] if str(error).strip() else type(error).__name__
         raise UserError(
-            f"The MLflow tracking store {uri} (from {source}) could not be opened: {first_line}. Point it at a "
-            "store this machine can write (a sqlite:/// file in a writable folder, a running `mlflow server` or "
-            "a database), or unset MLFLOW_TRACKING_URI to use ./mlruns."
+            f"The MLflow tracking store {uri} (from {_uri_source()}) could not be opened: {first_line(error, 500)}. "
+            "Point it at a store this machine can write (a sqlite:/// file in a writable folder, a running "
+            "`mlflow server` or a database), or unset MLFLOW_TRACKING_URI to use ./mlruns."
         ) from None
     if experiment is not None:
         if any(experiment.tags.get(key) != value for key, value in EXPERIMENT_KIND.items()):
@@ -94,6 +92,11 @@ def _first_connection_lock(uri: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _uri_source() -> str:
+    """Where the store's URI came from, for messages: the environment wins over the config."""
+    return "$MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "tracking.uri"
 
 
 def connect(tracking: Mapping[str, Any], used: bool = True) -> str:
@@ -146,13 +149,12 @@ def check_reachable(tracking: Mapping[str, Any]) -> None:
         with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:
             response.read(64)
     except (OSError, ValueError) as error:
-        source = "$MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "tracking.uri"
         if isinstance(error, urllib.error.HTTPError):
             problem = f"answered its /health check with HTTP {error.code}, so it is not a working MLflow server"
         else:
             problem = f"did not answer within {timeout:g} s ({error})"
         raise UserError(
-            f"The MLflow tracking server {uri} (from {source}) {problem}. The command stopped before doing "
+            f"The MLflow tracking server {uri} (from {_uri_source()}) {problem}. The command stopped before doing "
             "anything. Check that the server is running and reachable from this machine, fix the URI, "
             "or unset MLFLOW_TRACKING_URI to use the local store ./mlruns; tracking.connect_timeout sets the wait."
         ) from None
