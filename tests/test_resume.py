@@ -103,3 +103,4 @@ def test_resuming_a_finished_or_unknown_run_is_a_clear_error(tmp_path: Path) -> 
     result = run_cli("digit_experiments.train", ["model=tiny", "resume=0123456789abcdef"], cwd=tmp_path, timeout=120)
     assert result.returncode == 2
     assert "Cannot resume '0123456789abcdef'" in result.stderr and "Traceback" not in result.stderr
+    assert "The store holds no runs that can be resumed." in result.stderr

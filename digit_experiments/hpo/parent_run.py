@@ -100,7 +100,7 @@ def _create_parent_run(config: DictConfig, client: mlflow.MlflowClient, experime
     run = client.create_run(
         experiment_id,
         run_name=f"sweep {identity.split(':', 1)[1].rsplit('/', 1)[-1]}",
-        tags={"sweep.id": identity, "sweep.overrides": overrides, "sweep.role": "parent", **tracking.git_tags()},
+        tags={"sweep.id": identity, "sweep.overrides": overrides, tracking.SWEEP_ROLE_TAG: "parent", **tracking.git_tags()},
     )
     client.log_param(run.info.run_id, "sweep.overrides", overrides[: tracking.MAX_PARAM_LENGTH])
     client.log_param(run.info.run_id, "optimized_metric", config.optimized_metric)

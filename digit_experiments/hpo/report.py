@@ -28,7 +28,8 @@ from mlflow.entities import Run  # noqa: E402
 
 from digit_experiments.core.errors import UserError  # noqa: E402
 from digit_experiments.core.tables import csv_text, markdown_table  # noqa: E402
-from digit_experiments.tracking.runs import STOPPED_BEFORE_TRAINING_TAG  # noqa: E402
+from digit_experiments.tracking.listing import recent_runs_hint  # noqa: E402
+from digit_experiments.tracking.runs import STOPPED_BEFORE_TRAINING_TAG, SWEEP_ROLE_TAG  # noqa: E402
 from digit_experiments.training.selection import reads_validation, resolve_mode  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int) -> l
     try:
         parent = client.get_run(parent_run_id)
     except Exception as error:  # noqa: BLE001  (MLflow raises several types for a missing run)
-        raise UserError(f"No sweep parent run {parent_run_id!r} in {client.tracking_uri}: {error}") from error
+        sweeps = recent_runs_hint(client, lambda run: run.data.tags.get(SWEEP_ROLE_TAG) == "parent", "sweep parent runs")
+        raise UserError(f"No sweep parent run {parent_run_id!r} in {client.tracking_uri}: {error}. {sweeps}") from error
     metric = parent.data.params.get("optimized_metric", "val_accuracy")
     finished = [run for run in child_runs(client, parent_run_id) if run.info.status == "FINISHED"]
     _, rows = report_rows(finished, metric, parent.data.params.get("optimized_mode", "auto"))

@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from digit_experiments.core.errors import UserError
 from digit_experiments.hpo.report import best_job_ids, sweep_parent_id
+from digit_experiments.tracking.registry import finished_training_runs_hint
 from digit_experiments.model import deskew  # noqa: F401  (registers the Deskew layer, so models that use it load)
 from digit_experiments.training import losses, schedules  # noqa: F401  (register their classes for checkpoints)
 from digit_experiments.inference.scoring import predict_probabilities
@@ -172,10 +173,11 @@ def _load_mlflow(uri: str) -> Member:
         model = mlflow.keras.load_model(uri)
         run_id = mlflow.models.get_model_info(uri).run_id or _training_run_id(uri)
     except Exception as error:  # noqa: BLE001  (MLflow and the stores raise many types)
+        runs = finished_training_runs_hint(mlflow.MlflowClient()) if uri.startswith("runs:/") else ""
         raise UserError(
             f"Cannot load model {uri!r} from the tracking store {mlflow.get_tracking_uri()}: "
             f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}. Check the run id or "
-            "model name, and point at the right store with tracking.uri=... or $MLFLOW_TRACKING_URI."
+            f"model name, and point at the right store with tracking.uri=... or $MLFLOW_TRACKING_URI. {runs}"
         ) from error
     return Member(uri, model, run_id)
 

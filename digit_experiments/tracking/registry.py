@@ -17,6 +17,8 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 
 from digit_experiments.core.errors import ConfigError, UserError
+from digit_experiments.tracking.listing import recent_runs_hint
+from digit_experiments.tracking.tags import OUTPUT_DIR_TAG
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,9 @@ def promote(client: mlflow.MlflowClient, name: str, run_id: str, alias: str) -> 
     try:
         run = client.get_run(run_id)
     except mlflow.exceptions.MlflowException as error:
-        raise UserError(f"No run {run_id!r} in the tracking store {client.tracking_uri}: {error.message}") from None
+        raise UserError(
+            f"No run {run_id!r} in the tracking store {client.tracking_uri}: {error.message}. {finished_training_runs_hint(client)}"
+        ) from None
     if not any(item.path == MODEL_ARTIFACT for item in client.list_artifacts(run_id)):
         raise UserError(
             f"Run {run_id} ({run.info.run_name}) has no logged model to promote (no `{MODEL_ARTIFACT}` artifact); "
@@ -93,3 +97,10 @@ def promote(client: mlflow.MlflowClient, name: str, run_id: str, alias: str) -> 
     version = register_run_model(client, name, run_id)
     client.set_registered_model_alias(name, alias, version.version)
     return version
+
+
+def finished_training_runs_hint(client: mlflow.MlflowClient) -> str:
+    """The newest runs a model can come from: training runs that finished (and so logged their model)."""
+    return recent_runs_hint(
+        client, lambda run: run.info.status == "FINISHED" and OUTPUT_DIR_TAG in run.data.tags, "finished training runs"
+    )

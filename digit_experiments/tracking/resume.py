@@ -12,11 +12,11 @@ from mlflow.entities import Run
 from digit_experiments.core.errors import ConfigError, UserError
 from digit_experiments.core.validation import flatten
 from digit_experiments.tracking.journal import RunJournal
+from digit_experiments.tracking.listing import recent_runs_hint
 from digit_experiments.tracking.params import MAX_PARAM_LENGTH
 from digit_experiments.tracking.store import tracking_uri, use_experiment
+from digit_experiments.tracking.tags import OUTPUT_DIR_TAG
 
-#: Tag holding a training run's output directory, where a resume finds its backup.
-OUTPUT_DIR_TAG = "output_dir"
 #: Config keys that may differ when a run is resumed (where things live, how verbose, the resume itself).
 RESUME_MAY_CHANGE = ("resume", "paths.*", "trainer.verbose", "trainer.threads", "tracking.*")
 
@@ -34,20 +34,31 @@ def find_resumable_run(tracking: Mapping[str, Any], resume: str) -> Run:
         experiment_id = use_experiment(tracking)
         found = client.search_runs([experiment_id], filter_string=f"tags.{OUTPUT_DIR_TAG} = '{folder.absolute()}'")
         if not found:
-            raise UserError(f"No run in {tracking_uri(tracking['uri'])} was trained in {folder.absolute()}; pass its run id instead.")
+            raise UserError(
+                f"No run in {tracking_uri(tracking['uri'])} was trained in {folder.absolute()}; pass its run id instead. "
+                + _resumable_runs_hint(client)
+            )
         run = found[0]
     else:
         try:
             run = client.get_run(resume)
         except Exception as error:  # noqa: BLE001  (MLflow raises several types for a missing run)
             raise UserError(
-                f"Cannot resume {resume!r}: it is neither a folder nor a run id in {tracking_uri(tracking['uri'])} ({error})."
+                f"Cannot resume {resume!r}: it is neither a folder nor a run id in {tracking_uri(tracking['uri'])} ({error}). "
+                + _resumable_runs_hint(client)
             ) from error
     if run.info.status == "FINISHED":
-        raise UserError(f"Run {run.info.run_id} already finished; there is nothing to resume.")
+        raise UserError(f"Run {run.info.run_id} already finished; there is nothing to resume. " + _resumable_runs_hint(client))
     if OUTPUT_DIR_TAG not in run.data.tags:
         raise UserError(f"Run {run.info.run_id} has no `{OUTPUT_DIR_TAG}` tag, so its training state cannot be found.")
     return run
+
+
+def _resumable_runs_hint(client: mlflow.MlflowClient) -> str:
+    """The newest runs ``resume=`` would accept: unfinished, with an output directory to resume from."""
+    return recent_runs_hint(
+        client, lambda run: run.info.status != "FINISHED" and OUTPUT_DIR_TAG in run.data.tags, "runs that can be resumed"
+    )
 
 
 def check_resume_config(run: Run, config: Mapping[str, Any]) -> None:

@@ -23,7 +23,7 @@ from digit_experiments.core.validation import flatten
 from digit_experiments.training.selection import apply_selection
 from digit_experiments.tracking.journal import RunJournal
 from digit_experiments.tracking.params import MAX_PARAM_LENGTH
-from digit_experiments.tracking.resume import OUTPUT_DIR_TAG
+from digit_experiments.tracking.tags import OUTPUT_DIR_TAG
 from digit_experiments.tracking.store import check_reachable, tracking_uri, use_experiment
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 PARENT_RUN_ENV = "DIGITS_PARENT_RUN_ID"
 #: Tag of the FAILED run left for a sweep job that stopped before its own run started.
 STOPPED_BEFORE_TRAINING_TAG = "sweep.stopped_before_training"
+#: Tag that marks a sweep's parent run (value ``parent``).
+SWEEP_ROLE_TAG = "sweep.role"
 
 
 @contextlib.contextmanager

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Mapping
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: Tag holding a training run's output directory, where a resume finds its backup.
+OUTPUT_DIR_TAG = "output_dir"
 
 
 def git_tags() -> dict[str, str]:
