@@ -179,3 +179,19 @@ def test_two_runs_started_together_on_the_default_store_both_finish(data_dir: Pa
         assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [0, 1, 2]
         assert "test_accuracy" in run.data.metrics
     assert len({run.data.tags["output_dir"] for run in runs}) == 2, "each run keeps its own checkpoint folder"
+
+
+@pytest.mark.parametrize("command", [
+    ["digit_experiments.train", "debug=smoke", "hydra.run.dir=a_file/run"],
+    ["digit_experiments.train", "-m", "debug=smoke", "seed=1,2", "hydra.sweep.dir=a_file/sweep"],
+    ["digit_experiments.evaluate", "model_uri=model.keras", "hydra.run.dir=a_file/evaluate"],
+])
+def test_an_output_folder_that_cannot_be_created_is_one_paragraph_before_any_work(command: list[str], tmp_path: Path) -> None:
+    """Hydra creates the folder itself and used to fail with its own traceback."""
+    (tmp_path / "a_file").write_text("not a folder")
+    result = run_cli(command[0], command[1:], cwd=tmp_path, timeout=120)
+    key = "hydra.sweep.dir" if "-m" in command else "hydra.run.dir"
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"{tmp_path / 'a_file'} is a file, not a folder" in result.stderr and f"`{key}`" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "mlruns").exists(), "no run or sweep parent was opened"

@@ -1,0 +1,64 @@
+"""The Hydra callback that checks, before anything runs, that the command's output folder can be made.
+
+Hydra creates ``hydra.run.dir`` (or ``hydra.sweep.dir``) itself, after the
+callbacks' start events and before the task; a folder it cannot create (under
+a file, on a read-only mount, in ``/proc``) ended in Hydra's own traceback, not
+in this project's one-paragraph error. Hydra offers no option for that, so this
+callback probes the folder first. It creates nothing that stays: the probe is a
+temporary folder in the nearest existing parent, removed at once, because Hydra
+resolves the folder's name again when it creates it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from digit_experiments.core.errors import UserError, exit_for_user_error, first_line
+
+
+class OutputFolderCheck(Callback):
+    """Stop a run or sweep with one paragraph (exit status 2) when its output folder cannot be created."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Check ``hydra.run.dir`` before Hydra creates it."""
+        _check_or_exit(config.hydra.run.dir, "hydra.run.dir")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Check ``hydra.sweep.dir`` before the sweep opens its parent run or starts a job."""
+        _check_or_exit(config.hydra.sweep.dir, "hydra.sweep.dir")
+
+
+def check_creatable(folder: Path, key: str) -> None:
+    """Raise when ``folder`` neither is a writable folder nor can be created.
+
+    Args:
+        folder: The folder a command will write its outputs to.
+        key: The config key that names it, for the message.
+
+    Raises:
+        UserError: naming the folder, the reason and the fix.
+    """
+    parent = folder
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    fix = f"Point `{key}` at a folder this user can write, e.g. `{key}=outputs/my_run`."
+    if not parent.is_dir():
+        raise UserError(f"The output folder {folder} cannot be created: {parent} is a file, not a folder. {fix}")
+    try:
+        shutil.rmtree(tempfile.mkdtemp(prefix=".write-check-", dir=parent))
+    except OSError as error:
+        raise UserError(f"The output folder {folder} cannot be created in {parent}: {error.strerror or first_line(error)}. {fix}") from None
+
+
+def _check_or_exit(folder: str, key: str) -> None:
+    """:func:`check_creatable`, with a failure printed as one paragraph and exit status 2."""
+    try:
+        check_creatable(Path(folder).expanduser().absolute(), key)
+    except UserError as error:
+        exit_for_user_error(error)
