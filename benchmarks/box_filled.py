@@ -47,7 +47,7 @@ def main() -> None:
     args = image_set_arguments(__doc__, "box_filled", split=True)
     models = load_models(args.models, args.top)
     sets = {}
-    for source, (images, labels) in digit_sets(args.split, args.split_seed).items():
+    for source, (images, labels) in digit_sets(args.split, args.split_seed, args.limit).items():
         frames = frame_filled(images)
         save_pngs(frames, labels, args.images / source)
         sets[source] = (standardise_images(frames), labels, images)
@@ -69,7 +69,7 @@ def main() -> None:
         for source, row in by_source.items():
             print(f"| {reference} | {source} | {len(sets[source][1])} | {100 * row['plain_accuracy']:.2f} | "
                   f"{100 * row['accuracy']:.2f} | {' '.join(map(str, row['errors_by_digit']))} |")
-    save_report({"machine": machine(), "side": SIDE, "split": args.split, "top": args.top, "accuracy": results}, args.output)
+    save_report({"machine": machine(), "side": SIDE, "split": args.split, "limit": args.limit, "top": args.top, "accuracy": results}, args.output)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -67,10 +68,8 @@ def image_set_arguments(doc: str, name: str, split: bool = False):
             ``--split-seed`` choose its images.
 
     Returns:
-        The parsed ``--models``, ``--top``, ``--images`` and ``--output`` (and ``--split``, ``--split-seed``).
+        The parsed ``--models``, ``--top``, ``--images`` and ``--output`` (and ``--split``, ``--split-seed``, ``--limit``).
     """
-    import argparse
-
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", required=True,
                         help="model references, as evaluate's model_uri; each is scored on its own, and a list "
@@ -83,7 +82,16 @@ def image_set_arguments(doc: str, name: str, split: bool = False):
         parser.add_argument("--split", choices=("test", "validation"), default="test",
                             help="the test sets of MNIST and USPS, or MNIST's validation images (to choose a recipe on)")
         parser.add_argument("--split-seed", type=int, default=42, help="the seed of the validation split (--split validation)")
+        parser.add_argument("--limit", type=_positive, default=None,
+                            help="score only the first N images of each set: a quick look, not a figure to compare")
     return parser.parse_args()
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def save_pngs(images, labels, folder: Path) -> None:
@@ -96,16 +104,18 @@ def save_pngs(images, labels, folder: Path) -> None:
         cv2.imwrite(str(path), image)
 
 
-def digit_sets(split: str, split_seed: int) -> dict:
+def digit_sets(split: str, split_seed: int, limit: int | None = None) -> dict:
     """``{name: (standardised images, labels)}`` of ``dataset=unseen_usps``: the MNIST and USPS test sets,
-    or MNIST's validation images (``split="validation"``, drawn with ``split_seed``) to choose a recipe on."""
+    or MNIST's validation images (``split="validation"``, drawn with ``split_seed``) to choose a recipe on;
+    the first ``limit`` images of each, when given."""
     from digit_experiments.core.paths import resolve
     from digit_experiments.dataset import load_dataset
 
     dataset = group_config("dataset", "unseen_usps")
     data_dir = resolve(group_config("paths", "default")["data_dir"])
     splits = load_dataset(sources=dataset["sources"], data_dir=data_dir, seed=split_seed, val_fraction=dataset["val_fraction"])
-    return dict(splits.tests) if split == "test" else {"mnist_validation": (splits.val_images, splits.val_labels)}
+    sets = dict(splits.tests) if split == "test" else {"mnist_validation": (splits.val_images, splits.val_labels)}
+    return {name: (images[:limit], labels[:limit]) for name, (images, labels) in sets.items()}
 
 
 def load_models(references: list[str], top: int) -> dict:

@@ -129,7 +129,7 @@ def main() -> None:
     args = image_set_arguments(__doc__, "loose_scans", split=True)
     models = load_models(args.models, args.top)
     sets = {}
-    for source, (images, labels) in digit_sets(args.split, args.split_seed).items():
+    for source, (images, labels) in digit_sets(args.split, args.split_seed, args.limit).items():
         inked = images.any(axis=(1, 2))
         digits, digit_labels = images[inked], labels[inked]
         for seed, (condition, spoiled) in enumerate(CONDITIONS.items()):
@@ -151,7 +151,7 @@ def main() -> None:
     for reference, by_source in results.items():
         for source, row in by_source.items():
             print(f"| {reference} | {source} | {len(sets[source, 'clean'][1])} | " + " | ".join(f"{100 * accuracy:.2f}" for accuracy in row.values()) + " |")
-    save_report({"machine": machine(), "page": PAGE, "conditions": {name: spoiled._asdict() for name, spoiled in CONDITIONS.items()}, "split": args.split, "top": args.top, "accuracy": results},
+    save_report({"machine": machine(), "page": PAGE, "conditions": {name: spoiled._asdict() for name, spoiled in CONDITIONS.items()}, "split": args.split, "limit": args.limit, "top": args.top, "accuracy": results},
                 args.output)
 
 

@@ -53,20 +53,21 @@ def test_help_answers_without_loading_tensorflow_or_mlflow(script: str, tmp_path
     ("loose_scans.py", [f"{condition}/mnist_validation" for condition in ("clean", "1_speck", "2_specks", "shadow", "noise", "ruled", "cell", "neighbour", "dashed")]),
 ])
 def test_scans_of_the_validation_split_never_read_a_test_set(smoke_run, tmp_path: Path, script: str, folders: list[str]) -> None:
-    """``--split validation`` scores MNIST's 6,000 validation images of ``dataset=unseen_usps``, so a recipe can be chosen on it."""
+    """``--split validation`` scores MNIST's validation images of ``dataset=unseen_usps`` (the first 300 of its 6,000
+    here, ``--limit``), so a recipe can be chosen on it."""
     import json
 
     result = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "benchmarks" / script), "--models", f"runs:/{smoke_run.run_id}/model",
-         "--split", "validation", "--images", str(tmp_path / "images"), "--output", str(tmp_path / "figures.json")],
+         "--split", "validation", "--limit", "300", "--images", str(tmp_path / "images"), "--output", str(tmp_path / "figures.json")],
         cwd=tmp_path, env=command_environment(MLFLOW_TRACKING_URI=smoke_run.store), capture_output=True, text=True, timeout=240,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads((tmp_path / "figures.json").read_text())
     (by_source,) = figures["accuracy"].values()
-    assert figures["split"] == "validation" and list(by_source) == ["mnist_validation"]
-    assert [len(list((tmp_path / "images" / folder).rglob("*.png"))) for folder in folders] == [6000] * len(folders)
-    assert f"| runs:/{smoke_run.run_id}/model | mnist_validation | 6000 |" in result.stdout
+    assert figures["split"] == "validation" and figures["limit"] == 300 and list(by_source) == ["mnist_validation"]
+    assert [len(list((tmp_path / "images" / folder).rglob("*.png"))) for folder in folders] == [300] * len(folders)
+    assert f"| runs:/{smoke_run.run_id}/model | mnist_validation | 300 |" in result.stdout
 
 
 @pytest.mark.e2e
