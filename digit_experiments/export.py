@@ -33,15 +33,15 @@ def export(config: Mapping[str, Any]) -> tuple[Path, Path]:
         The paths written (see :func:`digit_experiments.inference.export.export_model`).
     """
     from digit_experiments import tracking
-    from digit_experiments.core.paths import resolve
-    from digit_experiments.inference.export import export_model
+    from digit_experiments.inference.export import check_export_folder, export_model
     from digit_experiments.inference.loading import load_member, reads_tracking_store
 
     if not isinstance(config["model_uri"], str):
         raise UserError("Export takes one model: pass a single `model_uri=...`, not a list.")
+    output = check_export_folder(str(config["output"]))
     tracking.connect(config["tracking"], used=reads_tracking_store(config["model_uri"]))
     member = load_member(config["model_uri"])
-    written = export_model(member.model, resolve(config["output"]))
+    written = export_model(member.model, output)
     for path in written:
         print(path)
     return written

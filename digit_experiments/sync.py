@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the command line and deliver the pending records."""
     parser = argparse.ArgumentParser(prog="python -m digit_experiments.sync", description=__doc__.split("\n\n")[1])
     parser.add_argument("output_dir", type=Path, help="the training run's output folder (named in its final message)")
-    parser.add_argument("--tracking-uri", help="send to this store instead of the one the run started in")
+    parser.add_argument("--tracking-uri", help="the address of the store the run started in, if it has moved since (the run must be in it)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s] %(message)s")
     from digit_experiments.tracking import deliver_pending

@@ -10,7 +10,8 @@ import cv2
 import mlflow
 import pytest
 
-from digit_experiments.tracking.registry import register_run_model
+from digit_experiments.core.errors import ConfigError
+from digit_experiments.tracking.registry import check_alias, register_run_model
 
 from helpers import post, run_cli, served_model
 from helpers.runs import SmokeRun
@@ -93,3 +94,11 @@ def test_register_as_without_a_logged_model_is_refused_before_training(tmp_path:
     assert result.returncode == 2
     assert "`tracking.register_as` registers the logged model" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "mlruns").exists()
+
+
+@pytest.mark.parametrize("alias", ["v2", "V10", "latest", "Latest", "LATEST", "has space", ""])
+def test_aliases_mlflow_refuses_are_refused_before_anything_is_registered(alias: str) -> None:
+    """MLflow refused `latest` only after promote had registered a new version, with a traceback."""
+    with pytest.raises(ConfigError, match="Invalid alias"):
+        check_alias(alias)
+    assert check_alias("latest_good") == "latest_good" and check_alias("champion") == "champion"

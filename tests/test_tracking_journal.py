@@ -100,3 +100,23 @@ def test_sync_of_a_damaged_run_header_names_the_file(header: bytes, tmp_path: Pa
     (tmp_path / "tracking" / "run.json").write_bytes(header)
     with pytest.raises(UserError, match="run.json is damaged .*journal.jsonl"):
         deliver_pending(tmp_path)
+
+
+def test_sync_to_a_dead_server_or_a_missing_sqlite_file_fails_in_seconds_and_creates_nothing(tmp_path: Path) -> None:
+    """MLflow's client retried a dead server for about four minutes; a missing SQLite file was created empty."""
+    import time
+
+    from helpers import closed_port
+
+    client, run_id = new_run(tmp_path)
+    output = tmp_path / "output"
+    record_epochs(RunJournal(output, run_id, client.tracking_uri, deliver=False), epochs=2)
+    started = time.monotonic()
+    with pytest.raises(UserError, match="refused the connection.*--tracking-uri must be the address of the store"):
+        deliver_pending(output, f"http://127.0.0.1:{closed_port()}")
+    assert time.monotonic() - started < 10
+    elsewhere = tmp_path / "elsewhere.db"
+    with pytest.raises(UserError, match="is a SQLite file that does not exist"):
+        deliver_pending(output, f"sqlite:///{elsewhere}")
+    assert not elsewhere.exists()
+    assert deliver_pending(output) == (5, 0), "the records are all still there for the right store"

@@ -10,11 +10,42 @@ Both can be passed back as ``model_uri`` to evaluate and predict.
 
 from __future__ import annotations
 
+import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
+from digit_experiments.core.errors import ConfigError
+from digit_experiments.core.output_folder import check_creatable
+
+log = logging.getLogger(__name__)
+
 KERAS_FILE = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
+
+
+def check_export_folder(output: str) -> Path:
+    """``output`` as the folder an export will write, refused before any work when it cannot be one.
+
+    Args:
+        output: The ``output`` config value.
+
+    Returns:
+        The folder, absolute.
+
+    Raises:
+        ConfigError: when ``output`` is empty or looks like a file name (``.keras``).
+        UserError: when no folder can be created there (under a file, on a read-only mount).
+    """
+    fix = "Pass the folder to write `model.keras` and `saved_model/` into, e.g. `output=exports/digits`."
+    if not str(output).strip():
+        raise ConfigError(f"`output` is empty. {fix}")
+    folder = Path(output).expanduser().absolute()
+    if folder.suffix in {".keras", ".h5"}:
+        raise ConfigError(f"`output={output}` looks like a file name, but export writes a folder (it would hold "
+                          f"{folder / KERAS_FILE}). {fix}")
+    check_creatable(folder, "output")
+    return folder
 
 
 def export_model(model: Any, output: Path) -> tuple[Path, Path]:
@@ -22,13 +53,17 @@ def export_model(model: Any, output: Path) -> tuple[Path, Path]:
 
     Args:
         model: A Keras model.
-        output: The folder to write into (created; existing exports are replaced).
+        output: The folder to write into (created; an earlier export in it is replaced whole,
+            so no file of the old SavedModel lingers beside the new one).
 
     Returns:
         The paths of the ``.keras`` file and of the SavedModel folder.
     """
     output.mkdir(parents=True, exist_ok=True)
     keras_file, saved_model = output / KERAS_FILE, output / SAVED_MODEL_DIR
+    if keras_file.exists() or saved_model.exists():
+        log.warning("Replacing the earlier export in %s.", output)
+        shutil.rmtree(saved_model, ignore_errors=True)
     model.save(keras_file)
     model.export(str(saved_model), format="tf_saved_model", verbose=False)
     return keras_file, saved_model

@@ -36,6 +36,7 @@ from mlflow.exceptions import MlflowException
 
 from digit_experiments.core.errors import UserError, first_line
 from digit_experiments.tracking.registry import register_run_model
+from digit_experiments.tracking.store import server_problem
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -290,6 +291,23 @@ class RunJournal:
             self._store_away_since = None
 
 
+#: How long ``sync`` waits for a tracking server's ``/health`` answer (``tracking.connect_timeout``'s default).
+CONNECT_TIMEOUT = 30.0
+
+
+def _check_store_exists(uri: str, run_id: str, where: str) -> None:
+    """Refuse, in seconds, a store that cannot hold the run: a server that does not answer, a SQLite file that is not there.
+
+    MLflow's client retries a dead server for minutes, and opening a missing
+    SQLite file creates an empty store; neither can hold the run's records.
+    """
+    problem = server_problem(uri, CONNECT_TIMEOUT)
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+        problem = "is a SQLite file that does not exist"
+    if problem:
+        raise UserError(f"Cannot send the records of run {run_id}: the tracking store {uri} {problem}. {where}.")
+
+
 def deliver_pending(output_dir: Path, tracking_uri: str | None = None) -> tuple[int, int]:
     """Send a run's undelivered records to its store (or ``tracking_uri``), in order: the ``sync`` command.
 
@@ -315,15 +333,17 @@ def deliver_pending(output_dir: Path, tracking_uri: str | None = None) -> tuple[
             "written whole when a run starts; restore it from a backup of the folder if there is one. The records "
             "themselves are in journal.jsonl beside it."
         ) from None
+    where = (
+        f"--tracking-uri must be the address of the store the run started in ({run['tracking_uri']})"
+        if tracking_uri else "Check that the store is running; if it has moved, pass its new address with --tracking-uri"
+    )
+    _check_store_exists(uri, run_id, where)
     journal = RunJournal(Path(output_dir), run_id, uri, deliver=False)
     client = mlflow.MlflowClient(uri)
     try:
         client.get_run(run_id)
     except Exception as error:  # noqa: BLE001  (a missing run and an absent store raise different types)
-        raise UserError(
-            f"Cannot send the records of run {run_id} to {uri}: {first_line(error)}. Check that the store is "
-            "running and is the one the run started in (--tracking-uri chooses another)."
-        ) from None
+        raise UserError(f"Cannot send the records of run {run_id} to {uri}: {first_line(error)}. {where}.") from None
     sent = refused = 0
     while journal.pending:
         try:

@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 MODEL_ARTIFACT = "model"
 #: Names MLflow's UI and URIs handle without quoting (``models:/<name>@<alias>``).
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-#: MLflow refuses aliases that look like versions (``v1``, ``V2``) or contain more than these characters.
-_ALIAS = re.compile(r"^(?![vV]\d+$)[A-Za-z0-9_-]+$")
+#: MLflow refuses aliases that look like versions (``v1``, ``V2``), ``latest`` in any case (it names the newest
+#: version), and any character but these.
+_ALIAS = re.compile(r"^(?![vV]\d+$)(?![lL][aA][tT][eE][sS][tT]$)[A-Za-z0-9_-]+$")
 
 
 def check_name(name: str, key: str) -> str:
@@ -44,8 +45,9 @@ def check_alias(alias: str) -> str:
     """``alias`` if MLflow accepts it, else a ConfigError."""
     if not isinstance(alias, str) or not _ALIAS.match(alias):
         raise ConfigError(
-            f"Invalid alias {alias!r} (config key `alias`): use letters, digits, '_' and '-', and not the form "
-            "v<number> (MLflow reads that as a version), e.g. `alias=champion`."
+            f"Invalid alias {alias!r} (config key `alias`): use letters, digits, '_' and '-', and neither the form "
+            "v<number> (MLflow reads that as a version) nor `latest` (MLflow reserves it for the newest version), "
+            "e.g. `alias=champion`."
         )
     return alias
 

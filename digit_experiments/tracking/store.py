@@ -142,19 +142,29 @@ def check_reachable(tracking: Mapping[str, Any]) -> None:
             ``tracking.connect_timeout`` seconds.
     """
     uri = tracking_uri(tracking["uri"])
-    if not uri.startswith(("http://", "https://")):
-        return
-    timeout = float(tracking.get("connect_timeout", 30))
-    try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:
-            response.read(64)
-    except (OSError, ValueError) as error:
-        if isinstance(error, urllib.error.HTTPError):
-            problem = f"answered its /health check with HTTP {error.code}, so it is not a working MLflow server"
-        else:
-            problem = f"did not answer within {timeout:g} s ({error})"
+    problem = server_problem(uri, float(tracking.get("connect_timeout", 30)))
+    if problem:
         raise UserError(
             f"The MLflow tracking server {uri} (from {_uri_source()}) {problem}. The command stopped before doing "
             "anything. Check that the server is running and reachable from this machine, fix the URI, "
             "or unset MLFLOW_TRACKING_URI to use the local store ./mlruns; tracking.connect_timeout sets the wait."
         ) from None
+
+
+def server_problem(uri: str, timeout: float) -> str | None:
+    """Why the MLflow server at ``uri`` cannot be used, as a phrase; None when it answers (or ``uri`` is no server).
+
+    Probes ``/health`` once, waiting at most ``timeout`` seconds; only HTTP(S) URIs are probed.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return None
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:
+            response.read(64)
+    except urllib.error.HTTPError as error:
+        return f"answered its /health check with HTTP {error.code}, so it is not a working MLflow server"
+    except (OSError, ValueError) as error:
+        if isinstance(getattr(error, "reason", None), ConnectionRefusedError):
+            return f"refused the connection ({error.reason})"
+        return f"did not answer within {timeout:g} s ({error})"
+    return None

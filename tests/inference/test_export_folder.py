@@ -1,0 +1,47 @@
+"""Where ``export`` writes: the folder is checked before any work, and a second export replaces the first whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from digit_experiments.core.errors import UserError
+from digit_experiments.inference.export import check_export_folder, export_model
+from helpers import run_cli
+
+
+@pytest.mark.parametrize(("output", "message"), [
+    ("", "`output` is empty"),
+    (" ", "`output` is empty"),
+    ("digits.keras", "looks like a file name, but export writes a folder"),
+    ("a_file", "a_file is a file, not a folder"),
+    ("a_file/sub", "a_file is a file, not a folder"),
+])
+def test_an_output_that_cannot_be_an_export_folder_is_refused(output: str, message: str, tmp_path: Path, monkeypatch) -> None:
+    """Before: a traceback after loading the model, a folder named `digits.keras`, or an export into the current folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("not a folder")
+    with pytest.raises(UserError, match=message):
+        check_export_folder(output)
+    assert check_export_folder("exports/digits") == tmp_path / "exports" / "digits"
+    assert not (tmp_path / "exports").exists(), "checking creates nothing"
+
+
+def test_the_command_checks_the_folder_before_loading_the_model(tmp_path: Path) -> None:
+    (tmp_path / "a_file").write_text("not a folder")
+    result = run_cli("digit_experiments.export", ["model_uri=no/such.keras", "output=a_file"], cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "a_file is a file, not a folder" in result.stderr, result.stderr[-2000:]
+    assert "not found" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_second_export_into_the_same_folder_leaves_no_file_of_the_first(tmp_path: Path) -> None:
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    keras_file, saved_model = export_model(model, tmp_path)
+    (saved_model / "stale.txt").write_text("from an earlier export")
+    export_model(model, tmp_path)
+    assert not (saved_model / "stale.txt").exists() and (saved_model / "saved_model.pb").is_file()
+    images = np.zeros((2, 28, 28, 1), np.float32)
+    np.testing.assert_allclose(keras.models.load_model(keras_file).predict(images, verbose=0), model.predict(images, verbose=0))
