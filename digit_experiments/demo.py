@@ -44,7 +44,7 @@ def demo(config: Mapping[str, Any]) -> int:
     from digit_experiments.inference.demo_server import DemoScorer, bind, serve
 
     check_polarity(config["polarity"])
-    startup.interrupt_on_sigterm()
+    startup.interrupt_on_termination_signals()
     # A program started in the background by a non-interactive shell inherits SIGINT ignored;
     # a server is stopped with Ctrl+C (or SIGINT from its supervisor) all the same.
     signal.signal(signal.SIGINT, signal.default_int_handler)

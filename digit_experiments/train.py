@@ -62,7 +62,7 @@ def main(cfg: DictConfig) -> float:
     the remaining jobs still run and the sweep report has a row for each; a
     pruned Optuna trial is passed on to the sweeper.
     """
-    startup.interrupt_on_sigterm()
+    startup.interrupt_on_termination_signals()
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     if multirun:
         _share_the_machine_between_parallel_jobs(cfg)

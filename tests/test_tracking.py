@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import mlflow
 import pytest
 
+from digit_experiments.core import startup
 from digit_experiments.tracking import describe_run, tracked_run, tracking_uri, use_experiment
 
 
@@ -48,6 +53,37 @@ def test_ctrl_c_marks_the_run_killed(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt), tracked_run(tracking_config(tmp_path)):
         raise KeyboardInterrupt
     assert last_run(tmp_path).info.status == "KILLED"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_killed_job_or_a_closed_terminal_marks_the_run_killed(signum: int, tmp_path: Path) -> None:
+    """SIGHUP (the terminal closed, the SSH session dropped) ended the process on the spot and left the run RUNNING."""
+    previous = {handled: signal.getsignal(handled) for handled in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        startup.interrupt_on_termination_signals()
+        with pytest.raises(KeyboardInterrupt), tracked_run(tracking_config(tmp_path)):
+            os.kill(os.getpid(), signum)
+            time.sleep(5)
+    finally:
+        for handled, handler in previous.items():
+            signal.signal(handled, handler)
+    run = last_run(tmp_path)
+    assert run.info.status == "KILLED" and run.data.tags["failure_reason"] == "interrupted (Ctrl-C, SIGTERM or SIGHUP)"
+
+
+@pytest.mark.parametrize(("uri", "message"), [
+    ("sqlite://", "is an in-memory SQLite database"),
+    ("sqlite:///:memory:", "is an in-memory SQLite database"),
+    ("sqlite:///a_file/mlflow.db", "a_file cannot be made (File exists)"),
+])
+def test_a_store_that_cannot_keep_runs_is_refused(uri: str, message: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`sqlite://` trained, then waited for a store that could never come back; a relative file under a file raised."""
+    from digit_experiments.core.errors import UserError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("not a folder")
+    with pytest.raises(UserError, match=re.escape(message)):
+        tracking_uri(uri)
 
 
 def test_environment_tracking_uri_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -120,3 +120,34 @@ def test_sync_to_a_dead_server_or_a_missing_sqlite_file_fails_in_seconds_and_cre
         deliver_pending(output, f"sqlite:///{elsewhere}")
     assert not elsewhere.exists()
     assert deliver_pending(output) == (5, 0), "the records are all still there for the right store"
+
+
+def test_a_resumed_run_that_finishes_loses_the_reason_it_stopped_before(tmp_path: Path) -> None:
+    """A resumed run ended FINISHED but kept `failure_reason=interrupted ...`, so filters on it listed it as failed."""
+    with pytest.raises(KeyboardInterrupt), recorded_run(tracking_config(tmp_path), tmp_path / "output") as journal:
+        raise KeyboardInterrupt
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    assert client.get_run(journal.run_id).data.tags["failure_reason"].startswith("interrupted")
+    with recorded_run(tracking_config(tmp_path), tmp_path / "output", run_id=journal.run_id):
+        pass
+    run = client.get_run(journal.run_id)
+    assert run.info.status == "FINISHED" and "failure_reason" not in run.data.tags
+
+
+def test_a_model_folder_left_by_an_interrupted_save_is_replaced(tmp_path: Path) -> None:
+    """An interrupt during the final save left `mlflow_model/`, and every resume then failed with FileExistsError."""
+    import keras
+    import numpy as np
+
+    from digit_experiments.tracking import log_keras_model
+
+    client, run_id = new_run(tmp_path)
+    journal = RunJournal(tmp_path / "output", run_id, client.tracking_uri, deliver=False)
+    local_dir = tmp_path / "output" / "mlflow_model"
+    local_dir.mkdir(parents=True)
+    (local_dir / "MLmodel").write_text("cut short")
+    inputs = keras.Input((28, 28, 1))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs)))
+    log_keras_model(model, np.zeros((2, 28, 28, 1), np.float32), local_dir, journal)
+    assert "cut short" not in (local_dir / "MLmodel").read_text()
+    assert "keras" in (local_dir / "MLmodel").read_text()

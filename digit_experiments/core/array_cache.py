@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -55,7 +56,7 @@ def cached_arrays(
         try:
             with np.load(path, allow_pickle=False) as stored:
                 return {name: stored[name] for name in stored.files}, True
-        except (OSError, ValueError) as error:  # truncated or foreign file: recompute
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:  # truncated, empty or foreign: recompute
             log.warning("Ignoring unreadable cache entry %s (%s); recomputing.", path, error)
     arrays = compute()
     _save_atomically(path, arrays)

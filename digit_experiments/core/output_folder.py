@@ -44,10 +44,13 @@ def check_creatable(folder: Path, key: str) -> None:
     Raises:
         UserError: naming the folder, the reason and the fix.
     """
-    parent = folder
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
     fix = f"Point `{key}` at a folder this user can write, e.g. `{key}=outputs/my_run`."
+    parent = folder
+    try:
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+    except OSError as error:  # a name longer than the file system allows
+        raise UserError(f"The output folder {str(folder)[:200]}... cannot be created: {error.strerror}. {fix}") from None
     if not parent.is_dir():
         raise UserError(f"The output folder {folder} cannot be created: {parent} is a file, not a folder. {fix}")
     try:

@@ -9,7 +9,7 @@ here so that it is written once:
   imported, so each command calls :func:`quiet_libraries` when its module is
   imported, and imports TensorFlow itself only inside the function that runs
   the work (``--help`` and ``--cfg job`` never load it).
-* SIGTERM is turned into ``KeyboardInterrupt`` (:func:`interrupt_on_sigterm`),
+* SIGTERM and SIGHUP are turned into ``KeyboardInterrupt`` (:func:`interrupt_on_termination_signals`),
   so a killed training job's MLflow run ends KILLED instead of RUNNING.
 * A :class:`~digit_experiments.core.errors.UserError` is one paragraph on
   stderr and exit status 2, without a traceback (:func:`run_command`).
@@ -59,13 +59,18 @@ def quiet_libraries() -> None:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
-def interrupt_on_sigterm() -> None:
-    """Treat SIGTERM like Ctrl-C so a killed job's run is marked KILLED, not left RUNNING."""
+def interrupt_on_termination_signals() -> None:
+    """Treat SIGTERM and SIGHUP like Ctrl-C, so that a killed job's run is marked KILLED, not left RUNNING.
+
+    SIGHUP is what a job gets when its terminal closes or its SSH session drops;
+    Python's default for it ends the process on the spot, without cleanup.
+    """
 
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGHUP, handler)
 
 
 def run_command(work: Callable[[Mapping[str, Any]], Result], cfg: DictConfig) -> Result:

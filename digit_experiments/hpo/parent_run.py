@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
 #: How long a worker waits for another worker that is creating the study's parent run.
 PARENT_WAIT_SECONDS = 60.0
-#: The tag holding why a run did not finish, as on every training run.
-FAILURE_TAG = "failure_reason"
 
 
 def sweep_id(config: DictConfig) -> str:
@@ -87,9 +85,9 @@ def close_parent_run(client: mlflow.MlflowClient, parent_id: str, status: int, r
         reason: Why it did not finish (the ``failure_reason`` tag).
     """
     if reason:
-        client.set_tag(parent_id, FAILURE_TAG, reason)
-    elif FAILURE_TAG in client.get_run(parent_id).data.tags:  # an Optuna study's parent, resumed and finished
-        client.delete_tag(parent_id, FAILURE_TAG)
+        client.set_tag(parent_id, tracking.FAILURE_REASON_TAG, reason)
+    elif tracking.FAILURE_REASON_TAG in client.get_run(parent_id).data.tags:  # an Optuna study's parent, resumed and finished
+        client.delete_tag(parent_id, tracking.FAILURE_REASON_TAG)
     client.set_terminated(parent_id, RunStatus.to_string(status))
 
 

@@ -28,6 +28,7 @@ from digit_experiments.tracking.resume import (
     logged_history,
 )
 from digit_experiments.tracking.runs import (
+    FAILURE_REASON_TAG,
     PARENT_RUN_ENV,
     SWEEP_ROLE_TAG,
     describe_run,
@@ -39,7 +40,7 @@ from digit_experiments.tracking.store import check_reachable, connect, tracking_
 from digit_experiments.tracking.tags import OUTPUT_DIR_TAG, PROJECT_ROOT, data_tags, git_tags, tag_key
 
 __all__ = [
-    "MAX_PARAM_LENGTH", "OUTPUT_DIR_TAG", "PARENT_RUN_ENV", "PROJECT_ROOT", "RESUME_MAY_CHANGE", "RunJournal",
+    "FAILURE_REASON_TAG", "MAX_PARAM_LENGTH", "OUTPUT_DIR_TAG", "PARENT_RUN_ENV", "PROJECT_ROOT", "RESUME_MAY_CHANGE", "RunJournal",
     "SWEEP_ROLE_TAG", "TrackingDeferred", "check_reachable", "check_resume_config", "connect", "data_tags", "describe_run", "deliver_pending",
     "find_resumable_run", "git_tags", "last_logged_epoch", "log_config", "log_figure",
     "log_keras_model", "logged_history", "pip_requirements", "recent_runs_hint", "record_job_that_never_started", "recorded_run", "tag_key", "tracked_run", "tracking_uri", "use_experiment",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import logging
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     import keras
 
     from digit_experiments.tracking.journal import RunJournal
+
+log = logging.getLogger(__name__)
 
 
 def pip_requirements() -> list[str]:
@@ -68,7 +71,8 @@ def log_keras_model(
     Args:
         model: The model to log.
         example: A small float32 ``(n, 28, 28, 1)`` batch, kept as the input example.
-        local_dir: Empty or missing folder for the local copy (inside the run's output dir).
+        local_dir: Folder for the local copy (inside the run's output dir); one left by an
+            interrupted save is replaced.
         recorder: The run's journal, which delivers the folder to the store.
         artifact_path: Artifact folder of the model in the run.
 
@@ -80,7 +84,10 @@ def log_keras_model(
     from digit_experiments.inference.serving import use_checked_pyfunc
 
     model = keras.Model(model.input, model.output, name=model.name)  # single tensors keep the input structure
-    local_dir.mkdir(parents=True, exist_ok=False)
+    if local_dir.exists():  # left by a save that was interrupted; the resumed run writes it again
+        log.warning("Replacing %s, left by an earlier attempt to save this run's model.", local_dir)
+        shutil.rmtree(local_dir)
+    local_dir.mkdir(parents=True)
     with _quiet("mlflow.keras.save"):  # its "no signature" warning: use_checked_pyfunc sets the signature next
         mlflow.keras.save_model(model, str(local_dir), pip_requirements=pip_requirements())
     use_checked_pyfunc(str(local_dir), example)

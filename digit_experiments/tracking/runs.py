@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 PARENT_RUN_ENV = "DIGITS_PARENT_RUN_ID"
 #: Tag of the FAILED run left for a sweep job that stopped before its own run started.
 STOPPED_BEFORE_TRAINING_TAG = "sweep.stopped_before_training"
+#: Tag holding why a run ended FAILED or KILLED; a resumed run loses it.
+FAILURE_REASON_TAG = "failure_reason"
 #: Tag that marks a sweep's parent run (value ``parent``).
 SWEEP_ROLE_TAG = "sweep.role"
 
@@ -58,7 +60,7 @@ def tracked_run(
         yield run
     except BaseException as error:
         status, reason = _failure(error)
-        mlflow.set_tags({**(failure_tags or {}), "failure_reason": reason})
+        mlflow.set_tags({**(failure_tags or {}), FAILURE_REASON_TAG: reason})
         mlflow.end_run(RunStatus.to_string(status))
         raise
     else:
@@ -90,6 +92,8 @@ def recorded_run(
         run_id = client.create_run(experiment_id, tags=run_tags, run_name=tracking.get("run_name")).info.run_id
     else:
         client.update_run(run_id, RunStatus.to_string(RunStatus.RUNNING))
+        if FAILURE_REASON_TAG in client.get_run(run_id).data.tags:  # why it stopped last time; it runs again now
+            client.delete_tag(run_id, FAILURE_REASON_TAG)
         if tags:
             client.log_batch(run_id, tags=[mlflow.entities.RunTag(k, str(v)) for k, v in tags.items()])
     journal = RunJournal(output_dir, run_id, uri)
@@ -98,7 +102,7 @@ def recorded_run(
         yield journal
     except BaseException as error:
         status, reason = _failure(error)
-        journal.set_tags({**(failure_tags or {}), "failure_reason": reason})
+        journal.set_tags({**(failure_tags or {}), FAILURE_REASON_TAG: reason})
         raise
     finally:
         journal.end(RunStatus.to_string(status))
@@ -133,7 +137,7 @@ def record_job_that_never_started(
     started = f"tags.`mlflow.parentRunId` = '{parent_id}' and tags.{OUTPUT_DIR_TAG} = '{output_dir}'"
     if client.search_runs([experiment_id], filter_string=started):
         return
-    tags = {OUTPUT_DIR_TAG: str(output_dir), "failure_reason": _failure(error)[1], STOPPED_BEFORE_TRAINING_TAG: "true"}
+    tags = {OUTPUT_DIR_TAG: str(output_dir), FAILURE_REASON_TAG: _failure(error)[1], STOPPED_BEFORE_TRAINING_TAG: "true"}
     if config.get("optuna"):
         tags["trial.state"] = "FAIL"
     run_tags = context_registry.resolve_tags(_with_parent(tags))
@@ -149,9 +153,9 @@ def record_job_that_never_started(
 
 
 def _failure(error: BaseException) -> tuple[int, str]:
-    """How a run that raised ``error`` ends: KILLED for Ctrl-C or SIGTERM, FAILED otherwise, and the reason tag."""
+    """How a run that raised ``error`` ends: KILLED for Ctrl-C, SIGTERM or SIGHUP, FAILED otherwise, and the reason tag."""
     if isinstance(error, KeyboardInterrupt):
-        return RunStatus.KILLED, "interrupted (Ctrl-C or SIGTERM)"
+        return RunStatus.KILLED, "interrupted (Ctrl-C, SIGTERM or SIGHUP)"
     return RunStatus.FAILED, f"{type(error).__name__}: {error}"[:5000]
 
 

@@ -22,12 +22,30 @@ from digit_experiments.core.errors import UserError, first_line
 
 
 def tracking_uri(configured: str) -> str:
-    """``$MLFLOW_TRACKING_URI`` if set, else ``configured`` with SQLite paths made absolute."""
+    """``$MLFLOW_TRACKING_URI`` if set, else ``configured``, with SQLite paths made absolute and their folder created.
+
+    Raises:
+        UserError: for an in-memory SQLite database (``sqlite://``, ``:memory:``),
+            which would vanish with the process and every record in it, and for
+            a SQLite file whose folder cannot be created.
+    """
     uri = os.environ.get("MLFLOW_TRACKING_URI") or configured
     prefix = "sqlite:///"
+    fix = "Use a SQLite file in a writable folder, e.g. sqlite:///mlruns/mlflow.db, or a running `mlflow server`."
+    if uri.startswith("sqlite:") and (not uri.startswith(prefix) or uri.endswith(":memory:")):
+        raise UserError(
+            f"The MLflow tracking store {uri} (from {_uri_source()}) is an in-memory SQLite database: it would vanish "
+            f"with this process, and every run and record with it. {fix}"
+        )
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
         database = Path(uri[len(prefix):]).absolute()
-        database.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UserError(
+                f"The MLflow tracking store {uri} (from {_uri_source()}) cannot be created: its folder "
+                f"{database.parent} cannot be made ({error.strerror}). {fix}"
+            ) from None
         uri = prefix + str(database)
     return uri
 

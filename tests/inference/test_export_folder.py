@@ -19,6 +19,7 @@ from helpers import run_cli
     ("digits.keras", "looks like a file name, but export writes a folder"),
     ("a_file", "a_file is a file, not a folder"),
     ("a_file/sub", "a_file is a file, not a folder"),
+    ("f" * 300, "File name too long"),
 ])
 def test_an_output_that_cannot_be_an_export_folder_is_refused(output: str, message: str, tmp_path: Path, monkeypatch) -> None:
     """Before: a traceback after loading the model, a folder named `digits.keras`, or an export into the current folder."""
