@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Callable
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
+#: Where the figures go by default, wherever a script is run from.
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def run(main: Callable[[], None]) -> None:
@@ -24,13 +26,33 @@ def run(main: Callable[[], None]) -> None:
         main()
 
 
+def _compose(overrides: list[str]):
+    """``conf/train.yaml`` composed by Hydra with ``overrides``, as a run would compose it.
+
+    Raises:
+        UserError: for an option that does not exist (naming the valid ones) or an override Hydra
+            cannot apply, instead of Hydra's traceback.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException, MissingConfigException
+
+    from digit_experiments.core.errors import UserError
+
+    try:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            return compose(config_name="train", overrides=overrides)
+    except MissingConfigException as error:
+        options = f" The valid options are: {', '.join(error.options)}." if error.options else ""
+        raise UserError(f"{str(error).splitlines()[0]} (conf/).{options} Pass one of them.") from None
+    except HydraException as error:
+        raise UserError(f"Cannot compose the run config: {' '.join(str(error).split())}. Correct or drop that override.") from None
+
+
 def group_config(group: str, option: str) -> dict:
     """The config group option ``group=option`` (e.g. ``dataset=mix``), composed by Hydra as a run would."""
-    from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[f"{group}={option}", "paths.output_dir=unused"])
+    cfg = _compose([f"{group}={option}", "paths.output_dir=unused"])
     return OmegaConf.to_container(cfg[group], resolve=True)
 
 
@@ -45,17 +67,43 @@ def compose_recipe(recipe: str, overrides: list[str], workdir: Path, name: str |
             and the folder is the recipe's name.
 
     Returns:
-        The composed config, with Keras printing one line per epoch.
+        The composed config, with Keras printing one line per epoch, checked as a run checks it, so
+        that a benchmark composes every run before it trains any.
     """
-    from hydra import compose, initialize_config_dir
+    from digit_experiments.core.validation import validate
 
     named = [f"tracking.run_name={name}"] if name else []
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(
-            config_name="train",
-            overrides=[f"experiment={recipe}", f"paths.output_dir={workdir / (name or recipe)}",
-                       f"paths.mlruns_dir={workdir / 'mlruns'}", "trainer.verbose=2", *named, *overrides],
-        )
+    cfg = _compose([f"experiment={recipe}", f"paths.output_dir={workdir / (name or recipe)}",
+                    f"paths.mlruns_dir={workdir / 'mlruns'}", "trainer.verbose=2", *named, *overrides])
+    validate(cfg)
+    return cfg
+
+
+def workdir_store(workdir: Path) -> str:
+    """Pin this process's MLflow store to ``<workdir>/mlruns`` (as :func:`compose_recipe` configures it) and return its URI.
+
+    ``$MLFLOW_TRACKING_URI`` would otherwise win over the config and send a benchmark's throw-away
+    runs to the user's store, where its read-back would find other runs too.
+    """
+    if os.environ.pop("MLFLOW_TRACKING_URI", None):
+        print(f"MLFLOW_TRACKING_URI is ignored: the runs go to {workdir / 'mlruns'}", flush=True)
+    return f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}"
+
+
+def child_environment() -> dict[str, str]:
+    """This environment, for a command started in a throw-away folder: the data and cache folders made
+    absolute, and no ``MLFLOW_TRACKING_URI``, so that its runs stay in that folder's store.
+
+    A relative ``DIGITS_DATA_DIR`` (README's ``../shared/data``), or none (``./data``), would
+    otherwise name another folder there, and the run would train on the embedded fallback set.
+    """
+    from digit_experiments.core.paths import CACHE_ENV, resolve
+
+    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    env["DIGITS_DATA_DIR"] = str(resolve(os.environ.get("DIGITS_DATA_DIR", "data")))
+    if os.environ.get(CACHE_ENV):
+        env[CACHE_ENV] = str(resolve(os.environ[CACHE_ENV]))
+    return env
 
 
 def image_set_arguments(doc: str, name: str, split: bool = False):
@@ -71,27 +119,82 @@ def image_set_arguments(doc: str, name: str, split: bool = False):
         The parsed ``--models``, ``--top``, ``--images`` and ``--output`` (and ``--split``, ``--split-seed``, ``--limit``).
     """
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", required=True,
-                        help="model references, as evaluate's model_uri; each is scored on its own, and a list "
-                             "written as one argument (\"[runs:/<a>/model,runs:/<b>/model]\") as one ensemble")
-    parser.add_argument("--top", type=int, default=5,
-                        help="how many jobs a sweep:<parent run id> reference averages (the ensemble recipes train 5)")
+    model_arguments(parser, "each is scored on its own")
     parser.add_argument("--images", type=Path, default=Path("outputs") / name, help="where the PNGs are written")
-    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / f"{name}.json")
+    parser.add_argument("--output", type=Path, default=RESULTS / f"{name}.json")
     if split:
         parser.add_argument("--split", choices=("test", "validation"), default="test",
                             help="the test sets of MNIST and USPS, or MNIST's validation images (to choose a recipe on)")
         parser.add_argument("--split-seed", type=int, default=42, help="the seed of the validation split (--split validation)")
-        parser.add_argument("--limit", type=_positive, default=None,
+        parser.add_argument("--limit", type=positive, default=None,
                             help="score only the first N images of each set: a quick look, not a figure to compare")
-    return parser.parse_args()
+    args = parser.parse_args()
+    check_outputs(args, folders=("images",))
+    return args
 
 
-def _positive(text: str) -> int:
+def model_arguments(parser: argparse.ArgumentParser, use: str) -> None:
+    """Add ``--models`` (references as :func:`load_models` takes them) and ``--top`` to ``parser``.
+
+    Args:
+        parser: The script's parser.
+        use: What the script does with each reference, for the help.
+    """
+    parser.add_argument("--models", nargs="+", required=True,
+                        help=f"model references, as evaluate's model_uri ({use}): runs:/<id>/model, models:/<name>/<version "
+                             "or @alias>, a .keras file, sweep:<parent run id>, or a list written as one argument "
+                             "(\"[runs:/<a>/model,runs:/<b>/model]\"), which is one ensemble (its members averaged)")
+    parser.add_argument("--top", type=positive, default=5,
+                        help="how many jobs a sweep:<parent run id> reference averages (the ensemble recipes train 5)")
+
+
+def positive(text: str) -> int:
     """An argparse type: a whole number of at least 1."""
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
     return int(text)
+
+
+def non_negative(text: str) -> int:
+    """An argparse type: a whole number of at least 0."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text!r}")
+    return int(text)
+
+
+def check_outputs(args: argparse.Namespace, files: tuple[str, ...] = ("output",), folders: tuple[str, ...] = ()) -> None:
+    """Stop before any work when an output location of the command line cannot be written.
+
+    A benchmark saves its figures at the very end: a path under a regular file, a file path that
+    is a folder, or a folder without write permission would otherwise lose all the work.
+
+    Args:
+        args: The parsed command line.
+        files: The ``args`` attributes that name a file to write (None: not given).
+        folders: Those that name a folder to create or fill.
+
+    Raises:
+        UserError: naming the option, the path and the fix.
+    """
+    for dest, folder in [*((dest, False) for dest in files), *((dest, True) for dest in folders)]:
+        if getattr(args, dest) is not None:
+            check_output("--" + dest.replace("_", "-"), getattr(args, dest), folder)
+
+
+def check_output(option: str, path: Path, folder: bool = False) -> None:
+    """Raise a UserError when ``path`` (a file, or a ``folder``) cannot be written; see :func:`check_outputs`."""
+    from digit_experiments.core.errors import UserError
+
+    path = Path(path).expanduser().absolute()
+    fix = f"Give {option} another path, or move what is in the way."
+    if path.exists() and path.is_dir() != folder:
+        kind = "a file" if folder else "a folder"
+        raise UserError(f"{option} {path} is {kind}, so the benchmark could not write its {'folder' if folder else 'file'} there. {fix}")
+    existing = next(parent for parent in [path, *path.parents] if parent.exists())
+    if existing != path and not existing.is_dir():
+        raise UserError(f"{option} {path} cannot be written: {existing} is a file, not a folder. {fix}")
+    if not os.access(existing, os.W_OK):
+        raise UserError(f"{option} {path} cannot be written: {existing} is not writable by this user. {fix}")
 
 
 def save_pngs(images, labels, folder: Path) -> None:
@@ -145,13 +248,6 @@ def connect_tracking() -> None:
     from digit_experiments import tracking
 
     tracking.connect(group_config("tracking", "mlflow"))
-
-
-def member_model(reference: str):
-    """The Keras model of one trained member (``runs:/<id>/model`` or a checkpoint), loading TensorFlow on first use."""
-    from digit_experiments.inference.loading import load_member
-
-    return load_member(reference).model
 
 
 def model_probabilities(model, images, tta: bool = False, batch_size: int = 512):

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import group_config, run, save_report
+from common import RESULTS, check_outputs, group_config, run, save_report
 
 
 def timed_load(config: dict, data_dir: Path) -> tuple[float, str]:
@@ -33,8 +33,9 @@ def timed_load(config: dict, data_dir: Path) -> tuple[float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="mix", help="a dataset config name (conf/dataset/)")
-    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/data_loading.json"))
+    parser.add_argument("--output", type=Path, default=RESULTS / "data_loading.json")
     args = parser.parse_args()
+    check_outputs(args)
 
     data_dir = Path(os.environ.get("DIGITS_DATA_DIR", "data")).resolve()
     config = group_config("dataset", args.dataset)

@@ -17,6 +17,7 @@ saves a screenshot of the page after drawing a 7 (for the README)::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import os
 import re
@@ -29,9 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import machine, run, save_report
+from common import RESULTS, check_outputs, machine, non_negative, positive, run, save_report
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CHROMIUM = "/usr/bin/chromium"
 #: As tests/helpers/browser.py: no sandbox (root in CI) and no background connections to Google's hosts.
 CHROMIUM_ARGS = [
@@ -49,8 +49,26 @@ SHAPES = {
 _URL = re.compile(r"Demo page on (http://\S+)")
 
 
+def check_browser() -> None:
+    """Raise a UserError, before the demo starts, when Chromium or Playwright is missing."""
+    from digit_experiments.core.errors import UserError
+
+    if not os.access(CHROMIUM, os.X_OK):
+        raise UserError(f"Chromium is not installed at {CHROMIUM}, and this benchmark drives it to draw on the demo page. "
+                        "Install it with `apt-get install chromium` (Debian, Ubuntu) and run again.")
+    if importlib.util.find_spec("playwright") is None:
+        raise UserError("Playwright is not installed, and this benchmark drives Chromium with it. "
+                        "Install it with `pip install playwright` and run again.")
+
+
 def start_demo(model_uri: str, tracking_uri: str | None, workdir: Path, timeout: float = 300) -> tuple[subprocess.Popen, str]:
-    """Start the demo on a free port; return the process and its URL once the log line names it."""
+    """Start the demo on a free port; return the process and its URL once the log line names it.
+
+    Raises:
+        UserError: when the demo stops (or stays silent ``timeout`` seconds) before it serves, quoting its log.
+    """
+    from digit_experiments.core.errors import UserError
+
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
@@ -72,7 +90,9 @@ def start_demo(model_uri: str, tracking_uri: str | None, workdir: Path, timeout:
     while not found:
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            sys.exit("The demo did not start:\n" + "".join(lines[-30:]))
+            last = " | ".join(line.strip() for line in lines[-5:] if line.strip())
+            raise UserError(f"The demo did not start with model_uri={model_uri}: {last or 'no output'}. "
+                            "Fix what it names (the model URI, --tracking-uri) and run again.")
         time.sleep(0.2)
     return process, found[0]
 
@@ -108,11 +128,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-uri", required=True, help="any model_uri the demo takes (runs:/..., models:/..., a .keras file)")
     parser.add_argument("--tracking-uri", help="the MLflow store of a runs:/ or models:/ URI (default: $MLFLOW_TRACKING_URI, else ./mlruns)")
-    parser.add_argument("--strokes", type=int, default=30, help="timed strokes")
-    parser.add_argument("--warm-up", type=int, default=3, help="strokes drawn first and not counted")
+    parser.add_argument("--strokes", type=positive, default=30, help="timed strokes")
+    parser.add_argument("--warm-up", type=non_negative, default=3, help="strokes drawn first and not counted")
     parser.add_argument("--output", type=Path, default=RESULTS / "demo_latency.json")
     parser.add_argument("--screenshot", type=Path, default=RESULTS / "demo_page.png")
     args = parser.parse_args()
+    check_outputs(args, files=("output", "screenshot"))
+    check_browser()
 
     from playwright.sync_api import sync_playwright
 

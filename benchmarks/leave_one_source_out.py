@@ -24,18 +24,25 @@ from digit_experiments.core import startup
 
 startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
 
-from common import compose_recipe, machine, run, save_report  # noqa: E402
+from common import RESULTS, check_outputs, compose_recipe, machine, run, save_report, workdir_store  # noqa: E402
 
 NOTHING_HELD_OUT = "(none)"
 
 
-def run_metrics(workdir: Path, name: str) -> dict[str, float]:
-    """The final metrics of the run named ``name`` in the workdir's store."""
+def run_metrics(store: str, output_dir: Path) -> dict[str, float]:
+    """The final metrics of the run just trained in ``output_dir``, read from ``store``.
+
+    The run is found by its output folder and is the newest there: a reused ``--workdir`` holds
+    earlier runs of the same name and folder.
+    """
     import mlflow
 
-    client = mlflow.MlflowClient(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
+    from digit_experiments.tracking import OUTPUT_DIR_TAG
+
+    client = mlflow.MlflowClient(store)
     experiment_ids = [e.experiment_id for e in client.search_experiments()]
-    (trained,) = client.search_runs(experiment_ids, filter_string=f"attributes.run_name LIKE '{name} %'")  # the run's full name follows
+    (trained,) = client.search_runs(experiment_ids, filter_string=f"tags.{OUTPUT_DIR_TAG} = '{output_dir}'",
+                                    order_by=["attributes.start_time DESC"], max_results=1)
     return trained.data.metrics
 
 
@@ -53,8 +60,29 @@ def required_sources(cfg) -> list[str]:
     return [name for name, options in cfg.dataset.sources.items() if (options or {}).get("required", True)]
 
 
-def held_out_run(recipe: str, overrides: list[str], workdir: Path, held_out: str | None) -> dict:
-    """Train with ``held_out`` as a test-only source (or nothing held out).
+def plan(recipe: str, overrides: list[str], workdir: Path, held_out: str | None) -> tuple[str | None, list[str], object]:
+    """The run that holds ``held_out`` out as a test-only source (None: nothing held out), composed and checked.
+
+    Returns:
+        ``(held_out, the run's overrides, its config)``, for :func:`held_out_run`.
+    """
+    name = f"without-{held_out}" if held_out else "all-sources"
+    run_overrides = [*overrides, *([f"++dataset.sources.{held_out}.test_only=true"] if held_out else [])]
+    return held_out, run_overrides, compose_recipe(recipe, run_overrides, workdir, name)
+
+
+def check_sources(sources: list[str], cfg, recipe: str) -> None:
+    """Raise a UserError, before anything trains, when a source to hold out is not one of the recipe's."""
+    from digit_experiments.core.errors import UserError
+
+    unknown = [source for source in sources if source not in cfg.dataset.sources]
+    if unknown:
+        raise UserError(f"--sources {' '.join(unknown)}: experiment={recipe} has no such source. Its sources are "
+                        f"{', '.join(cfg.dataset.sources)}; name some of them (or add one with --overrides).")
+
+
+def held_out_run(held_out: str | None, overrides: list[str], cfg, store: str) -> dict:
+    """Train one run of :func:`plan` and read its figures back from ``store``.
 
     Returns:
         The row: held-out source, test accuracy per source, the epoch selected on validation,
@@ -62,13 +90,12 @@ def held_out_run(recipe: str, overrides: list[str], workdir: Path, held_out: str
     """
     from digit_experiments.training import experiment
 
-    name = f"without-{held_out}" if held_out else "all-sources"
-    extra = [f"++dataset.sources.{held_out}.test_only=true"] if held_out else []
+    name = cfg.tracking.run_name
     print(f"--- {name} ---", flush=True)
     started = time.monotonic()
-    experiment.run(compose_recipe(recipe, [*overrides, *extra], workdir, name), [*overrides, *extra])
+    experiment.run(cfg, overrides)
     wall_seconds = round(time.monotonic() - started, 1)
-    metrics = run_metrics(workdir, name)
+    metrics = run_metrics(store, Path(cfg.paths.output_dir))
     print(f"--- {name}: {wall_seconds / 60:.1f} min ---", flush=True)
     return {
         "held_out": held_out or NOTHING_HELD_OUT,
@@ -100,15 +127,19 @@ def main() -> None:
     parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
                         help="also train on every source, for the accuracy each reaches when seen (--no-baseline skips it)")
     parser.add_argument("--workdir", type=Path, help="keep the runs' outputs and MLflow store here (default: a temporary folder)")
-    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "leave_one_source_out.json")
+    parser.add_argument("--output", type=Path, default=RESULTS / "leave_one_source_out.json")
     args = parser.parse_args()
-    about = machine()
-    print(f"CPU flags: {' '.join(about['cpu_flags'])}; precision: {about['precision']}")
+    check_outputs(args, folders=("workdir",))
     with tempfile.TemporaryDirectory() as folder:
         workdir = (args.workdir or Path(folder)).absolute()
-        sources = args.sources or required_sources(compose_recipe(args.recipe, args.overrides, workdir, "probe"))
-        rows = [held_out_run(args.recipe, args.overrides, workdir, None)] if args.baseline else []
-        rows += [held_out_run(args.recipe, args.overrides, workdir, source) for source in sources]
+        store = workdir_store(workdir)
+        recipe = compose_recipe(args.recipe, args.overrides, workdir, "probe")
+        check_sources(args.sources or [], recipe, args.recipe)
+        held_out = ([None] if args.baseline else []) + (args.sources or required_sources(recipe))
+        runs = [plan(args.recipe, args.overrides, workdir, source) for source in held_out]  # every mistake before any training
+        about = machine()
+        print(f"CPU flags: {' '.join(about['cpu_flags'])}; precision: {about['precision']}")
+        rows = [held_out_run(*planned, store) for planned in runs]
     print(table(rows))
     save_report({"machine": about, "recipe": args.recipe, "overrides": args.overrides, "rows": rows}, args.output)
 

@@ -1,7 +1,8 @@
 """Epochs saved by Optuna pruning on a small search, run through the real CLI.
 
 Runs ``python -m digit_experiments.train -m hparams_search=dropout_l2`` in a
-temporary folder (its own study database and MLflow store) with a small
+temporary folder (its own study database and MLflow store, whatever
+``$MLFLOW_TRACKING_URI`` says; the data of ``$DIGITS_DATA_DIR``) with a small
 budget, then reads the study back and prints, per trial, its state and the
 epochs it trained, and in total the epochs trained against the epochs an
 unpruned search would have trained. Usage::
@@ -22,11 +23,15 @@ from pathlib import Path
 
 import optuna
 
-from common import run, save_report
+from common import RESULTS, check_outputs, child_environment, positive, run, save_report
 
 
 def run_search(folder: Path, args: argparse.Namespace, overrides: list[str]) -> float:
-    """Run the search in ``folder``; return its wall time in seconds."""
+    """Run the search in ``folder``; return its wall time in seconds.
+
+    The search runs from ``folder``, so the data and cache folders are passed on absolute, and
+    its runs go to ``folder``'s MLflow store rather than ``$MLFLOW_TRACKING_URI``'s.
+    """
     command = [
         sys.executable, "-m", "digit_experiments.train", "-m", "hparams_search=dropout_l2",
         f"hydra.sweeper.n_trials={args.trials}", f"hydra.sweeper.storage=sqlite:///{folder}/study.db",
@@ -34,18 +39,23 @@ def run_search(folder: Path, args: argparse.Namespace, overrides: list[str]) -> 
         f"model={args.model}", "augment=none", "trainer.verbose=0", "tracking.log_model=false", *overrides,
     ]
     start = time.perf_counter()
-    subprocess.run(command, cwd=folder, check=True)
+    status = subprocess.run(command, cwd=folder, env=child_environment()).returncode
+    if status:
+        from digit_experiments.core.errors import UserError
+
+        raise UserError(f"The search stopped with exit status {status}; its own message is above. Fix what it names and run again.")
     return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--images", type=int, default=3000, help="training + validation images per trial")
+    parser.add_argument("--trials", type=positive, default=12)
+    parser.add_argument("--epochs", type=positive, default=6)
+    parser.add_argument("--images", type=positive, default=3000, help="training + validation images per trial")
     parser.add_argument("--model", default="tiny")
-    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/pruning.json"))
+    parser.add_argument("--output", type=Path, default=RESULTS / "pruning.json")
     args, overrides = parser.parse_known_args()
+    check_outputs(args)
 
     with tempfile.TemporaryDirectory(prefix="digits-pruning-") as folder:
         seconds = run_search(Path(folder), args, overrides)

@@ -16,6 +16,9 @@ second, with the CPU flags and precision::
 
     python benchmarks/serving_throughput.py --model-uri models:/digits@champion \\
         --tracking-uri sqlite:///mlruns/mlflow.db
+
+When the server stops before it answers, the last lines of its log are quoted
+and the log is kept.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -38,9 +42,7 @@ import numpy as np
 from digit_experiments.dataset.io.idx import read_idx
 from digit_experiments.dataset.standardise import standardise_images
 
-from common import machine, run, save_report
-
-RESULTS = Path(__file__).resolve().parent / "results"
+from common import RESULTS, check_outputs, machine, positive, run, save_report
 
 
 def payloads(data_dir: Path, batch: int) -> dict[str, bytes]:
@@ -60,17 +62,37 @@ def payloads(data_dir: Path, batch: int) -> dict[str, bytes]:
     return {form: json.dumps({"dataframe_records": records}).encode() for form, records in rows.items()}
 
 
-def start_server(model_uri: str, tracking_uri: str) -> tuple[subprocess.Popen, str]:
-    """``mlflow models serve`` on a free port; returns the process and its URL once ``/ping`` answers."""
+def server_environment(tracking_uri: str | None) -> dict[str, str]:
+    """The server's environment: ``--tracking-uri``, else ``$MLFLOW_TRACKING_URI``, else the project's store.
+
+    The project's store (``./mlruns/mlflow.db``, as the commands use it) is named only when it
+    exists, so that serving a model folder leaves no empty ``./mlruns`` behind.
+    """
+    env = dict(os.environ)
+    if tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
+    elif "MLFLOW_TRACKING_URI" not in env and Path("mlruns/mlflow.db").exists():
+        env["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path('mlruns/mlflow.db').absolute()}"
+    return env
+
+
+def start_server(model_uri: str, tracking_uri: str | None, log: Path) -> tuple[subprocess.Popen, str]:
+    """``mlflow models serve`` on a free port, its output in ``log``; returns the process and its URL once ``/ping`` answers.
+
+    Raises:
+        UserError: when the server stops first (quoting the end of its log) or does not answer in 300 s.
+    """
+    from digit_experiments.core.errors import UserError
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local",
-         "--host", "127.0.0.1", "-p", str(port), "--workers", "1"],
-        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local",
+             "--host", "127.0.0.1", "-p", str(port), "--workers", "1"],
+            env=server_environment(tracking_uri), start_new_session=True, stdout=output, stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -78,10 +100,12 @@ def start_server(model_uri: str, tracking_uri: str) -> tuple[subprocess.Popen, s
             return process, url
         except OSError:
             if process.poll() is not None:
-                raise SystemExit(f"mlflow models serve exited with status {process.returncode}")
+                last = " | ".join(line.strip() for line in log.read_text(errors="replace").splitlines()[-5:] if line.strip())
+                raise UserError(f"mlflow models serve -m {model_uri} exited with status {process.returncode}: {last} "
+                                f"(full log: {log}). Check the model URI and --tracking-uri.") from None
             time.sleep(1)
     os.killpg(process.pid, signal.SIGTERM)
-    raise SystemExit("mlflow models serve did not answer /ping within 300 s")
+    raise UserError(f"mlflow models serve -m {model_uri} did not answer /ping within 300 s; its log is {log}.")
 
 
 def timed_requests(url: str, body: bytes, count: int) -> list[float]:
@@ -101,15 +125,18 @@ def timed_requests(url: str, body: bytes, count: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-uri", required=True)
-    parser.add_argument("--tracking-uri", default="sqlite:///mlruns/mlflow.db")
+    parser.add_argument("--tracking-uri", help="the MLflow store of a runs:/ or models:/ URI "
+                                               "(default: $MLFLOW_TRACKING_URI, else ./mlruns/mlflow.db)")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DIGITS_DATA_DIR", "data")))
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--batch", type=positive, default=256)
+    parser.add_argument("--requests", type=positive, default=20)
     parser.add_argument("--output", type=Path, default=RESULTS / "serving_throughput.json")
     args = parser.parse_args()
+    check_outputs(args)
 
     bodies = payloads(args.data_dir, args.batch)
-    process, url = start_server(args.model_uri, args.tracking_uri)
+    log = Path(tempfile.gettempdir()) / f"mlflow-serve-{os.getpid()}.log"
+    process, url = start_server(args.model_uri, args.tracking_uri, log)
     try:
         forms = {}
         for form, body in bodies.items():
@@ -125,6 +152,7 @@ def main() -> None:
                   f"p90 {forms[form]['p90_s'] * 1000:7.1f} ms  {forms[form]['images_per_s']:>8} images/s")
     finally:
         os.killpg(process.pid, signal.SIGTERM)
+        log.unlink()
     report = {"model_uri": args.model_uri, "batch": args.batch, "requests": args.requests,
               "machine": machine(), "forms": forms}
     save_report(report, args.output)

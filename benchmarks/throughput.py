@@ -29,7 +29,7 @@ startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow an
 
 import numpy as np  # noqa: E402
 
-from common import group_config, run, save_report  # noqa: E402
+from common import RESULTS, check_outputs, group_config, positive, run, save_report  # noqa: E402
 
 if TYPE_CHECKING:
     import keras
@@ -85,11 +85,12 @@ def pipeline_seconds(dataset, repeats: int = 2) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=20000, help="training images per epoch (max 54000)")
-    parser.add_argument("--batch-size", type=int, default=384)
+    parser.add_argument("--images", type=positive, default=20000, help="training images per epoch (max 54000)")
+    parser.add_argument("--batch-size", type=positive, default=384)
     parser.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16"])
-    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/throughput.json"))
+    parser.add_argument("--output", type=Path, default=RESULTS / "throughput.json")
     args = parser.parse_args()
+    check_outputs(args)
     # TensorFlow loads once the command line is read, so that --help answers at once
     from digit_experiments.augment.albumentations_set import static_copy
     from digit_experiments.dataset import load_dataset

@@ -28,7 +28,9 @@ import numpy as np  # noqa: E402
 
 from digit_experiments.inference.tta import TTA_TRANSFORMS, affine_view  # noqa: E402
 
-from common import connect_tracking, ensemble_splits, machine, member_model, model_probabilities, run, save_report  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS, check_outputs, ensemble_splits, load_models, machine, model_arguments, model_probabilities, run, save_report,
+)
 
 #: Candidate views: (rotation in degrees, scale, (dx, dy) shift in pixels); the identity first.
 CANDIDATES = (
@@ -96,25 +98,25 @@ def report_rows(names, val_probs, test_probs, val_set, test_set, view_sets) -> l
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", required=True, help="model references, as evaluate's model_uri")
+    model_arguments(parser, "each is scored on its own, and in the ensemble of all")
     parser.add_argument("--split-seed", type=int, default=42, help="the members' dataset.split_seed")
-    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "tta_views.json")
+    parser.add_argument("--output", type=Path, default=RESULTS / "tta_views.json")
     args = parser.parse_args()
+    check_outputs(args)
 
-    connect_tracking()
+    models = load_models(args.models, args.top)
     splits = ensemble_splits(args.split_seed)
     test_images, test_labels = splits.tests["mnist"]
     val_probs, test_probs = [], []
-    for uri in args.models:
+    for uri, model in models.items():
         started = time.perf_counter()
-        model = member_model(uri)
         val_probs.append(view_probabilities(model, splits.val_images))
         test_probs.append(view_probabilities(model, test_images))
         print(f"{uri}: {len(CANDIDATES)} views scored in {time.perf_counter() - started:.0f} s", flush=True)
 
     chosen, path = choose_views(val_probs, splits.val_images, splits.val_labels)
     view_sets = {"identity": [0], "shipped": SHIPPED, "chosen on validation": chosen}
-    rows = report_rows(args.models, val_probs, test_probs, (splits.val_images, splits.val_labels), (test_images, test_labels), view_sets)
+    rows = report_rows(list(models), val_probs, test_probs, (splits.val_images, splits.val_labels), (test_images, test_labels), view_sets)
     print("chosen views (angle, scale, shift):", [CANDIDATES[v] for v in chosen])
     print("mean validation loss along the way:", [round(x, 5) for x in path])
     for row in rows:
