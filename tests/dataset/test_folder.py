@@ -166,6 +166,21 @@ def test_cache_is_reused_and_invalidated_by_an_edit(digits_folder: tuple[Path, n
     )
 
 
+def test_a_digit_without_images_is_warned_about_and_tagged(
+    digits_folder: tuple[Path, np.ndarray], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A folder without 6s loaded without a word; a model trained on it never predicts 6."""
+    root, _ = digits_folder
+    for path in (root / "6").rglob("*"):
+        if path.is_file():
+            path.unlink()
+    with caplog.at_level(logging.WARNING):
+        loaded = load_folder(root, ".")
+    assert loaded.notes["folder.digits_without_images"] == "6"
+    assert "no usable image of digit(s) 6" in caplog.text
+    assert 6 not in loaded.train_labels and 7 in loaded.train_labels
+
+
 def test_missing_folder_and_missing_class_folders(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="Digit folder not found"):
         load_folder(tmp_path, "nowhere")

@@ -122,6 +122,19 @@ def test_missing_digit_is_named(members, tmp_path: Path) -> None:
         load_not_mnist(tmp_path)
 
 
+@pytest.mark.parametrize("layout", ["empty zip", "empty folder"])
+def test_a_digit_without_images_stops_the_load(layout: str, members, tmp_path: Path) -> None:
+    """An emptied 5.zip (or empty 5/ folder) used to drop digit 5 from training without a word."""
+    folder = _write_zips(tmp_path, members)
+    (folder / "5.zip").unlink()
+    if layout == "empty zip":
+        zipfile.ZipFile(folder / "5.zip", "w").close()
+    else:
+        (folder / "5").mkdir()
+    with pytest.raises(DataError, match=r"no readable image of digit\(s\) 5 \(.*5(\.zip)?\)"):
+        load_not_mnist(tmp_path)
+
+
 def test_bad_member_is_named_or_skipped(members, tmp_path: Path) -> None:
     broken = {**members, 3: [*members[3], ("3/notes.txt", b"not an image"), ("3/empty.png", b"")]}
     folder = _write_zips(tmp_path, broken)

@@ -43,3 +43,9 @@ class SourceData:
                 raise ValueError(f"{self.name} {split}: {len(images)} images but {len(labels)} labels")
         self.train_labels = self.train_labels.astype(np.int64)
         self.test_labels = self.test_labels.astype(np.int64)
+
+
+def digits_without_images(*label_arrays: np.ndarray) -> list[int]:
+    """The digits 0-9 that none of ``label_arrays`` holds: a class a source silently lacks."""
+    present = {int(label) for labels in label_arrays for label in np.unique(labels)}
+    return [digit for digit in range(10) if digit not in present]

@@ -15,10 +15,11 @@ input: named, then skipped with a counted warning or fatal (``on_error``).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from digit_experiments.dataset.io.bad_input import BadInputs, check_on_error
-from digit_experiments.dataset.sources.base import SOURCES, SourceData
+from digit_experiments.dataset.sources.base import SOURCES, SourceData, digits_without_images
 from digit_experiments.dataset.holdout import holdout_mask
 from digit_experiments.dataset.io.image_files import (
     MAX_IMAGE_PIXELS,
@@ -32,8 +33,10 @@ from digit_experiments.dataset.io.source_cache import load_standardised
 from digit_experiments.dataset.standardise import check_polarity
 from digit_experiments.core.errors import DataError
 
+log = logging.getLogger(__name__)
+
 #: Bump when the loader's output changes, to invalidate cached arrays.
-VERSION = 1
+VERSION = 2
 _LABELS = [str(digit) for digit in range(10)]
 
 
@@ -99,7 +102,13 @@ def _build(root: Path, polarity: str, on_error: str, test_fraction: float, max_p
         raise DataError(
             f"No usable digit images in {root}; put images in its 0/ ... 9/ subfolders. Skipped: {bad.examples()}"
         )
-    return SourceData("folder", images, labels, test_images, test_labels, notes=bad.notes())
+    notes = bad.notes()
+    missing = digits_without_images(labels, test_labels)
+    if missing:  # allowed (a folder of 1s and 7s to test on), but never unnoticed
+        notes["folder.digits_without_images"] = ",".join(map(str, missing))
+        log.warning("%s has no usable image of digit(s) %s; models trained on it will never predict them.",
+                    root, ", ".join(map(str, missing)))
+    return SourceData("folder", images, labels, test_images, test_labels, notes=notes)
 
 
 def _class_files(root: Path, bad: BadInputs) -> list[ImageFiles]:

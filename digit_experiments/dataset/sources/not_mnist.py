@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 from digit_experiments.dataset.io.bad_input import BadInputs, check_on_error
-from digit_experiments.dataset.sources.base import SOURCES, SourceData
+from digit_experiments.dataset.sources.base import SOURCES, SourceData, digits_without_images
 from digit_experiments.dataset.io.checksums import sha256_file
 from digit_experiments.dataset.holdout import holdout_mask
 from digit_experiments.dataset.io.image_files import ImageFiles, list_images, natural_key, read_labelled_images, tree_sha256
@@ -77,6 +77,13 @@ def _build(locations: dict[int, Path], on_error: str) -> SourceData:
         for digit, path in locations.items()
     ]
     images, labels = read_labelled_images(groups, "dark_on_light", bad)
+    missing = digits_without_images(labels)
+    if missing:  # an emptied or replaced archive would drop its digit from training without a word
+        raise DataError(
+            f"The not-MNIST set has no readable image of digit(s) {', '.join(map(str, missing))} "
+            f"({', '.join(str(locations[digit]) for digit in missing)}), though it holds every digit. Replace "
+            "them with intact copies (../shared/data/SOURCES.md lists the files and their checksums)."
+        )
     test = holdout_mask(labels, TEST_FRACTION, "not_mnist")
     return SourceData("not_mnist", images[~test], labels[~test], images[test], labels[test], notes=bad.notes())
 
