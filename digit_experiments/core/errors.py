@@ -21,6 +21,10 @@ class DataError(UserError):
     """A dataset file that is missing, corrupt or malformed."""
 
 
+class DataMissing(DataError):
+    """A source's files are not there at all, as opposed to damaged: the one case an optional source is skipped for."""
+
+
 class TrainingDiverged(RuntimeError):
     """Training produced a NaN or infinite loss and was stopped."""
 

@@ -14,7 +14,7 @@ how many of its training images enter the pool (a stratified subsample) and
 ``weight`` scales its share: below 1 it keeps that fraction of the images,
 above 1 its training images are repeated (after the split, so no copy reaches
 the validation set). A source with ``required: false`` is skipped, with a
-warning and a run tag, when its files are missing. A source with
+warning and a run tag, when its files are missing (not when they are damaged). A source with
 ``test_only: true`` contributes its test set alone: none of its images is
 trained on or validated on, so its score measures handwriting the model never
 saw. One stratified split with the run's seed (stratified by source and
@@ -35,7 +35,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from digit_experiments.dataset.sources.base import SOURCES, SourceData
-from digit_experiments.core.errors import ConfigError, DataError
+from digit_experiments.core.errors import ConfigError, DataError, DataMissing
 
 log = logging.getLogger(__name__)
 
@@ -194,8 +194,8 @@ def _load_sources(
         mix_options = {key: options.pop(key) for key in MIX_OPTIONS if key in options}
         try:
             source = SOURCES.build(name, data_dir=data_dir, **options)
-        except DataError as error:
-            if mix_options.get("required", True):
+        except DataError as error:  # only absent files skip an optional source: damaged ones would go unnoticed
+            if mix_options.get("required", True) or not isinstance(error, DataMissing):
                 raise
             log.warning("Skipping optional source %s: %s", name, error)
             notes[f"dataset.skipped.{name}"] = str(error)[:500]

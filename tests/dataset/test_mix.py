@@ -93,3 +93,15 @@ def test_a_test_only_source_is_scored_but_never_trained_or_validated_on(data_dir
 def test_test_only_mistakes_name_the_fix(data_dir: Path, sources: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_dataset(sources, data_dir, seed=42)
+
+
+def test_an_optional_source_is_skipped_when_missing_but_stops_the_run_when_damaged(tmp_path: Path, caplog) -> None:
+    """`required: false` also skipped a corrupt file, so a run trained without the source and said only a warning."""
+    sources = {"embedded": {}, "usps": {"required": False}}
+    with caplog.at_level(logging.WARNING):
+        splits = load_dataset(sources, tmp_path, seed=0)
+    assert "usps" not in splits.tests and "USPS file missing" in splits.notes["dataset.skipped.usps"]
+    (tmp_path / "usps").mkdir()
+    (tmp_path / "usps" / "usps.h5").write_bytes(b"not an HDF5 file" * 100)
+    with pytest.raises(DataError, match="Cannot read .*usps.h5 as HDF5"):
+        load_dataset(sources, tmp_path, seed=0)

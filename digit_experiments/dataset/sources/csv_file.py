@@ -20,7 +20,7 @@ from digit_experiments.dataset.io.checksums import sha256_file
 from digit_experiments.dataset.holdout import holdout_mask
 from digit_experiments.dataset.io.source_cache import load_standardised
 from digit_experiments.dataset.standardise import check_polarity, standardise_batch
-from digit_experiments.core.errors import DataError
+from digit_experiments.core.errors import DataError, DataMissing
 
 PIXELS = 28 * 28
 #: Bump when the loader's output changes, to invalidate cached arrays.
@@ -69,7 +69,7 @@ def _resolve(data_dir: Path, name: str, option: str) -> Path:
     """The CSV named by option ``option`` (relative to ``data_dir``), or a DataError saying it is missing."""
     path = (data_dir / Path(name).expanduser()).resolve()
     if not path.is_file():
-        raise DataError(
+        raise DataMissing(
             f"CSV file not found: {path}. Set `dataset.sources.csv.{option}` to a CSV with one digit per row "
             "(label,pixel0,...,pixel783); relative paths start at the data directory."
         )

@@ -22,7 +22,7 @@ from digit_experiments.dataset.sources.csv_file import read_pixel_csv
 from digit_experiments.dataset.io.idx import read_idx
 from digit_experiments.dataset.io.source_cache import load_standardised
 from digit_experiments.dataset.standardise import standardise_batch
-from digit_experiments.core.errors import DataError
+from digit_experiments.core.errors import DataError, DataMissing
 
 FOLDER = "emnist"
 #: The official IDX files and their sha256 (from the NIST ``gzip.zip``; see shared/data/SOURCES.md).
@@ -61,7 +61,7 @@ def load_emnist_digits(data_dir: Path, verify_checksums: bool = True, on_error: 
         form = "csv"
         checksums = {f"{FOLDER}/{name}": sha256_file(folder / name) for name in CSV_FILES}
     else:
-        raise DataError(
+        raise DataMissing(
             f"EMNIST digits files missing from {folder}. Put there either the four IDX files "
             f"({', '.join(IDX_FILES)}) from the official release's gzip.zip "
             "(https://www.nist.gov/itl/products-and-services/emnist-dataset), or the two Kaggle CSVs "

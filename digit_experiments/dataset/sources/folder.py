@@ -31,7 +31,7 @@ from digit_experiments.dataset.io.image_files import (
 )
 from digit_experiments.dataset.io.source_cache import load_standardised
 from digit_experiments.dataset.standardise import check_polarity
-from digit_experiments.core.errors import DataError
+from digit_experiments.core.errors import DataError, DataMissing
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def load_folder(
     check_on_error(on_error)
     root = (data_dir / Path(path).expanduser()).resolve()
     if not root.is_dir():
-        raise DataError(
+        raise DataMissing(
             f"Digit folder not found: {root}. Set `dataset.sources.folder.path` to a folder with subfolders "
             "0/ ... 9/ of images (relative paths start at the data directory)."
         )

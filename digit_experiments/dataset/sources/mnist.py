@@ -15,7 +15,7 @@ from digit_experiments.dataset.sources.base import SOURCES, SourceData
 from digit_experiments.dataset.io.checksums import verify_sha256
 from digit_experiments.dataset.io.download import DEFAULT_TIMEOUT, MNIST_MIRRORS, DownloadError, download_files
 from digit_experiments.dataset.io.idx import read_idx
-from digit_experiments.core.errors import DataError
+from digit_experiments.core.errors import DataMissing
 
 #: The four canonical files and their sha256 digests (see shared/data/SOURCES.md).
 MNIST_FILES: dict[str, str] = {
@@ -68,7 +68,7 @@ def load_mnist(
     missing = missing_mnist_files(data_dir)
     if missing:
         fetch = "" if download else ", let the run download them (`dataset=auto`)"
-        raise DataError(
+        raise DataMissing(
             f"MNIST files missing from {folder}: {', '.join(missing)}.{failure} Put the four canonical IDX .gz files "
             f"({', '.join(MNIST_FILES)}) in that folder{fetch}, or point the data directory elsewhere with "
             "`paths.data_dir=/path/to/data` or the DIGITS_DATA_DIR environment variable."

@@ -22,7 +22,7 @@ from digit_experiments.dataset.io.checksums import sha256_file
 from digit_experiments.dataset.holdout import holdout_mask
 from digit_experiments.dataset.io.image_files import ImageFiles, list_images, natural_key, read_labelled_images, tree_sha256
 from digit_experiments.dataset.io.source_cache import load_standardised
-from digit_experiments.core.errors import DataError
+from digit_experiments.core.errors import DataError, DataMissing
 
 FOLDER = "handwritten-digits-not-mnist"
 TEST_FRACTION = 0.1
@@ -59,7 +59,7 @@ def load_not_mnist(data_dir: Path, on_error: str = "raise") -> SourceData:
         else:
             missing.append(str(digit))
     if missing:
-        raise DataError(
+        raise DataMissing(
             f"'Handwritten Digits Dataset (not in MNIST)' incomplete in {root}: digit(s) {', '.join(missing)} have "
             "neither a D.zip nor a D/ folder. Put the ten per-digit zips 0.zip ... 9.zip (each holding D/<n>.png) "
             "or the extracted folders 0/ ... 9/ there; the dataset is Kaggle "

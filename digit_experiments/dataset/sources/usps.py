@@ -18,7 +18,7 @@ from digit_experiments.dataset.sources.base import SOURCES, SourceData
 from digit_experiments.dataset.io.checksums import sha256_file
 from digit_experiments.dataset.io.source_cache import load_standardised
 from digit_experiments.dataset.standardise import standardise_batch
-from digit_experiments.core.errors import DataError
+from digit_experiments.core.errors import DataError, DataMissing
 
 FILE = "usps/usps.h5"
 #: Bump when the loader's output changes, to invalidate cached arrays.
@@ -45,7 +45,7 @@ def load_usps(data_dir: Path, on_error: str = "raise") -> SourceData:
     check_on_error(on_error)
     path = data_dir / FILE
     if not path.is_file():
-        raise DataError(f"USPS file missing: {path}. {_HOW_TO_GET} {path}.")
+        raise DataMissing(f"USPS file missing: {path}. {_HOW_TO_GET} {path}.")
     checksums = {FILE: sha256_file(path)}
     return load_standardised(
         "usps", checksums, {"version": VERSION, "on_error": on_error}, lambda: _build(path, on_error)
