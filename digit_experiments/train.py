@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+from typing import NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -87,11 +89,37 @@ def main(cfg: DictConfig) -> float:
         if not multirun:
             exit_for_user_error(error)
         return _failed_job(cfg, overrides, error)
+    except KeyboardInterrupt as interrupt:
+        if multirun:  # the sweep stops too; its callback ends the parent run KILLED
+            raise
+        _interrupted(cfg, interrupt)
     except Exception as error:
         if not multirun or type(error).__name__ == "TrialPruned":
             raise
         log.exception("Job failed; the sweep goes on.")
         return _failed_job(cfg, overrides, error)
+
+
+def _interrupted(cfg: DictConfig, interrupt: KeyboardInterrupt) -> NoReturn:
+    """End an interrupted run with one paragraph saying how to continue it, instead of Python's traceback.
+
+    The run itself was already ended KILLED. The exit status is the shell's for
+    the signal: 130 for Ctrl-C, 128 + N for signal N (SIGTERM, SIGHUP).
+    """
+    from digit_experiments.core.paths import resolve
+    from digit_experiments.tracking.journal import JOURNAL_DIR
+
+    signal_number = startup.interrupting_signal(interrupt)
+    output_dir = resolve(cfg.paths.output_dir)
+    if cfg.get("resume"):
+        how = f"Continue it with the same command (it ends `resume={cfg.resume}`)."
+    elif (output_dir / JOURNAL_DIR / "run.json").is_file():
+        how = f"Its MLflow run is KILLED. Continue it with the same command plus `resume={output_dir}`."
+    else:
+        how = "It stopped before its MLflow run started, so there is nothing to resume; run the command again."
+    print(f"\nInterrupted ({'Ctrl-C' if signal_number == signal.SIGINT else f'signal {signal_number}'}). {how}",
+          file=sys.stderr)
+    sys.exit(128 + signal_number)
 
 
 def _failed_job(cfg: DictConfig, overrides: list[str], error: Exception) -> float:

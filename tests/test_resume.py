@@ -35,8 +35,11 @@ def _start_training(workdir: Path, args: list[str]) -> subprocess.Popen:
     )
 
 
-def _kill_mid_epoch(process: subprocess.Popen, client: mlflow.MlflowClient, done_epochs: int = 2, deadline_s: float = 240):
-    """Wait until ``done_epochs`` epochs are logged, then SIGKILL the process half way through the next one."""
+def _kill_mid_epoch(
+    process: subprocess.Popen, client: mlflow.MlflowClient, done_epochs: int = 2, deadline_s: float = 240,
+    signum: int = signal.SIGKILL,
+):
+    """Wait until ``done_epochs`` epochs are logged, then send ``signum`` half way through the next one."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         assert process.poll() is None, "training ended before it could be killed"
@@ -47,7 +50,7 @@ def _kill_mid_epoch(process: subprocess.Popen, client: mlflow.MlflowClient, done
             if len(history) >= done_epochs:
                 epoch_s = (history[-1].timestamp - history[-2].timestamp) / 1000
                 time.sleep(max(0.2, epoch_s / 2))
-                os.kill(process.pid, signal.SIGKILL)
+                os.kill(process.pid, signum)
                 process.wait(30)
                 return runs[0].info.run_id
         time.sleep(0.2)
@@ -67,15 +70,24 @@ def _uninterrupted_run(workdir: Path) -> mlflow.entities.Run:
 
 #: One device, and MirroredStrategy over two logical CPU devices (the stand-in for two GPUs).
 DEVICES = {"one_device": [], "mirrored": ["trainer.strategy=mirrored", "trainer.cpu_devices=2"]}
+#: How each is stopped: a hard kill, and a SIGTERM (a scheduler's, or `kill`), which the run handles.
+STOP_SIGNAL = {"one_device": signal.SIGKILL, "mirrored": signal.SIGTERM}
 
 
 @pytest.mark.parametrize("devices", sorted(DEVICES))
 def test_training_killed_mid_epoch_resumes_in_the_same_run(data_dir: Path, tmp_path: Path, devices: str) -> None:
     args = [*ARGS, *DEVICES[devices]]
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
-    run_id = _kill_mid_epoch(_start_training(tmp_path, args), client)
+    process = _start_training(tmp_path, args)
+    run_id = _kill_mid_epoch(process, client, signum=STOP_SIGNAL[devices])
     killed = client.get_run(run_id)
-    assert killed.info.status == "RUNNING", "SIGKILL leaves no chance to end the run"
+    if STOP_SIGNAL[devices] == signal.SIGKILL:
+        assert killed.info.status == "RUNNING", "SIGKILL leaves no chance to end the run"
+    else:
+        log = (tmp_path / "killed.log").read_text()
+        assert killed.info.status == "KILLED" and process.returncode == 128 + signal.SIGTERM
+        assert f"Interrupted (signal {int(signal.SIGTERM)}). Its MLflow run is KILLED." in log and "resume=" in log
+        assert "Traceback" not in log
     done = max(m.step for m in client.get_metric_history(run_id, "loss")) + 1
     assert 2 <= done < EPOCHS
     output_dir = Path(killed.data.tags["output_dir"])

@@ -59,6 +59,16 @@ def quiet_libraries() -> None:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
+#: How :func:`interrupt_on_termination_signals` labels the ``KeyboardInterrupt`` it raises.
+SIGNAL_PREFIX = "signal "
+
+
+def interrupting_signal(interrupt: KeyboardInterrupt) -> int:
+    """The signal behind ``interrupt``: the one :func:`interrupt_on_termination_signals` turned into it, else SIGINT."""
+    label = str(interrupt)
+    return int(label[len(SIGNAL_PREFIX):]) if label.startswith(SIGNAL_PREFIX) else int(signal.SIGINT)
+
+
 def interrupt_on_termination_signals() -> None:
     """Treat SIGTERM and SIGHUP like Ctrl-C, so that a killed job's run is marked KILLED, not left RUNNING.
 
@@ -67,7 +77,7 @@ def interrupt_on_termination_signals() -> None:
     """
 
     def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise KeyboardInterrupt(f"{SIGNAL_PREFIX}{signum}")
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGHUP, handler)
