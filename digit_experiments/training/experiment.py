@@ -30,6 +30,7 @@ from digit_experiments.model import build_model
 from digit_experiments.training.optimizers import build_optimizer
 from digit_experiments.training.precision import choose_precision
 from digit_experiments.training.strategy import distribution_strategy, global_batch_size
+from digit_experiments.core.folder_lock import hold_output_folder
 from digit_experiments.core.paths import resolve, set_aside_previous_outputs
 from digit_experiments.training.pipeline import evaluation_dataset, training_dataset
 from digit_experiments.training.callbacks.optuna_pruning import pruning_callback
@@ -58,6 +59,27 @@ def run(
     tracking.check_reachable(config["tracking"])
     resumed = tracking.find_resumable_run(config["tracking"], str(config["resume"])) if config.get("resume") else None
     output_dir = Path(resumed.data.tags[tracking.OUTPUT_DIR_TAG]) if resumed else resolve(config["paths"]["output_dir"])
+    with hold_output_folder(output_dir):
+        return _train_in_folder(cfg, config, overrides, extra_callbacks, resumed, output_dir)
+
+
+def _train_in_folder(
+    cfg: DictConfig, config: dict[str, Any], overrides: list[str] | None,
+    extra_callbacks: list[keras.callbacks.Callback] | None, resumed: Any, output_dir: Path,
+) -> float:
+    """:func:`run`'s work once its output folder is this process's: data, the tracked fit, scoring.
+
+    Args:
+        cfg: The composed run config, as given to :func:`run`.
+        config: The same, validated and resolved.
+        overrides: The command-line overrides, recorded with the run.
+        extra_callbacks: More Keras callbacks for the fit.
+        resumed: The interrupted MLflow run to continue, or None for a new run.
+        output_dir: The run's output folder.
+
+    Returns:
+        The best epoch's value of ``cfg.optimized_metric``.
+    """
     runtime = config["trainer"]
     precision, precision_reason = choose_precision(runtime["precision"])
     log.info("Precision %s (%s)", precision, precision_reason)
