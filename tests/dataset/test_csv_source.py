@@ -77,3 +77,19 @@ def test_a_hash_inside_a_row_is_a_bad_value_not_a_comment(mnist: SourceData, tmp
     source = load_csv(tmp_path, "hash.csv")
     assert len(source.train_labels) + len(source.test_labels) == 4
     assert f"{path}, line 4: has a value that is not a number" in source.notes["dataset.csv.skipped_examples"]
+
+
+def test_an_empty_csv_a_nan_pixel_and_an_unusable_test_file_are_named(mnist: SourceData, tmp_path: Path) -> None:
+    """An empty CSV said "Skipped: " and nothing; a NaN read "outside 0-255 (nan to nan)"; a test CSV of bad
+    rows got the advice to raise `test_fraction`, which does not apply when there is a test file."""
+    _write(tmp_path / "empty.csv", [])
+    with pytest.raises(DataError, match="holds no usable rows; .* It holds no data rows at all"):
+        load_csv(tmp_path, "empty.csv")
+    rows = _rows(mnist.test_images[:20], mnist.test_labels[:20])
+    rows[2] = rows[2][:-2] + ",nan"
+    _write(tmp_path / "train.csv", rows)
+    source = load_csv(tmp_path, "train.csv")
+    assert "line 4: has a pixel value that is NaN" in source.notes["dataset.csv.skipped_examples"]
+    _write(tmp_path / "test.csv", ["12" + row[1:] for row in rows[:5]])
+    with pytest.raises(DataError, match=r"test.csv holds no usable rows; .* Skipped: .*label 12 is outside 0-9"):
+        load_csv(tmp_path, "train.csv", test_path="test.csv")

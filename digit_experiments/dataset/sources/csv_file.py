@@ -81,17 +81,23 @@ def _build(train_file: Path, test_file: Path | None, polarity: str, on_error: st
     bad = BadInputs("csv", on_error)
     images, labels = read_pixel_csv(train_file, bad)
     if len(labels) == 0:
-        raise DataError(
-            f"{train_file} holds no usable rows; expected label,pixel0,...,pixel783 rows. Skipped: {bad.examples()}"
-        )
+        raise _no_usable_rows(train_file, bad)
     images = standardise_batch(images, polarity)
     if test_file is None:
         test = holdout_mask(labels, test_fraction, "csv")
         images, labels, test_images, test_labels = images[~test], labels[~test], images[test], labels[test]
     else:
         test_images, test_labels = read_pixel_csv(test_file, bad)
+        if len(test_labels) == 0:
+            raise _no_usable_rows(test_file, bad)
         test_images = standardise_batch(test_images, polarity)
     return SourceData("csv", images, labels, test_images, test_labels, notes=bad.notes())
+
+
+def _no_usable_rows(path: Path, bad: BadInputs) -> DataError:
+    """The error for a CSV without one usable row: what was skipped, or that it holds no rows at all."""
+    skipped = f" Skipped: {bad.examples()}" if bad.problems else " It holds no data rows at all."
+    return DataError(f"{path} holds no usable rows; expected label,pixel0,...,pixel783 rows.{skipped}")
 
 
 def read_pixel_csv(path: Path, bad: BadInputs) -> tuple[np.ndarray, np.ndarray]:
@@ -150,6 +156,8 @@ def _parse_block(rows: list[str], numbers: list[int], path: Path, bad: BadInputs
             reason = "has a value that is not a number"
         elif not valid_label[row]:
             reason = f"label {labels[row]:g} is outside 0-9"
+        elif np.isnan(pixels[row]).any():
+            reason = "has a pixel value that is NaN (an empty field, or 'nan')"
         else:
             reason = f"has pixel values outside 0-255 ({pixels[row].min():g} to {pixels[row].max():g})"
         bad.add(f"{path}, line {numbers[row]}", reason)
