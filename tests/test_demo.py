@@ -171,6 +171,18 @@ def test_what_cannot_be_scored_is_a_400_with_the_reason(demo, body: bytes, messa
 
 
 @pytest.mark.e2e
+def test_a_get_of_the_api_is_a_405_saying_it_takes_post(demo) -> None:
+    """It was a 404 "Nothing at /api/predict", as if the API did not exist."""
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(f"{demo[0]}/api/predict", timeout=30)
+    assert answer.value.code == 405 and answer.value.headers["Allow"] == "POST"
+    assert "takes POST" in json.loads(answer.value.read())["error"]
+
+
+@pytest.mark.e2e
 def test_a_request_over_the_size_limit_is_a_400_naming_the_limit(demo) -> None:
     """The refused body is read and dropped first: a client still sending it gets the 400, not a broken pipe."""
     from digit_experiments.inference.demo_server import MAX_REQUEST_BYTES

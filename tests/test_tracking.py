@@ -75,6 +75,8 @@ def test_a_killed_job_or_a_closed_terminal_marks_the_run_killed(signum: int, tmp
     ("sqlite://", "is an in-memory SQLite database"),
     ("sqlite:///:memory:", "is an in-memory SQLite database"),
     ("sqlite:///a_file/mlflow.db", "a_file cannot be made (File exists)"),
+    ("foo", "'foo' (from tracking.uri) is not a URI"),
+    (" ", "is not a URI"),
 ])
 def test_a_store_that_cannot_keep_runs_is_refused(uri: str, message: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """`sqlite://` trained, then waited for a store that could never come back; a relative file under a file raised."""

@@ -151,3 +151,20 @@ def test_a_model_folder_left_by_an_interrupted_save_is_replaced(tmp_path: Path) 
     log_keras_model(model, np.zeros((2, 28, 28, 1), np.float32), local_dir, journal)
     assert "cut short" not in (local_dir / "MLmodel").read_text()
     assert "keras" in (local_dir / "MLmodel").read_text()
+
+
+def test_sync_of_a_sweep_folder_sends_each_jobs_records(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A sweep's folder holds no journal of its own; sync used to refuse it instead of sending its jobs'."""
+    from digit_experiments.sync import main as sync
+
+    client, _ = new_run(tmp_path)
+    sweep = tmp_path / "multirun"
+    run_ids = []
+    for job in ("0", "1", "10"):
+        run_id = client.create_run(use_experiment(tracking_config(tmp_path))).info.run_id
+        record_epochs(RunJournal(sweep / job, run_id, client.tracking_uri, deliver=False), epochs=2)
+        run_ids.append(run_id)
+    sync([str(sweep)])
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split(" of ")[1].split(" to ")[0] for line in printed] == [str(sweep / job) for job in ("0", "1", "10")]
+    assert all(client.get_run(run_id).info.status == "FINISHED" for run_id in run_ids)

@@ -193,9 +193,12 @@ class DemoHandler(BaseHTTPRequestHandler):
     timeout = CONNECTION_TIMEOUT  # a client that stops sending must not hold a thread for ever
 
     def do_GET(self) -> None:  # noqa: N802  (http.server's naming)
-        """Serve the page, or a JSON 404."""
+        """Serve the page; a JSON 405 for the API (it takes POST), a JSON 404 for anything else."""
         if self.path.split("?", 1)[0] in ("/", "/index.html"):
             self._send(HTTPStatus.OK, self.server.page, "text/html; charset=utf-8")
+        elif self.path.split("?", 1)[0] == PREDICT_PATH:
+            body = json.dumps({"error": f"{PREDICT_PATH} takes POST with a JSON body {{\"image\": \"<base64>\"}}."})
+            self._send(HTTPStatus.METHOD_NOT_ALLOWED, body.encode(), "application/json", {"Allow": "POST"})
         else:
             self._send_json(HTTPStatus.NOT_FOUND, {"error": f"Nothing at {self.path}; open / for the page."})
 
@@ -259,8 +262,10 @@ class DemoHandler(BaseHTTPRequestHandler):
     def _send_json(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json")
 
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")

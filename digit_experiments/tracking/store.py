@@ -25,13 +25,18 @@ def tracking_uri(configured: str) -> str:
     """``$MLFLOW_TRACKING_URI`` if set, else ``configured``, with SQLite paths made absolute and their folder created.
 
     Raises:
-        UserError: for an in-memory SQLite database (``sqlite://``, ``:memory:``),
+        UserError: for a bare path (MLflow's retired file store), for an in-memory SQLite database (``sqlite://``, ``:memory:``),
             which would vanish with the process and every record in it, and for
             a SQLite file whose folder cannot be created.
     """
     uri = os.environ.get("MLFLOW_TRACKING_URI") or configured
     prefix = "sqlite:///"
     fix = "Use a SQLite file in a writable folder, e.g. sqlite:///mlruns/mlflow.db, or a running `mlflow server`."
+    if ":" not in uri and uri != "databricks":
+        raise UserError(
+            f"The MLflow tracking store {uri!r} (from {_uri_source()}) is not a URI: MLflow would read it as a folder "
+            f"of its retired file store. {fix}"
+        )
     if uri.startswith("sqlite:") and (not uri.startswith(prefix) or uri.endswith(":memory:")):
         raise UserError(
             f"The MLflow tracking store {uri} (from {_uri_source()}) is an in-memory SQLite database: it would vanish "
@@ -71,7 +76,7 @@ def use_experiment(tracking: Mapping[str, Any]) -> str:
         raise UserError(
             f"The MLflow tracking store {uri} (from {_uri_source()}) could not be opened: {first_line(error, 500)}. "
             "Point it at a store this machine can write (a sqlite:/// file in a writable folder, a running "
-            "`mlflow server` or a database), or unset MLFLOW_TRACKING_URI to use ./mlruns."
+            f"`mlflow server` or a database), or {_local_store_advice()}."
         ) from None
     if experiment is not None:
         if any(experiment.tags.get(key) != value for key, value in EXPERIMENT_KIND.items()):
@@ -110,6 +115,13 @@ def _first_connection_lock(uri: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _local_store_advice() -> str:
+    """How to fall back to the local store ./mlruns, for messages: undo whichever setting chose this store."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return "unset MLFLOW_TRACKING_URI to use the local store ./mlruns"
+    return "leave tracking.uri at its default to use the local store ./mlruns"
 
 
 def _uri_source() -> str:
@@ -165,7 +177,7 @@ def check_reachable(tracking: Mapping[str, Any]) -> None:
         raise UserError(
             f"The MLflow tracking server {uri} (from {_uri_source()}) {problem}. The command stopped before doing "
             "anything. Check that the server is running and reachable from this machine, fix the URI, "
-            "or unset MLFLOW_TRACKING_URI to use the local store ./mlruns; tracking.connect_timeout sets the wait."
+            f"or {_local_store_advice()}; tracking.connect_timeout sets the wait."
         ) from None
 
 

@@ -58,7 +58,7 @@ def load_standardised(
         checksums=dict(checksums),
         notes=json.loads(str(arrays["notes"])),
     )
-    how = "loaded from the cache" if hit else "decoded and standardised (cached for the next run)"
+    how = "loaded from the cache" if hit else "decoded and standardised"
     log.info(
         "%s: %d train + %d test images %s in %.1f s",
         name,
