@@ -112,7 +112,7 @@ def _interrupted(cfg: DictConfig, interrupt: KeyboardInterrupt) -> NoReturn:
     signal_number = startup.interrupting_signal(interrupt)
     output_dir = resolve(cfg.paths.output_dir)
     if cfg.get("resume"):
-        how = f"Continue it with the same command (it ends `resume={cfg.resume}`)."
+        how = f"Its MLflow run is KILLED. Continue it by running the same command, `resume={cfg.resume}` included, again."
     elif (output_dir / JOURNAL_DIR / "run.json").is_file():
         how = f"Its MLflow run is KILLED. Continue it with the same command plus `resume={output_dir}`."
     else:
