@@ -38,11 +38,11 @@ def run_folders(output_dir: Path) -> list[Path]:
     A sweep's folder holds no journal of its own, and sending its jobs' records one
     folder at a time is what a user would do by hand.
     """
-    from digit_experiments.tracking.journal import JOURNAL_DIR
+    from digit_experiments.tracking.journal import HEADER_FILE, JOURNAL_DIR
 
     if (output_dir / JOURNAL_DIR).is_dir() or not output_dir.is_dir():
         return [output_dir]
-    jobs = sorted((path.parent.parent for path in output_dir.glob(f"*/{JOURNAL_DIR}/run.json")), key=lambda job: (len(job.name), job.name))
+    jobs = sorted((path.parent.parent for path in output_dir.glob(f"*/{JOURNAL_DIR}/{HEADER_FILE}")), key=lambda job: (len(job.name), job.name))
     return jobs or [output_dir]
 
 

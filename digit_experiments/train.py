@@ -107,13 +107,13 @@ def _interrupted(cfg: DictConfig, interrupt: KeyboardInterrupt) -> NoReturn:
     the signal: 130 for Ctrl-C, 128 + N for signal N (SIGTERM, SIGHUP).
     """
     from digit_experiments.core.paths import resolve
-    from digit_experiments.tracking.journal import JOURNAL_DIR
+    from digit_experiments.tracking.journal import journal_header
 
     signal_number = startup.interrupting_signal(interrupt)
     output_dir = resolve(cfg.paths.output_dir)
     if cfg.get("resume"):
         how = f"Its MLflow run is KILLED. Continue it by running the same command, `resume={cfg.resume}` included, again."
-    elif (output_dir / JOURNAL_DIR / "run.json").is_file():
+    elif journal_header(output_dir).is_file():
         how = f"Its MLflow run is KILLED. Continue it with the same command plus `resume={output_dir}`."
     else:
         how = "It stopped before its MLflow run started, so there is nothing to resume; run the command again."

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 #: Folder of a run's output directory holding its journal and logged files.
 JOURNAL_DIR = "tracking"
+#: The journal's header in that folder: the run id and store it belongs to, written when the run starts.
+HEADER_FILE = "run.json"
 #: MLflow error codes that mean the store refused a record (it will refuse it again), not that it is away.
 REFUSED = {"INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE", "RESOURCE_ALREADY_EXISTS"}
 #: Per-request limits of ``log_batch``.
@@ -170,7 +172,7 @@ class RunJournal:
     # Recording.
 
     def _write_header(self) -> None:
-        header = self.folder / "run.json"
+        header = self.folder / HEADER_FILE
         if not header.exists():
             header.write_text(json.dumps({"run_id": self.run_id, "tracking_uri": self.tracking_uri}) + "\n")
 
@@ -291,6 +293,11 @@ class RunJournal:
             self._store_away_since = None
 
 
+def journal_header(output_dir: Path) -> Path:
+    """The header of the journal a run keeps in ``output_dir``; it exists once the run has started."""
+    return Path(output_dir) / JOURNAL_DIR / HEADER_FILE
+
+
 #: How long ``sync`` waits for a tracking server's ``/health`` answer (``tracking.connect_timeout``'s default).
 CONNECT_TIMEOUT = 30.0
 
@@ -318,7 +325,7 @@ def deliver_pending(output_dir: Path, tracking_uri: str | None = None) -> tuple[
         UserError: when the folder holds no journal, the store cannot be reached,
             or the store has no such run.
     """
-    header = Path(output_dir) / JOURNAL_DIR / "run.json"
+    header = journal_header(output_dir)
     if not header.is_file():
         raise UserError(
             f"{output_dir} holds no tracking journal ({header} is missing). Pass the output directory of a training "
