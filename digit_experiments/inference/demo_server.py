@@ -194,11 +194,12 @@ class DemoHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802  (http.server's naming)
         """Serve the page; a JSON 405 for the API (it takes POST), a JSON 404 for anything else."""
-        if self.path.split("?", 1)[0] in ("/", "/index.html"):
+        route = self.path.split("?", 1)[0]
+        if route in ("/", "/index.html"):
             self._send(HTTPStatus.OK, self.server.page, "text/html; charset=utf-8")
-        elif self.path.split("?", 1)[0] == PREDICT_PATH:
-            body = json.dumps({"error": f"{PREDICT_PATH} takes POST with a JSON body {{\"image\": \"<base64>\"}}."})
-            self._send(HTTPStatus.METHOD_NOT_ALLOWED, body.encode(), "application/json", {"Allow": "POST"})
+        elif route == PREDICT_PATH:
+            message = f"{PREDICT_PATH} takes POST with a JSON body {{\"image\": \"<base64>\"}}."
+            self._send_json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": message}, {"Allow": "POST"})
         else:
             self._send_json(HTTPStatus.NOT_FOUND, {"error": f"Nothing at {self.path}; open / for the page."})
 
@@ -259,8 +260,8 @@ class DemoHandler(BaseHTTPRequestHandler):
                 return
             length -= len(chunk)
 
-    def _send_json(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json")
+    def _send_json(self, status: HTTPStatus, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json", headers)
 
     def _send(self, status: HTTPStatus, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
