@@ -40,6 +40,7 @@ def demo(config: Mapping[str, Any]) -> int:
     Returns:
         The exit status: 0 after Ctrl+C or SIGTERM.
     """
+    startup.import_tensorflow()
     from digit_experiments.dataset.standardise import check_polarity
     from digit_experiments.inference.demo_server import DemoScorer, bind, serve
 

@@ -41,6 +41,7 @@ def evaluate(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     Returns:
         The table's rows (see :func:`digit_experiments.inference.evaluation.score_rows`).
     """
+    startup.import_tensorflow()
     from digit_experiments import tracking
     from digit_experiments.core.paths import resolve
     from digit_experiments.dataset import load_dataset

@@ -32,6 +32,7 @@ def export(config: Mapping[str, Any]) -> tuple[Path, Path]:
     Returns:
         The paths written (see :func:`digit_experiments.inference.export.export_model`).
     """
+    startup.import_tensorflow()
     from digit_experiments import tracking
     from digit_experiments.inference.export import check_export_folder, export_model
     from digit_experiments.inference.loading import load_member, reads_tracking_store

@@ -41,6 +41,7 @@ def predict(config: Mapping[str, Any]) -> int:
             "`inputs` is empty, so there is nothing to predict. Name image files, glob patterns or folders, "
             "e.g. `inputs=photos/` or `inputs=[a.png,b.png]`."
         )
+    startup.import_tensorflow()
     from digit_experiments import tracking
     from digit_experiments.inference.formats import check_format, render
     from digit_experiments.inference.loading import load_ensemble, reads_tracking_store

@@ -74,6 +74,7 @@ def main(cfg: DictConfig) -> float:
             "it would train once with the defaults and search nothing. Add `-m`, e.g. "
             "`python -m digit_experiments.train -m hparams_search=dropout_l2`."
         ))
+    startup.import_tensorflow()
     from digit_experiments.training import experiment
 
     overrides = list(HydraConfig.get().overrides.task)
@@ -85,9 +86,10 @@ def main(cfg: DictConfig) -> float:
             return deferred.result
         sys.exit(TRACKING_DEFERRED_EXIT)
     except UserError as error:
-        log.error("%s", error)
         if not multirun:
+            _log_to_files(logging.ERROR, str(error))
             exit_for_user_error(error)
+        log.error("%s", error)
         return _failed_job(cfg, overrides, error)
     except KeyboardInterrupt as interrupt:
         if multirun:  # the sweep stops too; its callback ends the parent run KILLED
@@ -98,6 +100,18 @@ def main(cfg: DictConfig) -> float:
             raise
         log.exception("Job failed; the sweep goes on.")
         return _failed_job(cfg, overrides, error)
+
+
+def _log_to_files(level: int, message: str) -> None:
+    """Write ``message`` to the run's log files (``train.log``) only.
+
+    For an error that :func:`exit_for_user_error` is about to print as a
+    paragraph: through the console handler too it would appear twice.
+    """
+    record = log.makeRecord(log.name, level, __file__, 0, "%s", (message,), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def _interrupted(cfg: DictConfig, interrupt: KeyboardInterrupt) -> NoReturn:

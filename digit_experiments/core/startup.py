@@ -8,7 +8,8 @@ here so that it is written once:
   stderr is not a terminal. The variables are read when the libraries are first
   imported, so each command calls :func:`quiet_libraries` when its module is
   imported, and imports TensorFlow itself only inside the function that runs
-  the work (``--help`` and ``--cfg job`` never load it).
+  the work (``--help`` and ``--cfg job`` never load it), through
+  :func:`import_tensorflow`, which drops the lines no variable silences.
 * SIGTERM and SIGHUP are turned into ``KeyboardInterrupt`` (:func:`interrupt_on_termination_signals`),
   so a killed training job's MLflow run ends KILLED instead of RUNNING.
 * A :class:`~digit_experiments.core.errors.UserError` is one paragraph on
@@ -20,9 +21,11 @@ here so that it is written once:
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
@@ -57,6 +60,45 @@ def quiet_libraries() -> None:
     os.environ.setdefault(*TF_LOG_LEVEL)
     if not sys.stderr.isatty():
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+#: Lines TensorFlow's C++ code writes at import whatever ``TF_CPP_MIN_LOG_LEVEL`` says (tensorflow/tensorflow#100442).
+IMPORT_CHATTER = (
+    "All log messages before absl::InitializeLog() is called are written to STDERR",
+    "oneDNN custom operations are on",
+)
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow, dropping the start-up lines in :data:`IMPORT_CHATTER` and keeping anything else it prints.
+
+    Since TensorFlow 2.19 its C++ code logs these lines before its log level is
+    read, so every command began with two ``WARNING``s and two oneDNN notes, twice
+    over. They are written to file descriptor 2 by C++, which no Python logging
+    or ``sys.stderr`` setting reaches, so the import runs with that descriptor
+    pointed at a temporary file, whose other lines are then passed on. A user who
+    asked for TensorFlow's info lines (``TF_CPP_MIN_LOG_LEVEL=0`` or ``1``) gets
+    them all. Written by hand: neither TensorFlow nor absl offers a switch.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    if os.environ.get(TF_LOG_LEVEL[0], TF_LOG_LEVEL[1]) in ("0", "1"):
+        importlib.import_module("tensorflow")
+        return
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as captured:
+        terminal = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            importlib.import_module("tensorflow")
+        finally:
+            sys.stderr.flush()
+            os.dup2(terminal, 2)
+            os.close(terminal)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if not any(chatter in line for chatter in IMPORT_CHATTER)))
+            sys.stderr.flush()
 
 
 #: How :func:`interrupt_on_termination_signals` labels the ``KeyboardInterrupt`` it raises.

@@ -41,3 +41,25 @@ def test_importing_a_command_quiets_tensorflow_without_importing_it(command: str
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["2", "False", "False"], result.stderr[-2000:]
+
+
+def _import_tensorflow_in_a_new_process(log_level: str | None) -> subprocess.CompletedProcess[str]:
+    probe = (
+        "import sys; from digit_experiments.core import startup; startup.quiet_libraries(); "
+        "startup.import_tensorflow(); print('tensorflow' in sys.modules)"
+    )
+    env = command_environment()
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    if log_level is not None:
+        env["TF_CPP_MIN_LOG_LEVEL"] = log_level
+    return subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.e2e
+def test_tensorflow_is_imported_without_the_start_up_lines_no_log_level_silences() -> None:
+    quiet = _import_tensorflow_in_a_new_process(None)
+    assert quiet.returncode == 0 and quiet.stdout.split() == ["True"], quiet.stderr[-2000:]
+    assert not any(chatter in quiet.stderr for chatter in startup.IMPORT_CHATTER), quiet.stderr
+
+    asked_for_info = _import_tensorflow_in_a_new_process("0")
+    assert startup.IMPORT_CHATTER[0] in asked_for_info.stderr, "a user who asks for TensorFlow's info lines gets them"
