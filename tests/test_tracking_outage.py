@@ -107,6 +107,7 @@ def test_a_store_that_never_comes_back_leaves_everything_for_sync(data_dir: Path
 
     assert process.returncode == 3, output[-3000:]
     assert f"python -m digit_experiments.sync {output_dir}" in output and "Traceback" not in output
+    assert "Saved the model for runs:/" in output and "Logged model" not in output
     assert (output_dir / "mlflow_model" / "MLmodel").is_file() and (output_dir / "checkpoints" / "best.keras").is_file()
 
     server.start()

@@ -80,9 +80,12 @@ def test_logged_model_loads_with_pyfunc_and_keras(smoke_run, monkeypatch: pytest
 
 def test_bad_value_on_the_command_line_is_one_clear_paragraph(tmp_path: Path) -> None:
     result = run_cli("digit_experiments.train", ["model.conv_dropout=1.5"], cwd=tmp_path, timeout=120)
+    message = "Invalid value for `model.conv_dropout`: 1.5"
     assert result.returncode == 2
-    assert "Invalid value for `model.conv_dropout`: 1.5" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert (result.stdout + result.stderr).count(message) == 1, "the paragraph alone, not a log line too"
+    (log_file,) = (tmp_path / "outputs").rglob("train.log")
+    assert message in log_file.read_text(), "the run's log keeps the error"
     assert not (tmp_path / "mlruns").exists(), "nothing is tracked for a rejected config"
 
 

@@ -107,6 +107,11 @@ class RunJournal:
         """Records not yet delivered to the store."""
         return len(self._records) - self._delivered
 
+    @property
+    def store_away(self) -> bool:
+        """Whether the last attempt to reach the store failed (records are kept until it is back)."""
+        return self._store_away_since is not None
+
     def metric_history(self, key: str) -> list[tuple[int, float]]:
         """``(step, value)`` of every ``key`` the run recorded, in step order (delivered or not)."""
         steps = {

@@ -296,7 +296,10 @@ def _evaluate_and_log(
     if config["tracking"]["log_model"]:
         example = splits.train_images[:4].astype(np.float32)[..., None] / 255.0
         uri = tracking.log_keras_model(model, example, output_dir / "mlflow_model", recorder)
-        log.info("Logged model %s", uri)
+        if recorder.store_away:
+            log.info("Saved the model for %s; it is sent when the tracking store answers again.", uri)
+        else:
+            log.info("Logged model %s", uri)
         if config["tracking"].get("register_as"):
             recorder.register_model(config["tracking"]["register_as"])
             log.info("Registering it as a new version of models:/%s", config["tracking"]["register_as"])
