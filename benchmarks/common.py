@@ -184,17 +184,12 @@ def check_outputs(args: argparse.Namespace, files: tuple[str, ...] = ("output",)
 def check_output(option: str, path: Path, folder: bool = False) -> None:
     """Raise a UserError when ``path`` (a file, or a ``folder``) cannot be written; see :func:`check_outputs`."""
     from digit_experiments.core.errors import UserError
+    from digit_experiments.core.output_folder import unwritable_reason
 
     path = Path(path).expanduser().absolute()
-    fix = f"Give {option} another path, or move what is in the way."
-    if path.exists() and path.is_dir() != folder:
-        kind = "a file" if folder else "a folder"
-        raise UserError(f"{option} {path} is {kind}, so the benchmark could not write its {'folder' if folder else 'file'} there. {fix}")
-    existing = next(parent for parent in [path, *path.parents] if parent.exists())
-    if existing != path and not existing.is_dir():
-        raise UserError(f"{option} {path} cannot be written: {existing} is a file, not a folder. {fix}")
-    if not os.access(existing, os.W_OK):
-        raise UserError(f"{option} {path} cannot be written: {existing} is not writable by this user. {fix}")
+    reason = unwritable_reason(path, folder)
+    if reason:
+        raise UserError(f"{option} {path} cannot be written: {reason}. Give {option} another path, or move what is in the way.")
 
 
 def save_pngs(images, labels, folder: Path) -> None:

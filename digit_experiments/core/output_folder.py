@@ -44,19 +44,41 @@ def check_creatable(folder: Path, key: str) -> None:
     Raises:
         UserError: naming the folder, the reason and the fix.
     """
-    fix = f"Point `{key}` at a folder this user can write, e.g. `{key}=outputs/my_run`."
-    parent = folder
+    reason = unwritable_reason(folder)
+    if reason:
+        shown = str(folder) if len(str(folder)) <= 200 else f"{str(folder)[:200]}..."
+        raise UserError(f"The output folder {shown} cannot be created: {reason}. "
+                        f"Point `{key}` at a folder this user can write, e.g. `{key}=outputs/my_run`.")
+
+
+def unwritable_reason(path: Path, folder: bool = True) -> str | None:
+    """Why ``path`` cannot be written, or None when it can.
+
+    Permission bits are not asked (they say yes to root on a read-only mount):
+    a temporary folder is made and removed in the nearest existing parent.
+
+    Args:
+        path: An absolute path.
+        folder: Whether ``path`` is a folder to create or fill (else a file to write).
+
+    Returns:
+        The reason as a clause, e.g. ``/data/a_file is a file, not a folder``.
+    """
     try:
+        if path.exists() and path.is_dir() != folder:
+            return f"{path} is {'a file, not a folder' if folder else 'a folder, not a file'}"
+        parent = path if folder else path.parent
         while not parent.exists() and parent != parent.parent:
             parent = parent.parent
     except OSError as error:  # a name longer than the file system allows
-        raise UserError(f"The output folder {str(folder)[:200]}... cannot be created: {error.strerror}. {fix}") from None
+        return error.strerror or first_line(error)
     if not parent.is_dir():
-        raise UserError(f"The output folder {folder} cannot be created: {parent} is a file, not a folder. {fix}")
+        return f"{parent} is a file, not a folder"
     try:
         shutil.rmtree(tempfile.mkdtemp(prefix=".write-check-", dir=parent))
     except OSError as error:
-        raise UserError(f"The output folder {folder} cannot be created in {parent}: {error.strerror or first_line(error)}. {fix}") from None
+        return f"{parent} cannot be written to ({error.strerror or first_line(error)})"
+    return None
 
 
 def _check_or_exit(folder: str, key: str) -> None:
