@@ -168,3 +168,22 @@ def test_sync_of_a_sweep_folder_sends_each_jobs_records(tmp_path: Path, capsys: 
     printed = capsys.readouterr().out.splitlines()
     assert [line.split(" of ")[1].split(" to ")[0] for line in printed] == [str(sweep / job) for job in ("0", "1", "10")]
     assert all(client.get_run(run_id).info.status == "FINISHED" for run_id in run_ids)
+
+
+def test_a_resumed_sweep_job_that_fails_gets_no_second_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resumed job's run carries its first folder's tag, so the job that failed in a new folder looked unstarted."""
+    from digit_experiments.tracking.runs import PARENT_RUN_ENV, record_job_that_never_started
+
+    client, parent_id = new_run(tmp_path)
+    monkeypatch.setenv(PARENT_RUN_ENV, parent_id)
+    config = {"optimized_metric": "val_loss", "tracking": tracking_config(tmp_path)}
+    with pytest.raises(UserError) as failed, recorded_run(config["tracking"], tmp_path / "first_folder") as journal:
+        raise UserError("The data changed under the resumed job.")
+    record_job_that_never_started(config, tmp_path / "second_folder", ["seed=1"], failed.value)
+    never_started = UserError("model.dense_dropout=1.5 is not a probability.")
+    record_job_that_never_started(config, tmp_path / "third_folder", ["seed=2"], never_started)
+
+    jobs = client.search_runs([use_experiment(config["tracking"])], f"tags.`mlflow.parentRunId` = '{parent_id}'")
+    assert sorted((run.info.run_name, run.info.status) for run in jobs) == [
+        ("journaled", "FAILED"), ("stopped before training", "FAILED")], "one row per job"
+    assert journal.run_id in {run.info.run_id for run in jobs}

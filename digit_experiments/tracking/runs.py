@@ -36,6 +36,8 @@ STOPPED_BEFORE_TRAINING_TAG = "sweep.stopped_before_training"
 FAILURE_REASON_TAG = "failure_reason"
 #: Tag that marks a sweep's parent run (value ``parent``).
 SWEEP_ROLE_TAG = "sweep.role"
+#: Attribute :func:`recorded_run` sets on the exception that ended its run: that run's id.
+ENDED_RUN_ATTRIBUTE = "ended_mlflow_run_id"
 
 
 @contextlib.contextmanager
@@ -103,6 +105,7 @@ def recorded_run(
     except BaseException as error:
         status, reason = _failure(error)
         journal.set_tags({**(failure_tags or {}), FAILURE_REASON_TAG: reason})
+        setattr(error, ENDED_RUN_ATTRIBUTE, run_id)
         raise
     finally:
         journal.end(RunStatus.to_string(status))
@@ -120,7 +123,8 @@ def record_job_that_never_started(
     no row for it and its summary counted it nowhere. The run nests under the
     sweep's parent and holds what a failed job's run holds: the job's config as
     params, its overrides and the reason. Outside a sweep, or when the job's
-    run was started after all (its ``output_dir`` tag is found), it does nothing.
+    run was started after all (``error`` ended it, or its ``output_dir`` tag is
+    found), it does nothing: a resumed job's run carries its first folder's tag.
 
     Args:
         config: The job's resolved config.
@@ -129,7 +133,7 @@ def record_job_that_never_started(
         error: What stopped the job.
     """
     parent_id = os.environ.get(PARENT_RUN_ENV)
-    if not parent_id:
+    if not parent_id or hasattr(error, ENDED_RUN_ATTRIBUTE):
         return
     check_reachable(config["tracking"])  # the store may be what failed the job: seconds, not MLflow's minutes of retries
     experiment_id = use_experiment(config["tracking"])
