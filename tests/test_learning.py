@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import keras
@@ -16,6 +17,7 @@ from digit_experiments.training.callbacks import CHECKPOINT_FILE, build_callback
 from digit_experiments.model import build_model
 from digit_experiments.training.selection import selected_epoch
 from digit_experiments.core.validation import validate
+from digit_experiments.tracking.journal import deliver_pending, journal_header
 
 from helpers import closed_port, compose_config, run_cli
 
@@ -147,6 +149,9 @@ def test_two_runs_into_one_output_folder_both_finish(tmp_path: Path, monkeypatch
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
     runs = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
     assert len(runs) == 2 and {run.info.status for run in runs} == {"FINISHED"}
+    journals = {folder: json.loads(journal_header(folder).read_text())["run_id"] for folder in (previous, output)}
+    assert set(journals.values()) == {run.info.run_id for run in runs}, "each folder's journal is its own run's"
+    assert all(deliver_pending(folder) == (0, 0) for folder in (previous, output)), "nothing of either run is left to send"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", client.tracking_uri)  # undone after the test; set_tracking_uri exports it
     mlflow.set_tracking_uri(client.tracking_uri)
     for run in runs:

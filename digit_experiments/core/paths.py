@@ -16,8 +16,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "DIGITS_CACHE_DIR"
-#: What a training run writes into its output directory besides Hydra's own files.
-RUN_OUTPUTS = ("checkpoints", "backup", "mlflow_model")
+#: What a training run writes into its output directory besides Hydra's own files
+#: (``tracking`` is its MLflow journal, :data:`digit_experiments.tracking.journal.JOURNAL_DIR`).
+RUN_OUTPUTS = ("checkpoints", "backup", "mlflow_model", "tracking")
 
 
 def resolve(path: str | os.PathLike[str]) -> Path:
@@ -38,12 +39,16 @@ def default_cache_dir() -> Path:
 
 
 def set_aside_previous_outputs(output_dir: Path) -> Path | None:
-    """Move an earlier run's checkpoint, backup and model out of the way of a new run in ``output_dir``.
+    """Move an earlier run's checkpoint, backup, model and journal out of the way of a new run in ``output_dir``.
 
     Two runs pointed at the same folder (a fixed ``hydra.run.dir``, a rerun of
     a sweep) would otherwise overwrite the first one's best checkpoint, resume
-    from its backup without being asked to, or fail when logging the model.
-    The files go to ``<output_dir>/previous-<time>/``, and the log says so.
+    from its backup without being asked to, fail when logging the model, or
+    append the new run's records to the first one's journal (which ``sync``
+    would then send to the first run). The files go to
+    ``<output_dir>/previous-<time>/``, where ``sync`` still finds any records
+    the first run left unsent, and the log says so. ``train.log`` goes on, and
+    Hydra rewrites ``.hydra/`` for the new run (the first run's config is in its MLflow run).
 
     Returns:
         The folder they were moved to, or None when there was nothing to move.
@@ -61,7 +66,8 @@ def set_aside_previous_outputs(output_dir: Path) -> Path | None:
         path.rename(destination / path.name)
     log.warning(
         "Output folder %s already held an earlier run's files (%s); moved them to %s. "
-        "Pass resume=<run id or folder> to continue that run instead.",
+        "Pass resume=<run id or folder> to continue that run instead; `python -m digit_experiments.sync <that folder>` "
+        "sends any tracking records it left unsent.",
         output_dir, ", ".join(path.name for path in found), destination,
     )
     return destination
