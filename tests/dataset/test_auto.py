@@ -36,6 +36,19 @@ def test_offline_without_mnist_falls_back_loudly(tmp_path: Path, caplog: pytest.
     assert len(splits.train_labels) + len(splits.val_labels) == 1618
 
 
+def test_a_damaged_mnist_file_stops_the_run_instead_of_falling_back(data_dir: Path, tmp_path: Path) -> None:
+    """A damaged file used to be a reason to train on the embedded set, with exit status 0."""
+    (tmp_path / "mnist").mkdir()
+    for original in (data_dir / "mnist").glob("*.gz"):
+        (tmp_path / "mnist" / original.name).symlink_to(original)
+    damaged = tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    damaged.unlink()
+    damaged.write_bytes((data_dir / "mnist" / damaged.name).read_bytes() + b"\0")
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz") as stopped:
+        load_auto(tmp_path, mirrors=_unreachable())
+    assert "missing" not in str(stopped.value)
+
+
 def test_explicit_mnist_never_falls_back(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="MNIST files missing"):
         load_dataset({"mnist": {}}, tmp_path, seed=0)

@@ -2,9 +2,10 @@
 
 This is what makes the main command run on a fresh offline machine. The
 fallback is never silent: it is logged as a prominent warning and recorded in
-the run's tags (``dataset.fallback``, ``dataset.fallback_reason``). Asking for
-``dataset=mnist`` explicitly never falls back; it fails with the error that
-says where to put the files.
+the run's tags (``dataset.fallback``, ``dataset.fallback_reason``). It is taken
+only when MNIST's files are missing and cannot be downloaded: a damaged file
+stops the run, as with ``dataset=mnist``, which never falls back and says where
+to put the files.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from digit_experiments.dataset.sources.base import SOURCES, SourceData
 from digit_experiments.dataset.io.download import DEFAULT_TIMEOUT
 from digit_experiments.dataset.sources.embedded import load_embedded
 from digit_experiments.dataset.sources.mnist import load_mnist
-from digit_experiments.core.errors import DataError
+from digit_experiments.core.errors import DataMissing
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,13 @@ def load_auto(
 
     Returns:
         The ``mnist`` source, or the ``embedded`` one with the fallback noted.
+
+    Raises:
+        DataError: when an MNIST file is there but damaged (naming it and both checksums).
     """
     try:
         source = load_mnist(data_dir, download=download, mirrors=mirrors, timeout=timeout)
-    except DataError as error:
+    except DataMissing as error:
         log.warning(
             "DATASET FALLBACK: MNIST is not available, so this run trains on the small embedded scikit-learn "
             "digits set (1,797 8x8 images) instead; its scores are NOT comparable with MNIST results. "
