@@ -3,7 +3,8 @@
 A thin Hydra wrapper around :func:`digit_experiments.training.experiment.run`,
 imported only when a job runs (``--help`` and ``--cfg job`` never load
 TensorFlow). User mistakes (bad config values, missing or corrupt data) are
-printed as one paragraph and exit with status 2; a run that trained but could
+printed as one paragraph and exit with status 2; a run whose loss diverged is
+one paragraph and status 1; a run that trained but could
 not deliver all its records to the tracking store says so and exits with
 status 3 (``python -m digit_experiments.sync <output dir>`` sends them);
 everything else keeps its traceback. Start-up policy shared with the other commands (quiet TensorFlow,
@@ -24,7 +25,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from digit_experiments.core import startup
-from digit_experiments.core.errors import ConfigError, UserError, exit_for_user_error
+from digit_experiments.core.errors import ConfigError, TrainingDiverged, UserError, exit_for_user_error
 from digit_experiments.tracking.journal import TrackingDeferred
 
 log = logging.getLogger("digit_experiments")
@@ -32,6 +33,8 @@ log = logging.getLogger("digit_experiments")
 OPTUNA_SWEEPER = "digit_experiments_optuna"
 #: Exit status of a run that trained but left tracking records to send with ``digit_experiments.sync``.
 TRACKING_DEFERRED_EXIT = 3
+#: Exit status of a run whose loss became NaN or infinite (a failed run, not a refused command).
+DIVERGED_EXIT = 1
 startup.quiet_libraries()
 startup.register_resolvers()
 
@@ -91,6 +94,13 @@ def main(cfg: DictConfig) -> float:
             exit_for_user_error(error)
         log.error("%s", error)
         return _failed_job(cfg, overrides, error)
+    except TrainingDiverged as diverged:  # its run is FAILED already; the message names the fix
+        if multirun:
+            log.error("%s", diverged)
+            return _failed_job(cfg, overrides, diverged)
+        _log_to_files(logging.ERROR, str(diverged))
+        print(f"\nError: {diverged} Its MLflow run is marked FAILED.", file=sys.stderr)
+        sys.exit(DIVERGED_EXIT)
     except KeyboardInterrupt as interrupt:
         if multirun:  # the sweep stops too; its callback ends the parent run KILLED
             raise
