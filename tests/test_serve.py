@@ -39,6 +39,14 @@ def _base64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+_BLACK_PNG = base64.b64encode(cv2.imencode(".png", np.zeros((28, 28), np.uint8))[1].tobytes()).decode()
+
+
+def _mixed(*rows: dict) -> bytes:
+    """``rows`` as one ``dataframe_records`` request, each with only its own columns (no explicit nulls)."""
+    return json.dumps({"dataframe_records": list(rows)}).encode()
+
+
 def _predict_json(run_id: str, inputs: Path, workdir: Path) -> list[dict]:
     result = run_cli("digit_experiments.predict", [f"model_uri=runs:/{run_id}/model", f"inputs={inputs}", "format=json"], cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -90,8 +98,29 @@ def test_the_models_own_input_example_is_served(server, tmp_path: Path) -> None:
     assert status == 200 and len(json.loads(body)["predictions"]) == 2, body[:300]
 
 
+def test_image_and_pixels_rows_share_a_records_request(server, data_dir: Path, tmp_path: Path) -> None:
+    """``dataframe_records`` rows of both kinds, no explicit nulls: each scored as if sent alone."""
+    url, _, _ = server
+    raw, _ = mnist_test_images(data_dir, 2)
+    cv2.imwrite(str(tmp_path / "0.png"), raw[0])
+    rows = [{"image": _base64(tmp_path / "0.png")}, {"pixels": np.round(standardise_images([raw[1]])[0] / 255.0, 4).tolist()}]
+    for order in (rows, rows[::-1]):
+        status, body = post(f"{url}/invocations", _mixed(*order))
+        assert status == 200, body[:500]
+        alone = [json.loads(post(f"{url}/invocations", _mixed(row))[1])["predictions"][0] for row in order]
+        answers = json.loads(body)["predictions"]
+        assert [a["digit"] for a in answers] == [a["digit"] for a in alone]
+        np.testing.assert_allclose([a["probabilities"] for a in answers], [a["probabilities"] for a in alone], atol=1e-5)
+
+
 @pytest.mark.parametrize(("body", "message"), [
     (_records("image", ["not base64 at all!"]), "not valid base64"),
+    pytest.param(_mixed({"pixels": np.zeros((28, 28)).tolist()}, {"image": "%%%"}), 'Row 1: the "image" is not valid base64',
+                 id="mixed-bad-base64"),
+    pytest.param(_mixed({"image": _BLACK_PNG}, {"pixels": np.zeros((28, 27)).tolist()}), 'Row 1: "pixels" has shape (28, 27)',
+                 id="mixed-bad-pixel-shape"),
+    pytest.param(_mixed({"pixels": np.zeros((28, 28)).tolist()}, {}), "Row 1 has neither", id="mixed-empty-row"),
+    pytest.param(_mixed({"pixels": np.zeros((28, 28)).tolist(), "image": _BLACK_PNG}), "Row 0 has both", id="row-with-both"),
     (_records("image", [base64.b64encode(b"%PDF-1.4 a document, not an image").decode()]), "not an image OpenCV can decode"),
     (_records("image", [""]), "the file is empty"),
     (json.dumps({"dataframe_records": [{"pixels": None, "image": None}]}).encode(), 'neither an "image" nor "pixels"'),

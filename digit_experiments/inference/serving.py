@@ -16,6 +16,10 @@ What it takes, one image per row (:data:`SIGNATURE`, two optional columns):
 * ``pixels``: an already standardised 28×28 image, floats in [0, 1], light
   ink on black: ``{"dataframe_records": [{"pixels": [[...28 floats], ...]}]}``.
 
+Rows of both kinds can share a request, each row giving one of the two
+(``{"dataframe_records": [{"image": ...}, {"pixels": ...}]}``); a row with
+neither or both is refused.
+
 What it answers, per row: ``digit``, its ``probability`` and all ten
 ``probabilities``.
 
@@ -42,7 +46,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-from mlflow.types.schema import Array, ColSpec, Schema
+from mlflow.types.schema import AnyType, Array, ColSpec, Schema
 
 from digit_experiments.inference.encoded_images import UnusableImage, decode_base64, png_base64, standardise_files
 
@@ -52,10 +56,23 @@ MAX_IMAGES = 1024
 SHAPE = (28, 28, 1)
 
 #: What the served model takes and answers (see the module docstring).
+#:
+#: ``pixels`` is declared ``AnyType`` (MLflow's type for a field that may be
+#: missing or hold several types), not ``Array(Array("double"))``: a
+#: ``dataframe_records`` request that mixes ``image`` rows and ``pixels``
+#: rows reaches MLflow as a DataFrame whose missing cells pandas fills with
+#: NaN, and MLflow 3 refuses a NaN in an ``Array`` column even when that
+#: column is optional (``_enforce_array`` accepts only ``None`` or ``[]``),
+#: in the server's parsing and in ``PyFuncModel.predict`` alike, so such a
+#: request got MLflow's schema error before this model saw it. ``AnyType``
+#: is passed through unchecked, and :func:`_pixel_rows` checks each cell
+#: (28x28 numbers) and :meth:`ServedClassifier.checked` their values.
+#: A model logged with the earlier signature is upgraded in place with
+#: ``mlflow.models.set_signature(model_uri, SIGNATURE)``.
 SIGNATURE = ModelSignature(
     inputs=Schema([
         ColSpec("string", "image", required=False),
-        ColSpec(Array(Array("double")), "pixels", required=False),
+        ColSpec(AnyType(), "pixels", required=False),
     ]),
     outputs=Schema([
         ColSpec("long", "digit"),
@@ -115,12 +132,15 @@ class ServedClassifier:
         files = _column(data, "image")
         pixels = _column(data, "pixels")
         batch = np.zeros((len(data), *SHAPE), np.float32)
+        for row in range(len(data)):
+            if _given(files[row]) and _given(pixels[row]):
+                raise _bad_request(f'Row {row} has both an "image" and "pixels"; give one of them per row.')
+            if not _given(files[row]) and not _given(pixels[row]):
+                raise _bad_request(f'Row {row} has neither an "image" nor "pixels"; give one of them.')
         from_files = [row for row in range(len(data)) if _given(files[row])]
         if from_files:
             batch[from_files] = self.standardised(files, from_files)[..., None] / np.float32(255)
         for row in (row for row in range(len(data)) if not _given(files[row])):
-            if not _given(pixels[row]):
-                raise _bad_request(f'Row {row} has neither an "image" nor "pixels"; give one of them.')
             batch[row] = _pixel_rows(pixels[row], row)
         return batch
 
@@ -159,8 +179,8 @@ def _column(data: pd.DataFrame, name: str) -> list[Any]:
 
 
 def _given(value: Any) -> bool:
-    """Whether a cell holds something (pandas fills a missing optional cell with None or NaN)."""
-    return value is not None and not (isinstance(value, float) and np.isnan(value))
+    """Whether a cell holds something (pandas fills a missing optional cell with None, NaN or ``pd.NA``)."""
+    return value is not None and value is not pd.NA and not (isinstance(value, float) and np.isnan(value))
 
 
 def _pixel_rows(value: Any, row: int) -> np.ndarray:
