@@ -128,8 +128,9 @@ def interrupt_on_termination_signals() -> None:
 def run_command(work: Callable[[Mapping[str, Any]], Result], cfg: DictConfig) -> Result:
     """Run a command's work on its resolved config; a user mistake exits with status 2.
 
-    A required option left out (``???`` in its config) or a value of the wrong
-    kind (``batch_size=0``, ``tta=no``) stops the command before any work.
+    A required option left out (``???`` in its config), a key nothing reads
+    (``+formatt=json``; checked when Hydra composed the config) or a value of
+    the wrong kind (``batch_size=0``, ``tta=no``) stops the command before any work.
 
     Args:
         work: The command's body; it receives the config as a plain, resolved dict.
@@ -138,10 +139,14 @@ def run_command(work: Callable[[Mapping[str, Any]], Result], cfg: DictConfig) ->
     Returns:
         What ``work`` returns.
     """
-    from digit_experiments.core.validation import check_required, check_values  # it reads CONFIG_DIR from here
+    from hydra.core.hydra_config import HydraConfig
+
+    from digit_experiments.core.validation import check_known_keys, check_required, check_values  # they read CONFIG_DIR
 
     with user_errors_exit():
         check_required(cfg)
         config = OmegaConf.to_container(cfg, resolve=True)
+        if HydraConfig.initialized():
+            check_known_keys(config, HydraConfig.get().job.config_name)
         check_values(config)
         return work(config)

@@ -124,36 +124,40 @@ SWEEPER_KEYS = frozenset({"optuna"})
 
 
 @cache
-def declared_keys(group: str | None) -> frozenset[str]:
-    """The keys the files of a config group declare; for None, the root config's keys and groups."""
+def declared_keys(group: str | None, command: str = "train") -> frozenset[str]:
+    """The keys the files of a config group declare; for None, the keys and groups of ``command``'s root config."""
     root = Path(CONFIG_DIR)
     if group is None:
-        train = OmegaConf.to_container(OmegaConf.load(root / "train.yaml"))
-        entries = [entry for entry in train["defaults"] if isinstance(entry, dict)]
-        groups = {key for entry in entries for key, choice in entry.items() if choice}
-        return frozenset((set(train) | groups | SWEEPER_KEYS) - {"defaults", "hydra"})
+        config = OmegaConf.to_container(OmegaConf.load(root / f"{command}.yaml"))
+        entries = [entry for entry in config.get("defaults", []) if isinstance(entry, dict)]
+        groups = {key for entry in entries for key, choice in entry.items() if choice and not key.startswith("override ")}
+        return frozenset((set(config) | groups | SWEEPER_KEYS) - {"defaults", "hydra"})
     files = sorted((root / group).rglob("*.yaml"))
     return frozenset(set().union(*(OmegaConf.load(file).keys() for file in files)) - {"defaults"})
 
 
-def check_known_keys(config: Mapping[str, Any]) -> None:
+def check_known_keys(config: Mapping[str, Any], command: str = "train") -> None:
     """Refuse a top-level or plain-group key that no file in conf/ declares, since nothing would read it.
 
     Hydra refuses a misspelt override (``epoch=3``) but suggests adding it
-    (``+epoch=3``), which it then accepts: the run would ignore the key and
-    train with the real one's value. Models, optimizers, callbacks,
-    augmentations and dataset sources are checked by their registries; this
-    checks the rest.
+    (``+epoch=3``), which it then accepts: the command would ignore the key
+    (and run with the real one's value), or pass it on and fail later. Models,
+    optimizers, callbacks, augmentations and dataset sources are checked by
+    their registries; this checks the rest.
+
+    Args:
+        config: The resolved config.
+        command: Whose root config (``conf/<command>.yaml``) declares the top-level keys.
     """
     for group in (None, *PLAIN_GROUPS):
         keys = config if group is None else config.get(group) or {}
-        unknown = sorted(set(keys) - declared_keys(group))
+        unknown = sorted(set(keys) - declared_keys(group, command))
         if unknown:
             where = "top-level" if group is None else f"`{group}`"
             names = ", ".join(f"`{key if group is None else f'{group}.{key}'}`" for key in unknown)
             raise ConfigError(
-                f"Unknown config key {names}: no file in conf/ declares it, so the run would ignore it. "
-                f"The {where} keys are: {', '.join(sorted(declared_keys(group) - SWEEPER_KEYS))}. "
+                f"Unknown config key {names}: no file in conf/ declares it, so nothing would read it. "
+                f"The {where} keys are: {', '.join(sorted(declared_keys(group, command) - SWEEPER_KEYS))}. "
                 "Fix the spelling and set it without `+` (Hydra's `+key=value` adds a key nothing reads), "
                 "or remove it."
             )

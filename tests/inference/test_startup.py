@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from digit_experiments.core import startup
 from digit_experiments.core.errors import UserError
 
-from helpers import command_environment
+from helpers import command_environment, run_cli
 
 COMMANDS = ("train", "evaluate", "predict", "export", "demo")
 
@@ -63,3 +63,19 @@ def test_tensorflow_is_imported_without_the_start_up_lines_no_log_level_silences
 
     asked_for_info = _import_tensorflow_in_a_new_process("0")
     assert startup.IMPORT_CHATTER[0] in asked_for_info.stderr, "a user who asks for TensorFlow's info lines gets them"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("command", "arguments", "unknown"), [
+    ("evaluate", ["model_uri=model.keras", "+dataset.max_test_image_per_source=100"], "dataset.max_test_image_per_source"),
+    ("evaluate", ["model_uri=model.keras", "+tta_views=3"], "tta_views"),
+    ("predict", ["model_uri=model.keras", "inputs=[a.png]", "+formatt=json"], "formatt"),
+    ("export", ["model_uri=model.keras", "output=exported", "+tracking.urii=x"], "tracking.urii"),
+    ("promote", ["run=abc", "name=digits", "+aliass=champion"], "aliass"),
+    ("demo", ["model_uri=model.keras", "+prot=8000"], "prot"),
+])
+def test_every_command_refuses_a_key_nothing_reads(command: str, arguments: list[str], unknown: str, tmp_path) -> None:
+    """Hydra's own hint for a misspelt key is to add it with `+`, which these commands then ignored (or crashed on)."""
+    result = run_cli(f"digit_experiments.{command}", arguments, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"Error: Unknown config key `{unknown}`: no file in conf/ declares it" in result.stderr
