@@ -79,6 +79,19 @@ def test_evaluate_prints_the_table_and_logs_a_linked_run(trained, data_dir: Path
     assert {"evaluation/scores.csv", "plots/confusion_matrix_mnist.png"} <= artifacts
 
 
+def test_a_checkpoint_in_its_run_folder_is_linked_to_its_run_and_an_export_to_none(smoke_run, tmp_path: Path) -> None:
+    """`evaluate log=true` on a run's checkpoints/best.keras tagged an empty `evaluated_run_id`."""
+    from digit_experiments.inference.loading import load_member
+    from digit_experiments.tracking.tags import OUTPUT_DIR_TAG
+
+    checkpoint = Path(smoke_run.run.data.tags[OUTPUT_DIR_TAG]) / "checkpoints" / "best.keras"
+    assert load_member(str(checkpoint)).run_id == smoke_run.run.info.run_id
+    copied = tmp_path / "checkpoints" / "best.keras"
+    copied.parent.mkdir()
+    copied.write_bytes(checkpoint.read_bytes())
+    assert load_member(str(copied)).run_id is None
+
+
 def test_export_then_evaluate_an_ensemble_without_the_store(trained, tmp_path: Path) -> None:
     workdir, run_id = trained
     result = run_cli("digit_experiments.export", [f"model_uri=runs:/{run_id}/model", f"output={tmp_path}/export"], cwd=workdir)

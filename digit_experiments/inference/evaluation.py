@@ -103,11 +103,12 @@ def log_evaluation(
     """
     uris = [member.uri for member in ensemble.members]
     tags = {
-        "evaluated_run_id": ",".join(ensemble.run_ids),
         "evaluation.model_uri": ",".join(uris)[:5000],
         "evaluation.sources": ",".join(name for name in scores if name != "all"),
         "evaluation.tta": str(tta).lower(),
     }
+    if ensemble.run_ids:  # none for files from outside a run (an export)
+        tags["evaluated_run_id"] = ",".join(ensemble.run_ids)
     settings = {**tracking_settings, "run_name": tracking_settings.get("run_name") or "evaluate"}
     with tracking.tracked_run(settings, tags=tags) as run:
         metrics = test_metrics(scores)
