@@ -29,13 +29,14 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import optuna
 from hydra.core.plugins import Plugins
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from digit_experiments.core.errors import UserError, exit_for_user_error
-from digit_experiments.hpo.pruners import PRUNER_ATTR, build_pruner, pruner_spec
+from digit_experiments.hpo.pruners import PRUNER_ATTR, build_pruner, checked_pruner_spec, pruner_keys_on_command_line
 from digit_experiments.hpo.storage import open_storage
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,40 @@ def distribution(name: str, spec: Mapping[str, Any]) -> optuna.distributions.Bas
     )
 
 
+def trial_seed(sampler_seed: int | None, number: int) -> int | None:
+    """The sampler seed of trial ``number``: ``sampler_seed`` and the number mixed (None stays unseeded)."""
+    if sampler_seed is None:
+        return None
+    return int(np.random.SeedSequence([sampler_seed, number]).generate_state(1)[0])
+
+
+def ask(study: optuna.Study, distributions: Mapping[str, optuna.distributions.BaseDistribution],
+        sampler_seed: int | None) -> optuna.Trial:
+    """A new trial of ``study`` with every parameter sampled by a TPE sampler seeded for that trial.
+
+    A sampler seeded once per process (``TPESampler(seed=42)``) hands the same
+    draws to every process: two workers started together, or a resumed
+    session, repeat each other's trials. The storage numbers trials atomically,
+    so the trial is asked first, without sampling, and its parameters are then
+    sampled by a sampler seeded with ``sampler_seed`` and the trial's number:
+    a fresh study still gets the same parameters for the same seed, while every
+    trial, whichever process asks it, gets its own draw. Optuna samples each
+    parameter when it is suggested, with ``study.sampler`` at that moment, and
+    TPE models the study's finished trials read from the storage, so the new
+    sampler still learns from every worker's history.
+    """
+    trial = study.ask()
+    study.sampler = optuna.samplers.TPESampler(seed=trial_seed(sampler_seed, trial.number))
+    for name, dist in distributions.items():
+        if isinstance(dist, optuna.distributions.FloatDistribution):
+            trial.suggest_float(name, dist.low, dist.high, log=dist.log, step=dist.step)
+        elif isinstance(dist, optuna.distributions.IntDistribution):
+            trial.suggest_int(name, dist.low, dist.high, log=dist.log, step=dist.step)
+        else:
+            trial.suggest_categorical(name, dist.choices)
+    return trial
+
+
 class DigitOptunaSweeperImpl:
     """Runs Optuna trials as Hydra jobs until the study holds ``n_trials`` trials.
 
@@ -109,7 +144,7 @@ class DigitOptunaSweeperImpl:
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         results: list[Any] = []
         while len(study.get_trials(deepcopy=False, states=COUNTED_STATES)) < self.settings["n_trials"]:
-            trial = study.ask(self.distributions)
+            trial = ask(study, self.distributions, self.settings["sampler_seed"])
             log.info("Trial %d: %s", trial.number, " ".join(f"{k}={v}" for k, v in trial.params.items()))
             try:
                 (job,) = self.launcher.launch([[*arguments, *self._trial_overrides(trial)]], initial_job_idx=len(results))
@@ -122,12 +157,11 @@ class DigitOptunaSweeperImpl:
         return results
 
     def _study(self) -> optuna.Study:
-        """The study (created or resumed), with the configured sampler and pruner."""
-        spec = pruner_spec(self.settings["pruner"])
+        """The study (created or resumed), with the configured pruner; :func:`ask` sets each trial's sampler."""
+        spec = checked_pruner_spec(self.settings["pruner"], pruner_keys_on_command_line(self.config.hydra.overrides.hydra))
         study = optuna.create_study(
             study_name=self.settings["study_name"],
             storage=open_storage(self.settings["storage"]),
-            sampler=optuna.samplers.TPESampler(seed=self.settings["sampler_seed"]),
             pruner=build_pruner(spec),
             direction=self.settings["direction"],
             load_if_exists=True,

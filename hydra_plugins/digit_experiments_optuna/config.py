@@ -15,7 +15,9 @@ from hydra.core.config_store import ConfigStore
 
 def _default_pruner() -> Dict[str, Any]:
     """Median pruning after 2 trials and 1 epoch. ``type`` is the former spelling of ``name``:
-    present (null) so that ``hydra.sweeper.pruner.type=<name>`` still overrides without a ``+``."""
+    present (null) so that ``hydra.sweeper.pruner.type=<name>`` still overrides without a ``+``.
+    A pruner picked instead that does not take these options runs without them
+    (:func:`digit_experiments.hpo.pruners.checked_pruner_spec`)."""
     return {"name": "median", "type": None, "n_startup_trials": 2, "n_warmup_steps": 1}
 
 
@@ -30,6 +32,8 @@ class DigitOptunaSweeperConf:
     direction: str = "maximize"
     #: Total trials of the study, counted over all workers and resumed sessions.
     n_trials: int = 10
+    #: TPE's seed, combined with each trial's number: the same command on a new study draws the
+    #: same trials, while workers sharing a study and resumed sessions each draw their own.
     sampler_seed: int = 42
     #: ``name`` (see :data:`digit_experiments.hpo.pruners.PRUNERS`) and the pruner's arguments.
     pruner: Dict[str, Any] = field(default_factory=_default_pruner)
