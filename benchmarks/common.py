@@ -111,7 +111,8 @@ def image_set_arguments(doc: str, name: str, split: bool = False):
 
     Args:
         doc: The script's docstring; its first paragraph is the description.
-        name: The set's name: PNGs go to ``outputs/<name>``, figures to ``results/<name>.json``.
+        name: The set's name: PNGs go to ``outputs/<name>``, figures to ``results/<name>.json``
+            (``results/<name>_limit<N>.json`` for a ``--limit`` look).
         split: Whether the set is drawn from :func:`digit_sets`, so that ``--split`` and
             ``--split-seed`` choose its images.
 
@@ -121,7 +122,9 @@ def image_set_arguments(doc: str, name: str, split: bool = False):
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     model_arguments(parser, "each is scored on its own")
     parser.add_argument("--images", type=Path, default=Path("outputs") / name, help="where the PNGs are written")
-    parser.add_argument("--output", type=Path, default=RESULTS / f"{name}.json")
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"the figures' JSON (default: results/{name}.json; results/{name}_limit<N>.json with --limit, "
+                             "so that a quick look never overwrites the published figures)")
     if split:
         parser.add_argument("--split", choices=("test", "validation"), default="test",
                             help="the test sets of MNIST and USPS, or MNIST's validation images (to choose a recipe on)")
@@ -129,6 +132,8 @@ def image_set_arguments(doc: str, name: str, split: bool = False):
         parser.add_argument("--limit", type=positive, default=None,
                             help="score only the first N images of each set: a quick look, not a figure to compare")
     args = parser.parse_args()
+    if args.output is None:
+        args.output = RESULTS / (f"{name}_limit{args.limit}.json" if getattr(args, "limit", None) else f"{name}.json")
     check_outputs(args, folders=("images",))
     return args
 

@@ -267,3 +267,17 @@ def test_ensemble_members_loads_every_model_before_scoring_any(smoke_run, tmp_pa
                                                 "--output", str(tmp_path / "figures.json")], tmp_path, timeout=240, MLFLOW_TRACKING_URI=smoke_run.store)
     assert result.returncode == 2 and f"Error: Model '{missing}' not found" in result.stderr, result.stderr[-2000:]
     assert not (tmp_path / "cache").exists() and not (tmp_path / "figures.json").exists()
+
+
+@pytest.mark.parametrize(("arguments", "figures"), [
+    ([], "box_filled.json"), (["--limit", "20"], "box_filled_limit20.json"),
+])
+def test_a_quick_look_with_limit_does_not_overwrite_the_published_figures(
+    arguments: list[str], figures: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--limit` used to write its figures over benchmarks/results/box_filled.json, which README quotes."""
+    monkeypatch.syspath_prepend(str(PROJECT_ROOT / "benchmarks"))
+    import common
+
+    monkeypatch.setattr(sys, "argv", ["box_filled.py", "--models", "x", "--images", str(tmp_path / "images"), *arguments])
+    assert common.image_set_arguments("Box-filled digits.", "box_filled", split=True).output == common.RESULTS / figures
