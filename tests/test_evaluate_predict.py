@@ -96,6 +96,7 @@ def test_export_then_evaluate_an_ensemble_without_the_store(trained, tmp_path: P
     workdir, run_id = trained
     result = run_cli("digit_experiments.export", [f"model_uri=runs:/{run_id}/model", f"output={tmp_path}/export"], cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == [f"{tmp_path}/export/model.keras", f"{tmp_path}/export/saved_model"], "the paths alone"
     assert (tmp_path / "export" / "model.keras").is_file() and (tmp_path / "export" / "saved_model" / "saved_model.pb").is_file()
     elsewhere = tmp_path / "elsewhere"  # no MLflow store here: the files alone are enough
     elsewhere.mkdir()
