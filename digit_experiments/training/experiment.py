@@ -28,7 +28,7 @@ from digit_experiments.dataset import DatasetSplits, load_dataset
 from digit_experiments.inference.scoring import Scores, score_sets, test_metrics
 from digit_experiments.model import build_model
 from digit_experiments.training.optimizers import build_optimizer
-from digit_experiments.training.precision import choose_precision
+from digit_experiments.training.precision import SLOW_ON_CPUS, choose_precision
 from digit_experiments.training.strategy import distribution_strategy, global_batch_size
 from digit_experiments.core.folder_lock import hold_output_folder
 from digit_experiments.core.paths import resolve, set_aside_previous_outputs
@@ -82,7 +82,8 @@ def _train_in_folder(
     """
     runtime = config["trainer"]
     precision, precision_reason = choose_precision(runtime["precision"])
-    log.info("Precision %s (%s)", precision, precision_reason)
+    slow_here = precision in SLOW_ON_CPUS and not tf.config.list_physical_devices("GPU")
+    log.log(logging.WARNING if slow_here else logging.INFO, "Precision %s (%s)", precision, precision_reason)
     trainer.configure_runtime(config["seed"], precision, runtime["threads"], runtime["cpu_devices"])
     strategy, strategy_description = distribution_strategy(runtime["strategy"])
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 #: CPU flags (as in /proc/cpuinfo) that give bfloat16 a hardware path.
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+#: Policies a user may ask for (for a GPU) that CPUs only emulate, and what that costs; the run warns.
+SLOW_ON_CPUS = {"mixed_float16": "on a CPU float16 is emulated, about 5x slower than float32 (use auto or mixed_bfloat16)"}
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
@@ -33,6 +35,8 @@ def choose_precision(requested: str, flags: set[str] | None = None) -> tuple[str
     Returns:
         ``(policy, reason)``; the reason is logged and tagged with the run.
     """
+    if requested in SLOW_ON_CPUS:
+        return requested, f"set by trainer.precision; {SLOW_ON_CPUS[requested]}"
     if requested != "auto":
         return requested, "set by trainer.precision"
     found = sorted(set(BF16_FLAGS) & (cpu_flags() if flags is None else flags))

@@ -97,3 +97,8 @@ def test_auto_precision_uses_bfloat16_only_with_hardware_support(requested: str,
     policy, reason = choose_precision(requested, flags)
     assert policy == expected and reason
     assert policy != "mixed_float16"
+
+
+def test_float16_asked_for_is_kept_and_its_cost_on_a_cpu_named() -> None:
+    policy, reason = choose_precision("mixed_float16", {"avx2"})
+    assert policy == "mixed_float16" and "5x slower" in reason
