@@ -10,8 +10,9 @@ import cv2
 import mlflow
 import pytest
 
-from digit_experiments.core.errors import ConfigError
-from digit_experiments.tracking.registry import check_alias, register_run_model
+from digit_experiments.core.errors import ConfigError, UserError
+from digit_experiments.tracking.registry import check_alias, promote, register_run_model
+from digit_experiments.tracking.tags import SWEEP_ROLE_TAG
 
 from helpers import post, run_cli, served_model
 from helpers.runs import SmokeRun
@@ -87,6 +88,15 @@ def test_promote_mistakes_are_one_paragraph(registered: SmokeRun, arguments: lis
     result = run_cli("digit_experiments.promote", arguments, cwd=registered.workdir)
     assert result.returncode == 2, result.stderr[-2000:]
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_promoting_a_sweep_parent_run_names_the_sweep_form(registered: SmokeRun) -> None:
+    """It said the run "may have failed", although the run is a sweep's parent, tagged as such."""
+    experiment_id = registered.client.get_experiment_by_name("digit_experiments").experiment_id
+    parent = registered.client.create_run(experiment_id, tags={SWEEP_ROLE_TAG: "parent"}, run_name="sweep x").info.run_id
+    registered.client.set_terminated(parent)
+    with pytest.raises(UserError, match=f"is a sweep's parent run.*`run=sweep:{parent}`"):
+        promote(registered.client, NAME, parent, "champion")
 
 
 def test_register_as_without_a_logged_model_is_refused_before_training(tmp_path: Path) -> None:

@@ -29,7 +29,8 @@ from mlflow.entities import Run  # noqa: E402
 from digit_experiments.core.errors import UserError  # noqa: E402
 from digit_experiments.core.tables import csv_text, markdown_table  # noqa: E402
 from digit_experiments.tracking.listing import recent_runs_hint  # noqa: E402
-from digit_experiments.tracking.runs import STOPPED_BEFORE_TRAINING_TAG, SWEEP_ROLE_TAG  # noqa: E402
+from digit_experiments.tracking.runs import STOPPED_BEFORE_TRAINING_TAG  # noqa: E402
+from digit_experiments.tracking.tags import SWEEP_ROLE_TAG  # noqa: E402
 from digit_experiments.training.selection import reads_validation, resolve_mode  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int) -> l
         raise UserError(
             f"Sweep {parent_run_id} optimises `{metric}`, not a validation metric (its jobs kept no validation set, as "
             f"a refit does), so ranking them would choose on training data. Take all {len(ranked)} finished jobs "
-            f"(`top={len(ranked)}` in evaluate and predict), name a run id, or rank the validated sweep of the same recipe."
+            f"(`top={len(ranked)}` in evaluate and predict; `promote`, which takes one model, needs one job's run id), "
+            "name a run id, or rank the validated sweep of the same recipe."
         )
     best = ranked[:top]
     unranked = len(finished) - len(ranked)

@@ -18,7 +18,7 @@ from mlflow.entities.model_registry import ModelVersion
 
 from digit_experiments.core.errors import ConfigError, UserError
 from digit_experiments.tracking.listing import recent_runs_hint
-from digit_experiments.tracking.tags import OUTPUT_DIR_TAG
+from digit_experiments.tracking.tags import OUTPUT_DIR_TAG, SWEEP_ROLE_TAG
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,11 @@ def promote(client: mlflow.MlflowClient, name: str, run_id: str, alias: str) -> 
         raise UserError(
             f"No run {run_id!r} in the tracking store {client.tracking_uri}: {error.message}. {finished_training_runs_hint(client)}"
         ) from None
+    if run.data.tags.get(SWEEP_ROLE_TAG) == "parent":
+        raise UserError(
+            f"Run {run_id} ({run.info.run_name}) is a sweep's parent run: it holds the sweep's report, not a model. "
+            f"Promote the sweep's best job with `run=sweep:{run_id}`, or name one job's run id."
+        )
     if not any(item.path == MODEL_ARTIFACT for item in client.list_artifacts(run_id)):
         raise UserError(
             f"Run {run_id} ({run.info.run_name}) has no logged model to promote (no `{MODEL_ARTIFACT}` artifact); "

@@ -34,8 +34,6 @@ PARENT_RUN_ENV = "DIGITS_PARENT_RUN_ID"
 STOPPED_BEFORE_TRAINING_TAG = "sweep.stopped_before_training"
 #: Tag holding why a run ended FAILED or KILLED; a resumed run loses it.
 FAILURE_REASON_TAG = "failure_reason"
-#: Tag that marks a sweep's parent run (value ``parent``).
-SWEEP_ROLE_TAG = "sweep.role"
 #: Attribute :func:`recorded_run` sets on the exception that ended its run: that run's id.
 ENDED_RUN_ATTRIBUTE = "ended_mlflow_run_id"
 

@@ -10,6 +10,8 @@ from typing import Mapping
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: Tag holding a training run's output directory, where a resume finds its backup.
 OUTPUT_DIR_TAG = "output_dir"
+#: Tag that marks a sweep's parent run (value ``parent``).
+SWEEP_ROLE_TAG = "sweep.role"
 
 
 def git_tags() -> dict[str, str]:
