@@ -26,6 +26,7 @@ from digit_experiments.core import startup
 
 log = logging.getLogger("digit_experiments")
 startup.quiet_libraries()
+startup.register_resolvers()
 
 
 def demo(config: Mapping[str, Any]) -> int:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # TensorFlow-free at import: these modules load only when the
 
 log = logging.getLogger("digit_experiments")
 startup.quiet_libraries()
+startup.register_resolvers()
 
 
 def evaluate(config: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from digit_experiments.core import startup
 from digit_experiments.core.errors import UserError
 
 startup.quiet_libraries()
+startup.register_resolvers()
 
 
 def export(config: Mapping[str, Any]) -> tuple[Path, Path]:

@@ -25,6 +25,7 @@ from digit_experiments.core.errors import ConfigError
 
 log = logging.getLogger("digit_experiments")
 startup.quiet_libraries()
+startup.register_resolvers()
 
 
 def predict(config: Mapping[str, Any]) -> int:

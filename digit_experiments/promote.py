@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 from digit_experiments.core import startup
 
 log = logging.getLogger("digit_experiments")
+startup.register_resolvers()
 
 
 def promote(config: Mapping[str, Any]) -> str:

@@ -43,12 +43,29 @@ TF_LOG_LEVEL = ("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def register_resolvers() -> None:
-    """Config resolvers the commands' Hydra settings use: ``${pid:}``, this process's id.
+    """Config resolvers the commands' Hydra settings use.
 
-    Two runs started in the same second would otherwise share one output
-    folder (``outputs/<date>/<time>``) and overwrite each other's checkpoints.
+    * ``${pid:}``, this process's id: two runs started in the same second would
+      otherwise share one output folder (``outputs/<date>/<time>``) and
+      overwrite each other's checkpoints.
+    * ``${command_groups:<command>}`` (:func:`command_groups`), for the
+      one-shot commands' ``--help``.
     """
     OmegaConf.register_new_resolver("pid", os.getpid, replace=True)
+    OmegaConf.register_new_resolver("command_groups", command_groups, replace=True)
+
+
+def command_groups(command: str) -> str:
+    """The config groups ``conf/<command>.yaml`` composes, one line each with its options.
+
+    Hydra's ``--help`` lists every group in ``conf/``, the training groups
+    included, which the one-shot commands refuse (``predict augment=none``).
+    """
+    root = Path(CONFIG_DIR)
+    defaults = OmegaConf.to_container(OmegaConf.load(root / f"{command}.yaml")).get("defaults", [])
+    groups = [key for entry in defaults if isinstance(entry, dict) for key in entry
+              if key != "hydra" and not key.startswith("override ")]
+    return "\n".join(f"{group}: {', '.join(sorted(file.stem for file in (root / group).glob('*.yaml')))}" for group in groups)
 
 
 def quiet_libraries() -> None:

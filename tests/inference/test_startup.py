@@ -79,3 +79,13 @@ def test_every_command_refuses_a_key_nothing_reads(command: str, arguments: list
     result = run_cli(f"digit_experiments.{command}", arguments, cwd=tmp_path, timeout=120)
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"Error: Unknown config key `{unknown}`: no file in conf/ declares it" in result.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("command", COMMANDS[1:] + ("promote",))
+def test_help_lists_only_the_groups_the_command_composes(command: str, tmp_path) -> None:
+    """Hydra's help listed every training group (augment, model, ...), which these commands refuse."""
+    result = run_cli(f"digit_experiments.{command}", ["--help"], cwd=tmp_path, timeout=120)
+    groups = result.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
+    listed = {line.split(":")[0] for line in groups.splitlines() if ": " in line}
+    assert result.returncode == 0 and listed == ({"paths", "tracking", "dataset"} if command == "evaluate" else {"paths", "tracking"}), result.stdout
