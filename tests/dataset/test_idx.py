@@ -19,9 +19,9 @@ def test_round_trip(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    # found by the campaign: a header that declares more dimensions than the file holds (was a numpy ValueError)
+    # found by fuzzing when the targets were written: a header that declares more dimensions than the file holds (was a numpy ValueError)
     (gzip.compress(bytes([0, 0, 8, 3, 0, 0, 0, 4])), "declares 3 dimensions"),
-    # found by the campaign: a corrupt deflate block inside a valid gzip header (was a bare zlib.error)
+    # found by fuzzing when the targets were written: a corrupt deflate block inside a valid gzip header (was a bare zlib.error)
     (bytes.fromhex("1f8b08000000000002ff") + b"\x07" + bytes(40), "invalid block type"),
     (gzip.compress(bytes([0, 0, 8, 1, 0xFF, 0xFF, 0xFF, 0xFF])), "header promises 4294967295 bytes"),
 ])
