@@ -61,11 +61,13 @@ def command_groups(command: str) -> str:
     Hydra's ``--help`` lists every group in ``conf/``, the training groups
     included, which the one-shot commands refuse (``predict augment=none``).
     """
+    from digit_experiments.core.validation import root_groups  # it reads CONFIG_DIR from here
+
     root = Path(CONFIG_DIR)
-    defaults = OmegaConf.to_container(OmegaConf.load(root / f"{command}.yaml")).get("defaults", [])
-    groups = [key for entry in defaults if isinstance(entry, dict) for key in entry
-              if key != "hydra" and not key.startswith("override ")]
-    return "\n".join(f"{group}: {', '.join(sorted(file.stem for file in (root / group).glob('*.yaml')))}" for group in groups)
+    return "\n".join(
+        f"{group}: {', '.join(sorted(file.stem for file in (root / group).glob('*.yaml')))}"
+        for group in root_groups(command) if group != "hydra"
+    )
 
 
 def quiet_libraries() -> None:

@@ -124,13 +124,24 @@ SWEEPER_KEYS = frozenset({"optuna"})
 
 
 @cache
+def root_groups(command: str) -> dict[str, str | None]:
+    """The config groups ``conf/<command>.yaml``'s defaults list names, in order, with their default option.
+
+    ``override`` entries (``override hydra/job_logging: stderr``) change another
+    group's option and are left out; ``hydra`` is in.
+    """
+    config = OmegaConf.to_container(OmegaConf.load(Path(CONFIG_DIR) / f"{command}.yaml"))
+    entries = [entry for entry in config.get("defaults", []) if isinstance(entry, dict)]
+    return {key: choice for entry in entries for key, choice in entry.items() if not key.startswith("override ")}
+
+
+@cache
 def declared_keys(group: str | None, command: str = "train") -> frozenset[str]:
     """The keys the files of a config group declare; for None, the keys and groups of ``command``'s root config."""
     root = Path(CONFIG_DIR)
     if group is None:
         config = OmegaConf.to_container(OmegaConf.load(root / f"{command}.yaml"))
-        entries = [entry for entry in config.get("defaults", []) if isinstance(entry, dict)]
-        groups = {key for entry in entries for key, choice in entry.items() if choice and not key.startswith("override ")}
+        groups = {key for key, choice in root_groups(command).items() if choice}
         return frozenset((set(config) | groups | SWEEPER_KEYS) - {"defaults", "hydra"})
     files = sorted((root / group).rglob("*.yaml"))
     return frozenset(set().union(*(OmegaConf.load(file).keys() for file in files)) - {"defaults"})
