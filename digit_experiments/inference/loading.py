@@ -17,7 +17,6 @@ that cannot be read is a :class:`UserError`.
 
 from __future__ import annotations
 
-import json
 import logging
 import zipfile
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ import tensorflow as tf
 
 from digit_experiments.core.errors import UserError
 from digit_experiments.hpo.report import best_job_ids, sweep_parent_id
-from digit_experiments.tracking.journal import journal_header
+from digit_experiments.tracking.journal import journal_run_id
 from digit_experiments.tracking.registry import finished_training_runs_hint
 from digit_experiments.model import deskew  # noqa: F401  (registers the Deskew layer, so models that use it load)
 from digit_experiments.training import losses, schedules  # noqa: F401  (register their classes for checkpoints)
@@ -188,12 +187,9 @@ def _checkpoint_run_id(path: Path) -> str | None:
     """The run that wrote a checkpoint inside its output folder (``<output dir>/checkpoints/best.keras``), else None.
 
     The folder's tracking journal names that run; an exported or copied file has none.
+    A damaged journal header only costs the link.
     """
-    header = journal_header(path.absolute().parent.parent)
-    try:
-        return json.loads(header.read_text())["run_id"] if header.is_file() else None
-    except (OSError, ValueError, KeyError, TypeError):  # a damaged header only costs the link
-        return None
+    return journal_run_id(path.absolute().parent.parent)
 
 
 def _training_run_id(uri: str) -> str | None:

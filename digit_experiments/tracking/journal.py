@@ -303,6 +303,15 @@ def journal_header(output_dir: Path) -> Path:
     return Path(output_dir) / JOURNAL_DIR / HEADER_FILE
 
 
+def journal_run_id(output_dir: Path) -> str | None:
+    """The run whose journal ``output_dir`` holds; None without one, or with a damaged header (see :func:`deliver_pending`)."""
+    header = journal_header(output_dir)
+    try:
+        return json.loads(header.read_text())["run_id"] if header.is_file() else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 #: How long ``sync`` waits for a tracking server's ``/health`` answer (``tracking.connect_timeout``'s default).
 CONNECT_TIMEOUT = 30.0
 
