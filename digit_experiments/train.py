@@ -25,7 +25,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from digit_experiments.core import startup
-from digit_experiments.core.errors import ConfigError, TrainingDiverged, UserError, exit_for_user_error
+from digit_experiments.core.errors import ConfigError, TrainingDiverged, UserError, exit_for_user_error, exit_with_paragraph
 from digit_experiments.tracking.journal import TrackingDeferred
 
 log = logging.getLogger("digit_experiments")
@@ -88,19 +88,14 @@ def main(cfg: DictConfig) -> float:
         if multirun:
             return deferred.result
         sys.exit(TRACKING_DEFERRED_EXIT)
-    except UserError as error:
-        if not multirun:
-            _log_to_files(logging.ERROR, str(error))
-            exit_for_user_error(error)
-        log.error("%s", error)
-        return _failed_job(cfg, overrides, error)
-    except TrainingDiverged as diverged:  # its run is FAILED already; the message names the fix
+    except (UserError, TrainingDiverged) as error:  # messages that name the fix; a diverged run is FAILED already
         if multirun:
-            log.error("%s", diverged)
-            return _failed_job(cfg, overrides, diverged)
-        _log_to_files(logging.ERROR, str(diverged))
-        print(f"\nError: {diverged} Its MLflow run is marked FAILED.", file=sys.stderr)
-        sys.exit(DIVERGED_EXIT)
+            log.error("%s", error)
+            return _failed_job(cfg, overrides, error)
+        _log_to_files(logging.ERROR, str(error))
+        if isinstance(error, TrainingDiverged):
+            exit_with_paragraph(f"{error} Its MLflow run is marked FAILED.", DIVERGED_EXIT)
+        exit_for_user_error(error)
     except KeyboardInterrupt as interrupt:
         if multirun:  # the sweep stops too; its callback ends the parent run KILLED
             raise

@@ -31,8 +31,13 @@ class TrainingDiverged(RuntimeError):
 
 def exit_for_user_error(error: UserError) -> NoReturn:
     """Print ``error`` as one paragraph on stderr and exit with status 2, without a traceback."""
-    print(f"\nError: {error}", file=sys.stderr)
-    sys.exit(2)
+    exit_with_paragraph(str(error), 2)
+
+
+def exit_with_paragraph(message: str, status: int) -> NoReturn:
+    """Print ``message`` as the ``Error:`` paragraph on stderr and exit with ``status``, without a traceback."""
+    print(f"\nError: {message}", file=sys.stderr)
+    sys.exit(status)
 
 
 def first_line(error: BaseException, limit: int = 300) -> str:
