@@ -106,6 +106,14 @@ def child_environment() -> dict[str, str]:
     return env
 
 
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow as the commands do, without its start-up lines; a script calls it once its
+    command line is read and checked, so that ``--help`` and a refused argument answer at once."""
+    from digit_experiments.core.startup import import_tensorflow
+
+    import_tensorflow()
+
+
 def image_set_arguments(doc: str, name: str, split: bool = False):
     """The command line of a benchmark that writes an image set and scores models on it.
 
@@ -117,7 +125,8 @@ def image_set_arguments(doc: str, name: str, split: bool = False):
             ``--split-seed`` choose its images.
 
     Returns:
-        The parsed ``--models``, ``--top``, ``--images`` and ``--output`` (and ``--split``, ``--split-seed``, ``--limit``).
+        The parsed ``--models``, ``--top``, ``--images`` and ``--output`` (and ``--split``, ``--split-seed``, ``--limit``),
+        once TensorFlow is imported.
     """
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     model_arguments(parser, "each is scored on its own")
@@ -135,6 +144,7 @@ def image_set_arguments(doc: str, name: str, split: bool = False):
     if args.output is None:
         args.output = RESULTS / (f"{name}_limit{args.limit}.json" if getattr(args, "limit", None) else f"{name}.json")
     check_outputs(args, folders=("images",))
+    import_tensorflow_quietly()
     return args
 
 

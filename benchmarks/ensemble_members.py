@@ -31,7 +31,7 @@ startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow an
 import numpy as np  # noqa: E402
 
 from common import (  # noqa: E402
-    RESULTS, check_outputs, ensemble_splits, load_models, machine, model_arguments, model_probabilities, positive, run, save_report,
+    RESULTS, check_outputs, ensemble_splits, import_tensorflow_quietly, load_models, machine, model_arguments, model_probabilities, positive, run, save_report,
 )
 
 
@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=RESULTS / "ensemble_members.json")
     args = parser.parse_args()
     check_outputs(args, folders=("cache",))
+    import_tensorflow_quietly()
 
     models = load_models(args.models, args.top)
     splits = ensemble_splits(args.split_seed)

@@ -24,7 +24,7 @@ from digit_experiments.core import startup
 
 startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
 
-from common import RESULTS, check_outputs, compose_recipe, machine, run, save_report, workdir_store  # noqa: E402
+from common import RESULTS, check_outputs, compose_recipe, import_tensorflow_quietly, machine, run, save_report, workdir_store  # noqa: E402
 
 NOTHING_HELD_OUT = "(none)"
 
@@ -130,6 +130,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=RESULTS / "leave_one_source_out.json")
     args = parser.parse_args()
     check_outputs(args, folders=("workdir",))
+    import_tensorflow_quietly()
     with tempfile.TemporaryDirectory() as folder:
         workdir = (args.workdir or Path(folder)).absolute()
         store = workdir_store(workdir)

@@ -29,7 +29,7 @@ startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow an
 
 import numpy as np  # noqa: E402
 
-from common import RESULTS, check_outputs, group_config, positive, run, save_report  # noqa: E402
+from common import RESULTS, check_outputs, group_config, import_tensorflow_quietly, positive, run, save_report  # noqa: E402
 
 if TYPE_CHECKING:
     import keras
@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=RESULTS / "throughput.json")
     args = parser.parse_args()
     check_outputs(args)
-    # TensorFlow loads once the command line is read, so that --help answers at once
+    import_tensorflow_quietly()  # once the command line is read, so that --help answers at once
     from digit_experiments.augment.albumentations_set import static_copy
     from digit_experiments.dataset import load_dataset
     from digit_experiments.model import build_model

@@ -29,7 +29,7 @@ startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow an
 
 from omegaconf import OmegaConf  # noqa: E402
 
-from common import RESULTS, check_output, check_outputs, compose_recipe, machine, run, save_report, workdir_store  # noqa: E402
+from common import RESULTS, check_output, check_outputs, compose_recipe, import_tensorflow_quietly, machine, run, save_report, workdir_store  # noqa: E402
 
 THRESHOLDS = (0.990, 0.995, 0.996, 0.997)
 
@@ -93,6 +93,7 @@ def main() -> None:
     args.output = args.output or default_output(args.overrides)
     check_outputs(args, folders=("workdir",))
     check_output("--output (the plot beside it)", args.output.with_suffix(".png"))
+    import_tensorflow_quietly()
     precision = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("trainer.precision=")), "auto")
     with tempfile.TemporaryDirectory() as folder:
         workdir = (args.workdir or Path(folder)).absolute()

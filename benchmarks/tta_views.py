@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from digit_experiments.inference.tta import TTA_TRANSFORMS, affine_view  # noqa: E402
 
 from common import (  # noqa: E402
-    RESULTS, check_outputs, ensemble_splits, load_models, machine, model_arguments, model_probabilities, run, save_report,
+    RESULTS, check_outputs, ensemble_splits, import_tensorflow_quietly, load_models, machine, model_arguments, model_probabilities, run, save_report,
 )
 
 #: Candidate views: (rotation in degrees, scale, (dx, dy) shift in pixels); the identity first.
@@ -103,6 +103,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=RESULTS / "tta_views.json")
     args = parser.parse_args()
     check_outputs(args)
+    import_tensorflow_quietly()
 
     models = load_models(args.models, args.top)
     splits = ensemble_splits(args.split_seed)

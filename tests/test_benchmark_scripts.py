@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from digit_experiments.core.startup import IMPORT_CHATTER
 from helpers import PROJECT_ROOT, command_environment, imported_modules, top_level
 
 
@@ -82,6 +83,7 @@ def test_ensemble_members_scores_each_model_once_and_chooses_on_validation(smoke
         cwd=tmp_path, env=command_environment(MLFLOW_TRACKING_URI=smoke_run.store), capture_output=True, text=True, timeout=240,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    assert not [line for line in result.stderr.splitlines() if any(chatter in line for chatter in IMPORT_CHATTER)]
     rows = {(row["views"], row["ensemble"]): row for row in json.loads((tmp_path / "figures.json").read_text())["rows"]}
     assert set(rows) == {(views, name) for views in ("identity", "tta") for name in (reference, "all", "chosen on validation")}
     assert all(row["members"] == [0] for row in rows.values())
