@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RESULTS, check_outputs, group_config, run, save_report
+from common import RESULTS, check_outputs, group_config, machine, run, save_report
 
 
 def timed_load(config: dict, data_dir: Path) -> tuple[float, str]:
@@ -43,7 +43,8 @@ def main() -> None:
         os.environ["DIGITS_CACHE_DIR"] = cache
         cold, summary = timed_load(config, data_dir)
         warm, _ = timed_load(config, data_dir)
-    report = {"dataset": args.dataset, "splits": summary, "cold_seconds": cold, "warm_seconds": warm, "cores": os.cpu_count()}
+    report = {"dataset": args.dataset, "splits": summary, "cold_seconds": cold, "warm_seconds": warm,
+              "machine": machine()}
     print(f"dataset={args.dataset}: {summary}")
     print(f"cold load (empty cache): {cold:7.1f} s")
     print(f"warm load (cache hit):   {warm:7.1f} s   ({cold / warm:.0f}x faster)")
