@@ -58,7 +58,7 @@ def test_ctrl_c_marks_the_run_killed(tmp_path: Path) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_a_killed_job_or_a_closed_terminal_marks_the_run_killed(signum: int, tmp_path: Path) -> None:
     """SIGHUP (the terminal closed, the SSH session dropped) ended the process on the spot and left the run RUNNING."""
-    previous = {handled: signal.getsignal(handled) for handled in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {handled: signal.getsignal(handled) for handled in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
     try:
         startup.interrupt_on_termination_signals()
         with pytest.raises(KeyboardInterrupt), tracked_run(tracking_config(tmp_path)):

@@ -11,7 +11,9 @@ here so that it is written once:
   the work (``--help`` and ``--cfg job`` never load it), through
   :func:`import_tensorflow`, which drops the lines no variable silences.
 * SIGTERM and SIGHUP are turned into ``KeyboardInterrupt`` (:func:`interrupt_on_termination_signals`),
-  so a killed training job's MLflow run ends KILLED instead of RUNNING.
+  so a killed training job's MLflow run ends KILLED instead of RUNNING. Every such signal, and
+  Ctrl-C, is counted in :data:`SIGNALS_RECEIVED`, so that training can raise one again that
+  Python lost.
 * A :class:`~digit_experiments.core.errors.UserError` is one paragraph on
   stderr and exit status 2, without a traceback (:func:`run_command`).
 * The configs are found in the checkout's ``conf/`` (:data:`CONFIG_DIR`), an
@@ -130,18 +132,38 @@ def interrupting_signal(interrupt: KeyboardInterrupt) -> int:
     return int(label[len(SIGNAL_PREFIX):]) if label.startswith(SIGNAL_PREFIX) else int(signal.SIGINT)
 
 
+#: The signals the handler of :func:`interrupt_on_termination_signals` turned into interrupts, in order.
+SIGNALS_RECEIVED: list[int] = []
+
+
+def signal_interrupt(signum: int) -> KeyboardInterrupt:
+    """The ``KeyboardInterrupt`` that stands for signal ``signum`` (see :func:`interrupting_signal`)."""
+    return KeyboardInterrupt(f"{SIGNAL_PREFIX}{signum}")
+
+
 def interrupt_on_termination_signals() -> None:
     """Treat SIGTERM and SIGHUP like Ctrl-C, so that a killed job's run is marked KILLED, not left RUNNING.
 
     SIGHUP is what a job gets when its terminal closes or its SSH session drops;
-    Python's default for it ends the process on the spot, without cleanup.
+    Python's default for it ends the process on the spot, without cleanup. Ctrl-C
+    (SIGINT) gets the same handler, which raises ``KeyboardInterrupt`` as Python's
+    own does, so that all three are appended to :data:`SIGNALS_RECEIVED`: an
+    interrupt raised while the main thread runs an object's ``__del__`` is printed
+    as "Exception ignored" and lost, and training raises it again from that list
+    (:class:`~digit_experiments.training.callbacks.stop_on_signal.StopOnSignal`).
+
+    A signal the process was started with ignored stays ignored: ``nohup`` ignores
+    SIGHUP so that a job outlives its terminal, and a non-interactive shell starts
+    a background job (``&``) with SIGINT ignored.
     """
 
     def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"{SIGNAL_PREFIX}{signum}")
+        SIGNALS_RECEIVED.append(signum)
+        raise signal_interrupt(signum)
 
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGHUP, handler)
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        if signal.getsignal(signum) != signal.SIG_IGN:
+            signal.signal(signum, handler)
 
 
 def run_command(work: Callable[[Mapping[str, Any]], Result], cfg: DictConfig) -> Result:

@@ -5,9 +5,10 @@ to switch it off (``callbacks.early_stopping=null``). Early stopping and
 learning-rate reduction are Keras's own classes, so every Keras option
 (``mode``, ``baseline``, ``start_from_epoch``, ``verbose``, ...) is a config
 key. The non-finite-loss guard is always on: a NaN or infinite loss stops
-training at once.
+training at once. So is the signal guard: after SIGTERM, SIGHUP or Ctrl-C,
+training stops at the next batch even if Python lost the interrupt.
 
-Modules: :mod:`.checkpoint` (the best model of a run), :mod:`.non_finite_loss`,
+Modules: :mod:`.checkpoint` (the best model of a run), :mod:`.non_finite_loss`, :mod:`.stop_on_signal`,
 :mod:`.resume_state` (what a resumed run needs), :mod:`.mlflow_metrics`
 (per-epoch metrics to MLflow) and :mod:`.optuna_pruning` (stop a bad trial).
 """
@@ -24,13 +25,14 @@ from digit_experiments.core.registry import Registry, plain
 from digit_experiments.training.callbacks.checkpoint import CHECKPOINT_FILE, build_model_checkpoint
 from digit_experiments.training.callbacks.non_finite_loss import StopOnNonFiniteLoss
 from digit_experiments.training.callbacks.resume_state import BACKUP_DIR, with_resume_state
+from digit_experiments.training.callbacks.stop_on_signal import StopOnSignal
 
 CALLBACKS = Registry("callback", "callbacks")
 CALLBACKS.register("early_stopping")(keras.callbacks.EarlyStopping)
 CALLBACKS.register("reduce_lr_on_plateau")(keras.callbacks.ReduceLROnPlateau)
 CALLBACKS.register("model_checkpoint")(build_model_checkpoint)
 
-__all__ = ["BACKUP_DIR", "CALLBACKS", "CHECKPOINT_FILE", "build_callbacks", "check_callbacks", "with_resume_state"]
+__all__ = ["BACKUP_DIR", "CALLBACKS", "CHECKPOINT_FILE", "StopOnSignal", "build_callbacks", "check_callbacks", "with_resume_state"]
 
 
 def _run_context(name: str, output_dir: Path) -> dict[str, Any]:
@@ -46,10 +48,10 @@ def check_callbacks(config: Mapping[str, Any] | None) -> None:
 
 
 def build_callbacks(config: Mapping[str, Any] | None, output_dir: Path) -> list[keras.callbacks.Callback]:
-    """The enabled callbacks of the ``callbacks`` config, then the non-finite-loss guard."""
+    """The enabled callbacks of the ``callbacks`` config, then the non-finite-loss and signal guards."""
     callbacks = [
         CALLBACKS.build(name, **options, **_run_context(name, output_dir))
         for name, options in plain(config).items()
         if options is not None
     ]
-    return callbacks + [StopOnNonFiniteLoss()]
+    return callbacks + [StopOnNonFiniteLoss(), StopOnSignal()]

@@ -1,0 +1,88 @@
+"""SIGTERM, SIGHUP and Ctrl-C during training: an interrupt Python lost still stops it, and an ignored signal stays ignored.
+
+Real signals sent to this process and a real Keras training; the handlers are restored after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Iterator
+
+import keras
+import numpy as np
+import pytest
+
+from digit_experiments.core import startup
+from digit_experiments.training.callbacks import StopOnSignal
+
+HANDLED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
+@pytest.fixture
+def handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The commands' signal handlers for the test, with a fresh count of signals; the previous ones afterwards."""
+    previous = {signum: signal.getsignal(signum) for signum in HANDLED}
+    monkeypatch.setattr(startup, "SIGNALS_RECEIVED", [])
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class SignalledWhileFinalised:
+    """An object whose ``__del__`` is running when SIGTERM arrives, as TensorFlow's function collector was."""
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)  # the handler's KeyboardInterrupt is raised in here: Python prints "Exception ignored" and goes on
+
+
+class SignalAtBatch(keras.callbacks.Callback):
+    """Finalise a :class:`SignalledWhileFinalised` after batch 2 of the first epoch; count the batches trained."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        self.batches += 1
+        if self.batches == 2:
+            SignalledWhileFinalised()
+
+
+def _train(callbacks: list[keras.callbacks.Callback]) -> None:
+    """Three epochs of eight batches of a one-layer model on random digits-shaped data."""
+    rng = np.random.default_rng(0)
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    images, labels = rng.random((64, 28, 28, 1), np.float32), rng.integers(0, 10, 64)
+    model.fit(images, labels, batch_size=8, epochs=3, callbacks=callbacks, verbose=0)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the lost interrupt, on purpose
+def test_an_interrupt_lost_in_a_finalizer_stops_training_at_the_next_batch(handlers: None) -> None:
+    startup.interrupt_on_termination_signals()
+    unguarded = SignalAtBatch()
+    _train([unguarded])
+    assert startup.SIGNALS_RECEIVED == [signal.SIGTERM]
+    assert unguarded.batches == 24, "without the guard the SIGTERM is lost and all three epochs train"
+
+    guarded = SignalAtBatch()
+    with pytest.raises(KeyboardInterrupt) as interrupt:
+        _train([guarded, StopOnSignal()])
+    assert startup.interrupting_signal(interrupt.value) == signal.SIGTERM
+    assert guarded.batches == 2, "the guard raises the lost interrupt at the end of the batch it arrived in"
+
+
+def test_a_signal_the_process_was_started_ignoring_stays_ignored(handlers: None) -> None:
+    """``nohup`` starts a job with SIGHUP ignored so that it outlives its terminal; the handler must not undo that."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    startup.interrupt_on_termination_signals()
+    assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_IGN, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGHUP)
+    time.sleep(0.2)
+    assert startup.SIGNALS_RECEIVED == []
