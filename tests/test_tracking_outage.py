@@ -94,24 +94,24 @@ def _wait_for_run_start(workdir: Path, process: subprocess.Popen, deadline_s: fl
 
 def test_a_store_that_never_comes_back_leaves_everything_for_sync(data_dir: Path, tmp_path: Path) -> None:
     server = MlflowServer(tmp_path).start()
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    env = command_environment(MLFLOW_TRACKING_URI=server.url, **SHORT_RETRIES)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "digit_experiments.train", *SMALL, "tracking.flush_timeout=5"],
-        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    output_dir = _wait_for_run_start(workdir, process)
-    server.stop()
-    output = process.communicate(timeout=600)[0]
-
-    assert process.returncode == 3, output[-3000:]
-    assert f"python -m digit_experiments.sync {output_dir}" in output and "Traceback" not in output
-    assert "Saved the model for runs:/" in output and "Logged model" not in output
-    assert (output_dir / "mlflow_model" / "MLmodel").is_file() and (output_dir / "checkpoints" / "best.keras").is_file()
-
-    server.start()
     try:
+        workdir = tmp_path / "work"
+        workdir.mkdir()
+        env = command_environment(MLFLOW_TRACKING_URI=server.url, **SHORT_RETRIES)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "digit_experiments.train", *SMALL, "tracking.flush_timeout=5"],
+            cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        output_dir = _wait_for_run_start(workdir, process)
+        server.stop()
+        output = process.communicate(timeout=600)[0]
+
+        assert process.returncode == 3, output[-3000:]
+        assert f"python -m digit_experiments.sync {output_dir}" in output and "Traceback" not in output
+        assert "Saved the model for runs:/" in output and "Logged model" not in output
+        assert (output_dir / "mlflow_model" / "MLmodel").is_file() and (output_dir / "checkpoints" / "best.keras").is_file()
+
+        server.start()
         synced = run_cli("digit_experiments.sync", [str(output_dir)], cwd=workdir)
         assert synced.returncode == 0 and "nothing is pending now" in synced.stdout, synced.stderr[-2000:]
         client = mlflow.MlflowClient(server.url)
@@ -120,4 +120,4 @@ def test_a_store_that_never_comes_back_leaves_everything_for_sync(data_dir: Path
         again = run_cli("digit_experiments.sync", [str(output_dir)], cwd=workdir)
         assert again.returncode == 0 and again.stdout.startswith("Sent 0 pending records")
     finally:
-        server.stop()
+        server.stop()  # also when the test fails half way: a server left running outlives the session
