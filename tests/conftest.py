@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from pathlib import Path
+from typing import Iterator
 
 import mlflow
 import pytest
@@ -41,6 +44,22 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """``-m "not e2e"`` runs the fast part alone; CI runs everything."""
     config.addinivalue_line("markers", "e2e: runs the real commands in subprocesses (slower); deselect with -m 'not e2e'")
+
+
+@pytest.fixture
+def restored_signal_handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """For a test that installs the commands' signal handling in this process: a fresh count of
+    signals, and afterwards the previous SIGTERM, SIGHUP and SIGINT handlers and ``sys.unraisablehook``."""
+    from digit_experiments.core import startup
+
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+    monkeypatch.setattr(startup, "SIGNALS_RECEIVED", [])
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @pytest.fixture(scope="session")

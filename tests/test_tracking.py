@@ -56,17 +56,12 @@ def test_ctrl_c_marks_the_run_killed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_a_killed_job_or_a_closed_terminal_marks_the_run_killed(signum: int, tmp_path: Path) -> None:
+def test_a_killed_job_or_a_closed_terminal_marks_the_run_killed(signum: int, tmp_path: Path, restored_signal_handlers: None) -> None:
     """SIGHUP (the terminal closed, the SSH session dropped) ended the process on the spot and left the run RUNNING."""
-    previous = {handled: signal.getsignal(handled) for handled in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
-    try:
-        startup.interrupt_on_termination_signals()
-        with pytest.raises(KeyboardInterrupt), tracked_run(tracking_config(tmp_path)):
-            os.kill(os.getpid(), signum)
-            time.sleep(5)
-    finally:
-        for handled, handler in previous.items():
-            signal.signal(handled, handler)
+    startup.interrupt_on_termination_signals()
+    with pytest.raises(KeyboardInterrupt), tracked_run(tracking_config(tmp_path)):
+        os.kill(os.getpid(), signum)
+        time.sleep(5)
     run = last_run(tmp_path)
     assert run.info.status == "KILLED" and run.data.tags["failure_reason"] == "interrupted (Ctrl-C, SIGTERM or SIGHUP)"
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
-from typing import Iterator
 
 import keras
 import numpy as np
@@ -17,21 +15,6 @@ import pytest
 
 from digit_experiments.core import startup
 from digit_experiments.training.callbacks import StopOnSignal
-
-HANDLED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
-
-
-@pytest.fixture
-def handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The commands' signal handlers for the test, with a fresh count of signals; the previous ones afterwards."""
-    previous = {signum: signal.getsignal(signum) for signum in HANDLED}
-    monkeypatch.setattr(startup, "SIGNALS_RECEIVED", [])
-    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 class SignalledWhileFinalised:
@@ -65,7 +48,7 @@ def _train(callbacks: list[keras.callbacks.Callback]) -> None:
 
 
 def test_an_interrupt_lost_in_a_finalizer_stops_training_at_the_next_batch(
-    handlers: None, capsys: pytest.CaptureFixture[str]
+    restored_signal_handlers: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     startup.interrupt_on_termination_signals()
     unguarded = SignalAtBatch()
@@ -83,7 +66,7 @@ def test_an_interrupt_lost_in_a_finalizer_stops_training_at_the_next_batch(
     assert guarded.batches == 2, "the guard raises the lost interrupt at the end of the batch it arrived in"
 
 
-def test_a_signal_the_process_was_started_ignoring_stays_ignored(handlers: None) -> None:
+def test_a_signal_the_process_was_started_ignoring_stays_ignored(restored_signal_handlers: None) -> None:
     """``nohup`` starts a job with SIGHUP ignored so that it outlives its terminal; the handler must not undo that."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     startup.interrupt_on_termination_signals()
@@ -92,3 +75,4 @@ def test_a_signal_the_process_was_started_ignoring_stays_ignored(handlers: None)
     os.kill(os.getpid(), signal.SIGHUP)
     time.sleep(0.2)
     assert startup.SIGNALS_RECEIVED == []
+
