@@ -164,25 +164,27 @@ def interrupt_on_termination_signals() -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         if signal.getsignal(signum) != signal.SIG_IGN:
             signal.signal(signum, handler)
-    sys.unraisablehook = _note_lost_interrupts(sys.unraisablehook)
+    if not isinstance(sys.unraisablehook, _LostInterruptReport):  # once, however many sweep jobs call this
+        sys.unraisablehook = _LostInterruptReport(sys.unraisablehook)
 
 
-def _note_lost_interrupts(report: Callable[[Any], None]) -> Callable[[Any], None]:
-    """``report`` (Python's hook for exceptions it cannot raise), with a signal's lost interrupt told in one line.
+class _LostInterruptReport:
+    """Python's hook for exceptions it cannot raise, with a signal's lost interrupt told in one line.
 
     Python prints such an interrupt as "Exception ignored in ..." with a traceback
     through the finalizer it hit; the user needs to know only that the signal is
-    acted on at the next batch. Every other exception is left to ``report``.
+    acted on at the next batch. Every other exception goes to the hook it replaced.
     """
 
-    def hook(unraisable: Any) -> None:
+    def __init__(self, replaced: Callable[[Any], None]) -> None:
+        self.replaced = replaced
+
+    def __call__(self, unraisable: Any) -> None:
         if isinstance(unraisable.exc_value, KeyboardInterrupt) and str(unraisable.exc_value).startswith(SIGNAL_PREFIX):
             print(f"Received {unraisable.exc_value} while Python was finalising an object; "
                   "training stops at the end of the current batch.", file=sys.stderr)
             return
-        report(unraisable)
-
-    return hook
+        self.replaced(unraisable)
 
 
 def run_command(work: Callable[[Mapping[str, Any]], Result], cfg: DictConfig) -> Result:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 
 import keras
@@ -76,3 +77,10 @@ def test_a_signal_the_process_was_started_ignoring_stays_ignored(restored_signal
     time.sleep(0.2)
     assert startup.SIGNALS_RECEIVED == []
 
+
+def test_the_handling_is_installed_once_however_many_sweep_jobs_ask(restored_signal_handlers: None) -> None:
+    """Every job of an in-process sweep calls it; the lost-interrupt report must not wrap itself once per job."""
+    startup.interrupt_on_termination_signals()
+    report = sys.unraisablehook
+    startup.interrupt_on_termination_signals()
+    assert sys.unraisablehook is report
