@@ -1,4 +1,4 @@
-"""Keras callbacks the benchmarks time and probe their trainings with.
+"""Keras callbacks the benchmarks time and probe their trainings with, and the timed fit they share.
 
 They live apart from the scripts that use them because subclassing a Keras callback loads
 TensorFlow: a script imports this module only once its command line is read, so that its
@@ -62,3 +62,28 @@ class TestAccuracyProbe(keras.callbacks.Callback):
         })
         self.excluded += time.perf_counter() - probe_start
         print(f"  epoch {epoch + 1}: {self.epochs[-1]['seconds']:.0f} s, MNIST test accuracy {accuracy:.4f}", flush=True)
+
+
+def timed_fit(model: keras.Model, data, batch_size: int | None) -> float:
+    """Compile ``model`` as the seed does and fit it for two epochs; the warm epoch's seconds.
+
+    The first epoch pays for graph building (about 3 s), so only the second is a throughput figure.
+    The epochs' times and the gap between them are printed.
+
+    Args:
+        model: An uncompiled model.
+        data: ``(images, labels)`` arrays, or a batched ``tf.data.Dataset``.
+        batch_size: The batch size for arrays; None for a dataset.
+
+    Returns:
+        The seconds of the second epoch.
+    """
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, clipnorm=1.0), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    timer = EpochTimer()
+    if isinstance(data, tuple):
+        model.fit(*data, batch_size=batch_size, epochs=2, callbacks=[timer], verbose=0)
+    else:
+        model.fit(data, epochs=2, callbacks=[timer], verbose=0, shuffle=False)
+    print(f"  epochs {', '.join(f'{t:.1f}' for t in timer.times)} s; gap between epochs {timer.gaps[0]:.2f} s", flush=True)
+    return timer.times[-1]

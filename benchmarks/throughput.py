@@ -55,23 +55,6 @@ def plain_keras_model() -> keras.Model:
     return model
 
 
-def timed_fit(model: keras.Model, data, batch_size: int | None) -> float:
-    """Seconds of the second (warm) epoch; the gap between the epochs is printed too."""
-    import keras
-
-    from callbacks import EpochTimer
-
-    model.compile(optimizer=keras.optimizers.Adam(1e-3, clipnorm=1.0), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    timer = EpochTimer()
-    if isinstance(data, tuple):
-        model.fit(*data, batch_size=batch_size, epochs=2, callbacks=[timer], verbose=0)
-    else:
-        model.fit(data, epochs=2, callbacks=[timer], verbose=0, shuffle=False)
-    print(f"  epochs {', '.join(f'{t:.1f}' for t in timer.times)} s; gap between epochs {timer.gaps[0]:.2f} s")
-    return timer.times[-1]
-
-
 def pipeline_seconds(dataset, repeats: int = 2) -> float:
     """Seconds per pass over a tf.data pipeline alone (no model), after one warm-up pass."""
     for _ in dataset:
@@ -92,6 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     check_outputs(args)
     import_tensorflow_quietly()  # once the command line is read, so that --help answers at once
+    from callbacks import timed_fit
     from digit_experiments.augment.albumentations_set import static_copy
     from digit_experiments.dataset import load_dataset
     from digit_experiments.model import build_model

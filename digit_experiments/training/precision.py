@@ -1,6 +1,6 @@
 """``trainer.precision: auto``: the fastest numerically safe precision for this machine.
 
-Measured on 2-core cloud CPUs: ``mixed_bfloat16`` trains about 1.37x faster
+Measured on 2-core cloud CPUs (``benchmarks/precision.py``): ``mixed_bfloat16`` trains 1.2-1.4x faster
 than ``float32`` where the CPU has AVX512_BF16 or AMX instructions, at the
 same accuracy, and is emulated (slower) elsewhere; ``mixed_float16`` is
 about 5x slower on CPUs and is never picked.
@@ -41,5 +41,5 @@ def choose_precision(requested: str, flags: set[str] | None = None) -> tuple[str
         return requested, "set by trainer.precision"
     found = sorted(set(BF16_FLAGS) & (cpu_flags() if flags is None else flags))
     if found:
-        return "mixed_bfloat16", f"auto: the CPU has {', '.join(found)} (bfloat16 in hardware, ~1.37x faster)"
+        return "mixed_bfloat16", f"auto: the CPU has {', '.join(found)} (bfloat16 in hardware, 1.2-1.4x faster)"
     return "float32", "auto: the CPU has neither avx512_bf16 nor amx_bf16 (bfloat16 would be emulated, slower)"
