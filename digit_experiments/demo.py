@@ -19,7 +19,6 @@ import signal
 import sys
 from typing import Any, Mapping
 
-import hydra
 from omegaconf import DictConfig
 
 from digit_experiments.core import startup
@@ -69,7 +68,7 @@ def demo(config: Mapping[str, Any]) -> int:
     return 0
 
 
-@hydra.main(version_base="1.3", config_path=startup.CONFIG_DIR, config_name="demo")
+@startup.hydra_command("demo")
 def main(cfg: DictConfig) -> None:
     """Serve the demo page; exit 0 when stopped, 2 for a user mistake."""
     sys.exit(startup.run_command(demo, cfg))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Mapping
 
-import hydra
 from omegaconf import DictConfig
 
 from digit_experiments.core import startup
@@ -84,7 +83,7 @@ def _compare(config: Mapping[str, Any], baseline: Ensemble, tests: Mapping[str, 
     return extras
 
 
-@hydra.main(version_base="1.3", config_path=startup.CONFIG_DIR, config_name="evaluate")
+@startup.hydra_command("evaluate")
 def main(cfg: DictConfig) -> None:
     """Evaluate as configured; a user mistake exits with status 2 and one paragraph."""
     startup.run_command(evaluate, cfg)

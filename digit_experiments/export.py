@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-import hydra
 from omegaconf import DictConfig
 
 from digit_experiments.core import startup
@@ -49,7 +48,7 @@ def export(config: Mapping[str, Any]) -> tuple[Path, Path]:
     return written
 
 
-@hydra.main(version_base="1.3", config_path=startup.CONFIG_DIR, config_name="export")
+@startup.hydra_command("export")
 def main(cfg: DictConfig) -> None:
     """Export as configured; a user mistake exits with status 2 and one paragraph."""
     startup.run_command(export, cfg)

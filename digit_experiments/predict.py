@@ -17,7 +17,6 @@ import logging
 import sys
 from typing import Any, Mapping
 
-import hydra
 from omegaconf import DictConfig
 
 from digit_experiments.core import startup
@@ -60,7 +59,7 @@ def predict(config: Mapping[str, Any]) -> int:
     return 1 if failed else 0
 
 
-@hydra.main(version_base="1.3", config_path=startup.CONFIG_DIR, config_name="predict")
+@startup.hydra_command("predict")
 def main(cfg: DictConfig) -> None:
     """Predict as configured; exit 1 when any file failed, 2 for a user mistake."""
     sys.exit(startup.run_command(predict, cfg))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-import hydra
 from omegaconf import DictConfig
 
 from digit_experiments.core import startup
@@ -54,7 +53,7 @@ def promote(config: Mapping[str, Any]) -> str:
     return uri
 
 
-@hydra.main(version_base="1.3", config_path=startup.CONFIG_DIR, config_name="promote")
+@startup.hydra_command("promote")
 def main(cfg: DictConfig) -> None:
     """Promote as configured; a user mistake exits with status 2 and one paragraph."""
     startup.run_command(promote, cfg)

@@ -19,7 +19,6 @@ import signal
 import sys
 from typing import NoReturn
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -58,7 +57,7 @@ def _share_the_machine_between_parallel_jobs(cfg: DictConfig) -> None:
         cfg.trainer.verbose = 2
 
 
-@hydra.main(version_base="1.3", config_path=startup.CONFIG_DIR, config_name="train")
+@startup.hydra_command("train")
 def main(cfg: DictConfig) -> float:
     """Run one training job; return the optimised metric (for Hydra sweepers).
 

@@ -19,10 +19,13 @@ here so that it is written once:
 * The configs are found in the checkout's ``conf/`` (:data:`CONFIG_DIR`), an
   absolute path: a relative ``config_path`` would be read as the Python
   package ``conf`` when a command runs as a console script (``digits-train``).
+* An override Hydra's grammar cannot read (an unquoted ``/home/josé``) is refused
+  with the fix before Hydra starts (:func:`hydra_command`).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import signal
@@ -33,7 +36,7 @@ from typing import Any, Callable, Mapping, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
-from digit_experiments.core.errors import user_errors_exit
+from digit_experiments.core.errors import ConfigError, exit_for_user_error, user_errors_exit
 
 Result = TypeVar("Result")
 
@@ -42,6 +45,39 @@ CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
 #: TensorFlow's C++ log threshold: 2 keeps warnings and errors, drops the info lines printed at import.
 TF_LOG_LEVEL = ("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def hydra_command(config_name: str) -> Callable[[Callable[[DictConfig], Result]], Callable[[], Result]]:
+    """``@hydra.main`` on ``conf/<config_name>.yaml``, with the command line's overrides checked first.
+
+    Hydra answers an override its grammar cannot read with its lexer's message;
+    this decorator answers it with one paragraph that names the fix, and exit
+    status 2 (:func:`digit_experiments.core.overrides.refuse_unreadable_overrides`).
+
+    Args:
+        config_name: The command's primary config in :data:`CONFIG_DIR`.
+
+    Returns:
+        A decorator turning the command's task function into its entry point, which reads ``sys.argv``.
+    """
+    import hydra
+
+    from digit_experiments.core.overrides import refuse_unreadable_overrides
+
+    def decorate(task: Callable[[DictConfig], Result]) -> Callable[[], Result]:
+        hydra_main = hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)(task)
+
+        @functools.wraps(task)
+        def main() -> Result:
+            try:
+                refuse_unreadable_overrides(sys.argv[1:])
+            except ConfigError as error:
+                exit_for_user_error(error)
+            return hydra_main()
+
+        return main
+
+    return decorate
 
 
 def register_resolvers() -> None:
