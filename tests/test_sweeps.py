@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import mlflow
@@ -186,8 +187,39 @@ def _two_workers(storage: str, tracking_url: str, tmp_path: Path) -> None:
     parents, children = runs_by_role(tracking_url)
     assert sorted(c.data.tags["trial.number"] for c in children) == ["0", "1", "2", "3"], logs
     assert len(parents) == 1 and {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    assert parents[0].info.status == "FINISHED", "the last worker to stop ended the parent run"
     assert study.user_attrs["mlflow_parent_run_id"] == parents[0].info.run_id
     client = mlflow.MlflowClient(tracking_url)
     for child in children:
         trained = int(child.data.metrics["epochs_trained"])
         assert [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")] == list(range(trained)), "no metric is lost"
+
+
+def test_a_shared_searchs_parent_run_waits_for_live_workers_and_not_for_dead_ones(data_dir: Path, tmp_path: Path) -> None:
+    """The test process plays a second worker: while it beats for its trial, the worker that ends first
+    leaves the parent RUNNING; once it is silent for ``stale_after``, its trial is failed and the next
+    worker to stop ends the parent."""
+    from optuna.storages._heartbeat import get_heartbeat_thread
+
+    from digit_experiments.hpo.storage import Heartbeat
+
+    storage, store = f"sqlite:///{tmp_path}/study.db", f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    quick = ["hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.stale_after=3", "epochs=1"]
+    study = optuna.create_study(study_name="dropout_l2", storage=open_storage(storage, Heartbeat(1, 3)), direction="maximize")
+    with pytest.warns(UserWarning, match="Heartbeat of storage"):
+        other_workers_trial = study.ask()
+    with get_heartbeat_thread(other_workers_trial._trial_id, study._storage):
+        first = run_cli("digit_experiments.train", optuna_args(storage, 2, quick), cwd=tmp_path, timeout=600)
+        assert first.returncode == 0, first.stderr[-3000:]
+        (parent,), children = runs_by_role(store)
+        assert parent.info.status == "RUNNING" and len(children) == 1, first.stderr[-3000:]
+        assert f"other workers still run trials {other_workers_trial.number}, so the parent run" in first.stdout + first.stderr
+
+    time.sleep(4)  # the other worker died: no heartbeat for longer than stale_after
+    last = run_cli("digit_experiments.train", optuna_args(storage, 2, quick), cwd=tmp_path, timeout=600)
+    assert last.returncode == 0, last.stderr[-3000:]
+    assert f"Trial {other_workers_trial.number} of study dropout_l2 had no heartbeat for over 3 s" in last.stdout + last.stderr
+    (parent,), children = runs_by_role(store)
+    assert parent.info.status == "FINISHED" and len(children) == 1, last.stderr[-3000:]
+    states = [trial.state for trial in optuna.load_study(study_name="dropout_l2", storage=storage).trials]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE], "the dead trial counts; none re-run"

@@ -19,7 +19,7 @@ from mlflow.entities import RunStatus
 from omegaconf import DictConfig, OmegaConf
 
 from digit_experiments import tracking
-from digit_experiments.hpo.storage import open_storage
+from digit_experiments.hpo.storage import Heartbeat, open_storage, running_trials
 from digit_experiments.training.selection import resolve_mode
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,30 @@ def open_parent_run(config: DictConfig) -> str:
     if sweep_id(config).startswith("optuna:"):
         return _study_parent_run(config, client, experiment_id)
     return _create_parent_run(config, client, experiment_id)
+
+
+def trials_of_other_workers(config: DictConfig) -> list[int]:
+    """The trials of this worker's Optuna search that other, live workers still run; none for a grid sweep.
+
+    A shared search's parent run is ended by the last worker to stop: one that
+    stops while these run leaves it RUNNING. Trials whose worker died (no
+    heartbeat for ``hydra.sweeper.stale_after`` seconds) are marked FAIL here
+    and not waited for. A study storage that cannot be read waits for nothing.
+
+    Args:
+        config: The multirun's config.
+
+    Returns:
+        The RUNNING trials' numbers.
+    """
+    if not sweep_id(config).startswith("optuna:"):
+        return []
+    sweeper = config.hydra.sweeper
+    try:
+        return running_trials(sweeper.storage, sweeper.study_name, Heartbeat.of_sweeper(sweeper))
+    except Exception as error:  # the storage may be what stopped this worker
+        log.warning("Could not read which trials other workers still run (%s): ending the parent run.", error)
+        return []
 
 
 def close_parent_run(client: mlflow.MlflowClient, parent_id: str, status: int, reason: str | None = None) -> None:

@@ -11,13 +11,26 @@ each, open one database at once: :func:`open_storage` makes that safe.
 Clusters with a shared filesystem but no database server keep the study in
 Optuna's journal file instead (``journal:<path>``), which workers on several
 machines append to under a file lock.
+
+A worker that dies (a lost machine, ``kill -9``) leaves its trial RUNNING.
+In a database storage each worker records a heartbeat for the trial it runs
+(:class:`Heartbeat`), and a trial whose heartbeat is older than the grace
+period is marked FAIL by whichever worker looks next
+(:func:`fail_abandoned_trials`), so that a shared search knows which of its
+RUNNING trials still have a worker (:func:`running_trials`). Optuna's journal
+storage has no heartbeat: there a dead worker's trial stays RUNNING, and no
+trial is taken for a live worker's.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import optuna
 import sqlalchemy
@@ -34,7 +47,25 @@ SCHEMA_ATTEMPTS = 5
 JOURNAL_PREFIX = "journal:"
 
 
-def open_storage(storage: str) -> optuna.storages.BaseStorage | str:
+@dataclass(frozen=True)
+class Heartbeat:
+    """How a worker shows that the trial it runs is alive: ``hydra.sweeper.heartbeat_interval`` and ``stale_after``.
+
+    Attributes:
+        interval: Seconds between two heartbeats of a running trial.
+        stale_after: Seconds without a heartbeat after which a trial's worker is taken for dead.
+    """
+
+    interval: int
+    stale_after: int
+
+    @classmethod
+    def of_sweeper(cls, settings: Any) -> Heartbeat:
+        """The settings of ``hydra.sweeper`` (a mapping or a config node)."""
+        return cls(interval=int(settings["heartbeat_interval"]), stale_after=int(settings["stale_after"]))
+
+
+def open_storage(storage: str, heartbeat: Heartbeat | None = None) -> optuna.storages.BaseStorage | str:
     """The study storage behind ``storage``, safe to open from several workers at once.
 
     For an SQLAlchemy URL this is an :class:`optuna.storages.RDBStorage`:
@@ -54,6 +85,8 @@ def open_storage(storage: str) -> optuna.storages.BaseStorage | str:
         storage: ``hydra.sweeper.storage``: an SQLAlchemy URL (SQLite,
             PostgreSQL, MySQL), ``journal:<path>``, or any other storage string
             Optuna accepts.
+        heartbeat: The heartbeat settings of a worker that runs or watches trials (database
+            storages only); None for a job, which only reports to its trial.
 
     Returns:
         The storage for :func:`optuna.create_study` / :func:`optuna.load_study`;
@@ -65,17 +98,64 @@ def open_storage(storage: str) -> optuna.storages.BaseStorage | str:
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     if "://" not in storage:
         return storage
-    engine_kwargs = {}
+    options: dict = {"engine_kwargs": {}}
     if storage.startswith("sqlite:///"):
         Path(storage[len("sqlite:///"):]).absolute().parent.mkdir(parents=True, exist_ok=True)
-        engine_kwargs = {"connect_args": {"timeout": SQLITE_LOCK_TIMEOUT}}
-    for attempt in range(1, SCHEMA_ATTEMPTS):
-        try:
-            return optuna.storages.RDBStorage(storage, engine_kwargs=engine_kwargs)
-        except sqlalchemy.exc.SQLAlchemyError:
-            log.debug("Study storage %s is being created by another worker; retrying.", storage)
-            time.sleep(0.5 * attempt)
-    return optuna.storages.RDBStorage(storage, engine_kwargs=engine_kwargs)
+        options["engine_kwargs"] = {"connect_args": {"timeout": SQLITE_LOCK_TIMEOUT}}
+    if heartbeat:
+        options.update(heartbeat_interval=heartbeat.interval, grace_period=heartbeat.stale_after,
+                       heartbeat_stale_trial_callback=functools.partial(_report_abandoned, heartbeat.stale_after))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat options, stable since Optuna 2.9
+        for attempt in range(1, SCHEMA_ATTEMPTS):
+            try:
+                return optuna.storages.RDBStorage(storage, **options)
+            except sqlalchemy.exc.SQLAlchemyError:
+                log.debug("Study storage %s is being created by another worker; retrying.", storage)
+                time.sleep(0.5 * attempt)
+        return optuna.storages.RDBStorage(storage, **options)
+
+
+def fail_abandoned_trials(study: optuna.Study) -> None:
+    """Mark FAIL the RUNNING trials whose worker stopped sending heartbeats (each is logged by :func:`_report_abandoned`).
+
+    Optuna does this itself only inside ``Study.optimize``; the sweeper asks and
+    tells, so it calls this before it asks a trial and before it ends a search's
+    parent run. A storage without heartbeats (a journal file) fails nothing.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def _report_abandoned(stale_after: int, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """The storage's ``heartbeat_stale_trial_callback`` (``stale_after`` bound): say which trial lost its worker."""
+    log.warning("Trial %d of study %s had no heartbeat for over %d s: its worker is gone, so it is marked FAIL "
+                "(it still counts towards n_trials).", trial.number, study.study_name, stale_after)
+
+
+def running_trials(storage: str, study_name: str, heartbeat: Heartbeat) -> list[int]:
+    """The numbers of the study's trials that a live worker still runs (abandoned ones are failed first).
+
+    Args:
+        storage: ``hydra.sweeper.storage``.
+        study_name: ``hydra.sweeper.study_name``.
+        heartbeat: The search's heartbeat settings.
+
+    Returns:
+        The RUNNING trials' numbers; none when the study does not exist, and none for a storage
+        without heartbeats (a journal file), where a live worker's trial cannot be told from a
+        dead one's, so that no one waits for ever on a trial nobody runs.
+    """
+    opened = open_storage(storage, heartbeat)
+    if not isinstance(opened, optuna.storages.RDBStorage):
+        return []
+    try:
+        study = optuna.load_study(study_name=study_name, storage=opened)
+    except KeyError:  # Optuna's "no such study"
+        return []
+    fail_abandoned_trials(study)
+    return [trial.number for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))]
 
 
 def open_trial(storage: str, study_name: str, trial_id: int) -> optuna.Trial:

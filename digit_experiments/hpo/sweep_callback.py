@@ -11,6 +11,10 @@ TensorFlow. It only wires Hydra's events to :mod:`.parent_run` and :mod:`.report
 * ``on_multirun_end`` rebuilds it a last time and ends the parent run;
   a sweep that dies before (a launcher or sweeper error) has its parent run
   ended FAILED when the process exits, instead of RUNNING for good.
+
+A worker of a shared Optuna search ends the parent run only when no other
+live worker still runs a trial of it (:func:`~.parent_run.trials_of_other_workers`):
+the last worker to stop ends it, whichever that is.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from mlflow.entities import RunStatus
 from omegaconf import DictConfig
 
 from digit_experiments import tracking
-from digit_experiments.hpo.parent_run import close_parent_run, open_parent_run, tracking_client
+from digit_experiments.hpo.parent_run import close_parent_run, open_parent_run, tracking_client, trials_of_other_workers
 from digit_experiments.hpo.report import REPORT_FOLDER, failed_jobs, write_report
 
 log = logging.getLogger(__name__)
@@ -78,8 +82,13 @@ class MlflowSweepCallback(Callback):
         finally:
             failed = failed_jobs(rows)
             every_job_failed = bool(rows) and failed == len(rows)
-            close_parent_run(client, parent_id, RunStatus.FAILED if every_job_failed else RunStatus.FINISHED)
+            others = trials_of_other_workers(config)
+            if not others:
+                close_parent_run(client, parent_id, RunStatus.FAILED if every_job_failed else RunStatus.FINISHED)
         report = client.get_run(parent_id).info.artifact_uri
+        if others:
+            log.info("This worker is done; other workers still run trials %s, so the parent run %s stays RUNNING "
+                     "and the last of them ends it.", ", ".join(map(str, others)), parent_id)
         log.info("Sweep finished: %d jobs, %d failed. Report: %s/%s", len(rows), failed, report, REPORT_FOLDER)
         if failed:
             log.warning("%d of %d sweep jobs failed; see the report and the FAILED child runs.", failed, len(rows))
@@ -87,8 +96,8 @@ class MlflowSweepCallback(Callback):
     def _fail_if_unfinished(self, config: DictConfig) -> None:
         """At exit, end a parent run whose sweep stopped before ``on_multirun_end`` (Hydra has no error hook).
 
-        KILLED when the sweep was interrupted (Ctrl-C), as its jobs' runs are; FAILED otherwise. Another
-        worker of a shared Optuna study may still be running: its own end sets the parent FINISHED again.
+        KILLED when the sweep was interrupted (Ctrl-C), as its jobs' runs are; FAILED otherwise. While
+        other workers of a shared Optuna search still run trials, the parent stays RUNNING for them.
         """
         if self.parent_id is None:
             return
@@ -96,6 +105,11 @@ class MlflowSweepCallback(Callback):
         status, reason = RunStatus.KILLED, "interrupted"
         if not interrupted:
             status, reason = RunStatus.FAILED, "the sweep stopped before its end"
+        others = trials_of_other_workers(config)
+        if others:
+            log.warning("This worker stopped (%s); other workers still run trials %s, so the parent run %s stays "
+                        "RUNNING and the last of them ends it.", reason, ", ".join(map(str, others)), self.parent_id)
+            return
         try:
             tracking.check_reachable(config.tracking)  # the store may be what stopped the sweep: seconds, not minutes
             client, _ = tracking_client(config)

@@ -26,18 +26,20 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import optuna
 from hydra.core.plugins import Plugins
+from optuna.storages._heartbeat import get_heartbeat_thread  # what Study.optimize beats with; not exported
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from digit_experiments.core.errors import UserError, exit_for_user_error
 from digit_experiments.hpo.pruners import PRUNER_ATTR, build_pruner, checked_pruner_spec, pruner_keys_on_command_line
-from digit_experiments.hpo.storage import open_storage
+from digit_experiments.hpo.storage import Heartbeat, fail_abandoned_trials, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +100,9 @@ def ask(study: optuna.Study, distributions: Mapping[str, optuna.distributions.Ba
     TPE models the study's finished trials read from the storage, so the new
     sampler still learns from every worker's history.
     """
-    trial = study.ask()
+    with warnings.catch_warnings():  # "Heartbeat ... is supposed to be used with Study.optimize": the sweeper beats itself
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")
+        trial = study.ask()
     study.sampler = optuna.samplers.TPESampler(seed=trial_seed(sampler_seed, trial.number))
     for name, dist in distributions.items():
         if isinstance(dist, optuna.distributions.FloatDistribution):
@@ -143,16 +147,19 @@ class DigitOptunaSweeperImpl:
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         results: list[Any] = []
+        fail_abandoned_trials(study)
         while len(study.get_trials(deepcopy=False, states=COUNTED_STATES)) < self.settings["n_trials"]:
             trial = ask(study, self.distributions, self.settings["sampler_seed"])
             log.info("Trial %d: %s", trial.number, " ".join(f"{k}={v}" for k, v in trial.params.items()))
             try:
-                (job,) = self.launcher.launch([[*arguments, *self._trial_overrides(trial)]], initial_job_idx=len(results))
+                with get_heartbeat_thread(trial._trial_id, study._storage):  # Optuna's own, as Study.optimize runs it
+                    (job,) = self.launcher.launch([[*arguments, *self._trial_overrides(trial)]], initial_job_idx=len(results))
             except BaseException:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 raise
             results.append(job)
             self._tell(study, trial, job)
+            fail_abandoned_trials(study)
         self._log_best(study)
         return results
 
@@ -161,7 +168,7 @@ class DigitOptunaSweeperImpl:
         spec = checked_pruner_spec(self.settings["pruner"], pruner_keys_on_command_line(self.config.hydra.overrides.hydra))
         study = optuna.create_study(
             study_name=self.settings["study_name"],
-            storage=open_storage(self.settings["storage"]),
+            storage=open_storage(self.settings["storage"], Heartbeat.of_sweeper(self.settings)),
             pruner=build_pruner(spec),
             direction=self.settings["direction"],
             load_if_exists=True,
@@ -181,15 +188,23 @@ class DigitOptunaSweeperImpl:
 
     @staticmethod
     def _tell(study: optuna.Study, trial: optuna.Trial, job: Any) -> None:
-        """Record a finished job's outcome in the study: value, pruned or failed."""
+        """Record a finished job's outcome in the study: value, pruned or failed.
+
+        A trial whose heartbeats could not reach the storage for longer than ``stale_after`` was
+        marked FAIL by another worker meanwhile; Optuna then refuses the outcome, which is logged.
+        """
         outcome = job._return_value
-        if isinstance(outcome, optuna.TrialPruned):
-            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        elif isinstance(outcome, (int, float)) and math.isfinite(outcome):
-            study.tell(trial, float(outcome))
-        else:
-            log.warning("Trial %d failed: %s", trial.number, outcome)
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        try:
+            if isinstance(outcome, optuna.TrialPruned):
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            elif isinstance(outcome, (int, float)) and math.isfinite(outcome):
+                study.tell(trial, float(outcome))
+            else:
+                log.warning("Trial %d failed: %s", trial.number, outcome)
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            log.warning("Trial %d ended (%s), but another worker had already marked it FAIL after its heartbeat "
+                        "stopped; the study keeps FAIL, and its MLflow run keeps the result.", trial.number, outcome)
 
     @staticmethod
     def _log_best(study: optuna.Study) -> None:

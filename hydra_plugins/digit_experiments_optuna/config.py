@@ -35,6 +35,11 @@ class DigitOptunaSweeperConf:
     #: TPE's seed, combined with each trial's number: the same command on a new study draws the
     #: same trials, while workers sharing a study and resumed sessions each draw their own.
     sampler_seed: int = 42
+    #: Seconds between the heartbeats a worker records for the trial it runs (database storages).
+    heartbeat_interval: int = 60
+    #: Seconds without a heartbeat after which a RUNNING trial's worker is taken for dead: the trial is
+    #: marked FAIL, and a shared search's parent run no longer waits for it.
+    stale_after: int = 300
     #: ``name`` (see :data:`digit_experiments.hpo.pruners.PRUNERS`) and the pruner's arguments.
     pruner: Dict[str, Any] = field(default_factory=_default_pruner)
     #: The search space: ``<config key>: {type: float|int|categorical, ...}``.

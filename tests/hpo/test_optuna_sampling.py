@@ -22,7 +22,7 @@ def worker(storage: str, seed: int = 42) -> tuple[DigitOptunaSweeperImpl, optuna
     """One worker's sweeper and its own study object on ``storage``, as a process opens them."""
     sweeper = DigitOptunaSweeperImpl({
         "study_name": "search", "storage": storage, "direction": "maximize", "n_trials": 10,
-        "sampler_seed": seed, "pruner": {"name": "median"}, "params": PARAMS,
+        "sampler_seed": seed, "pruner": {"name": "median"}, "params": PARAMS, "heartbeat_interval": 60, "stale_after": 300,
     })
     sweeper.config = OmegaConf.create({"hydra": {"overrides": {"hydra": []}}})
     return sweeper, sweeper._study()
