@@ -114,6 +114,21 @@ def import_tensorflow_quietly() -> None:
     import_tensorflow()
 
 
+def mnist_training_images(count: int):
+    """About ``count`` MNIST training images and their labels, for a speed measurement.
+
+    The default split keeps 90 % of what it loads for training, so ``count / 0.9`` are loaded.
+
+    Returns:
+        ``(images, labels)``: ``(n, 28, 28)`` uint8 images and their digits.
+    """
+    from digit_experiments.dataset import load_dataset
+
+    data_dir = Path(os.environ.get("DIGITS_DATA_DIR", "data"))
+    splits = load_dataset({"mnist": {}}, data_dir, seed=42, max_train_images=int(count / 0.9))
+    return splits.train_images, splits.train_labels
+
+
 def image_set_arguments(doc: str, name: str, split: bool = False):
     """The command line of a benchmark that writes an image set and scores models on it.
 

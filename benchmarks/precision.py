@@ -13,14 +13,13 @@ saves them as JSON with the CPU flags. Usage::
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from digit_experiments.core import startup
 
 startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow and MLflow load
 
-from common import RESULTS, check_outputs, group_config, import_tensorflow_quietly, machine, positive, run, save_report  # noqa: E402
+from common import RESULTS, check_outputs, group_config, import_tensorflow_quietly, machine, mnist_training_images, positive, run, save_report  # noqa: E402
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -36,14 +35,11 @@ def main() -> None:
     check_outputs(args)
     import_tensorflow_quietly()  # once the command line is read, so that --help answers at once
     from callbacks import timed_fit
-    from digit_experiments.dataset import load_dataset
     from digit_experiments.model import build_model
     from digit_experiments.training.pipeline import training_dataset
     from digit_experiments.training.trainer import configure_runtime
 
-    data_dir = Path(os.environ.get("DIGITS_DATA_DIR", "data"))
-    splits = load_dataset({"mnist": {}}, data_dir, seed=42, max_train_images=int(args.images / 0.9))
-    images, labels = splits.train_images, splits.train_labels
+    images, labels = mnist_training_images(args.images)
     augment = group_config("augment", "none")
     images_per_second: dict[str, float] = {}
     for precision in args.precisions:

@@ -18,7 +18,6 @@ and their ratios and saves them as JSON. Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +28,7 @@ startup.quiet_libraries()  # the commands' start-up policy, before TensorFlow an
 
 import numpy as np  # noqa: E402
 
-from common import RESULTS, check_outputs, group_config, import_tensorflow_quietly, positive, run, save_report  # noqa: E402
+from common import RESULTS, check_outputs, group_config, import_tensorflow_quietly, mnist_training_images, positive, run, save_report  # noqa: E402
 
 if TYPE_CHECKING:
     import keras
@@ -77,14 +76,11 @@ def main() -> None:
     import_tensorflow_quietly()  # once the command line is read, so that --help answers at once
     from callbacks import timed_fit
     from digit_experiments.augment.albumentations_set import static_copy
-    from digit_experiments.dataset import load_dataset
     from digit_experiments.model import build_model
     from digit_experiments.training.pipeline import training_dataset
     from digit_experiments.training.trainer import configure_runtime
 
-    data_dir = Path(os.environ.get("DIGITS_DATA_DIR", "data"))
-    splits = load_dataset({"mnist": {}}, data_dir, seed=42, max_train_images=int(args.images / 0.9))
-    images, labels = splits.train_images, splits.train_labels
+    images, labels = mnist_training_images(args.images)
     results: dict[str, float] = {}
 
     configure_runtime(42, args.precision)
