@@ -14,7 +14,7 @@ import optuna
 import pytest
 
 from digit_experiments.hpo.storage import open_storage
-from helpers import MlflowServer, closed_port, run_cli
+from helpers import MlflowServer, closed_port, command_environment, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -196,30 +196,55 @@ def _two_workers(storage: str, tracking_url: str, tmp_path: Path) -> None:
 
 
 def test_a_shared_searchs_parent_run_waits_for_live_workers_and_not_for_dead_ones(data_dir: Path, tmp_path: Path) -> None:
-    """The test process plays a second worker: while it beats for its trial, the worker that ends first
-    leaves the parent RUNNING; once it is silent for ``stale_after``, its trial is failed and the next
-    worker to stop ends the parent."""
+    """Four workers of one search. The test process beats for trial 0 (a live worker); worker A is
+    killed with SIGKILL during trial 1; worker B runs trial 2 and stops while trial 0 still beats, so
+    the parent stays RUNNING, and fails trial 1, silent for longer than ``stale_after``. Then trial 0
+    falls silent too, and worker C, which has no trial left to run, fails it and ends the parent."""
     from optuna.storages._heartbeat import get_heartbeat_thread
 
     from digit_experiments.hpo.storage import Heartbeat
 
     storage, store = f"sqlite:///{tmp_path}/study.db", f"sqlite:///{tmp_path}/mlruns/mlflow.db"
-    quick = ["hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.stale_after=3", "epochs=1"]
+    command = [sys.executable, "-m", "digit_experiments.train",
+               *optuna_args(storage, 3, ["hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.stale_after=3"])]
     study = optuna.create_study(study_name="dropout_l2", storage=open_storage(storage, Heartbeat(1, 3)), direction="maximize")
     with pytest.warns(UserWarning, match="Heartbeat of storage"):
-        other_workers_trial = study.ask()
-    with get_heartbeat_thread(other_workers_trial._trial_id, study._storage):
-        first = run_cli("digit_experiments.train", optuna_args(storage, 2, quick), cwd=tmp_path, timeout=600)
-        assert first.returncode == 0, first.stderr[-3000:]
-        (parent,), children = runs_by_role(store)
-        assert parent.info.status == "RUNNING" and len(children) == 1, first.stderr[-3000:]
-        assert f"other workers still run trials {other_workers_trial.number}, so the parent run" in first.stdout + first.stderr
+        live_trial = study.ask()
+    with get_heartbeat_thread(live_trial._trial_id, study._storage):
+        killed = _start_worker(command, tmp_path, "A")
+        _wait_for_line(tmp_path / "A.log", "Trial 1:", killed)
+        time.sleep(1.5)  # its heartbeat thread starts as the trial's job does
+        killed.kill()
+        killed.wait(timeout=30)
 
-    time.sleep(4)  # the other worker died: no heartbeat for longer than stale_after
-    last = run_cli("digit_experiments.train", optuna_args(storage, 2, quick), cwd=tmp_path, timeout=600)
+        second = subprocess.run(command, cwd=tmp_path, env=command_environment(), capture_output=True, text=True, timeout=600)
+        assert second.returncode == 0, second.stderr[-3000:]
+        logs = second.stdout + second.stderr
+        assert "Trial 1 of study dropout_l2 had no heartbeat for over 3 s: its worker is gone" in logs, logs[-3000:]
+        assert f"other workers still run trials {live_trial.number}, so the parent run" in logs, logs[-3000:]
+        (parent,) = runs_by_role(store)[0]
+        assert parent.info.status == "RUNNING"
+
+    time.sleep(4)  # the test's own worker is gone too
+    last = subprocess.run(command, cwd=tmp_path, env=command_environment(), capture_output=True, text=True, timeout=600)
     assert last.returncode == 0, last.stderr[-3000:]
-    assert f"Trial {other_workers_trial.number} of study dropout_l2 had no heartbeat for over 3 s" in last.stdout + last.stderr
+    assert "Trial 0 of study dropout_l2 had no heartbeat for over 3 s" in last.stdout + last.stderr
     (parent,), children = runs_by_role(store)
-    assert parent.info.status == "FINISHED" and len(children) == 1, last.stderr[-3000:]
+    assert parent.info.status == "FINISHED", last.stderr[-3000:]
+    assert {c.data.tags["trial.number"]: c.info.status for c in children}.get("2") == "FINISHED"
     states = [trial.state for trial in optuna.load_study(study_name="dropout_l2", storage=storage).trials]
-    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE], "the dead trial counts; none re-run"
+    assert states == [optuna.trial.TrialState.FAIL] * 2 + [optuna.trial.TrialState.COMPLETE], "dead trials count; none re-run"
+
+
+def _start_worker(command: list[str], cwd: Path, name: str) -> subprocess.Popen:
+    """Start a sweep worker whose output goes to ``<cwd>/<name>.log``."""
+    with (cwd / f"{name}.log").open("w") as output:
+        return subprocess.Popen(command, cwd=cwd, env=command_environment(), stdout=output, stderr=subprocess.STDOUT)
+
+
+def _wait_for_line(log: Path, text: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait until ``text`` appears in ``log``; fail with the log if ``process`` ends or time runs out first."""
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.2)
