@@ -12,7 +12,7 @@ and, for the two framework settings, the pipeline alone (``pipeline_only_*``:
 how fast tf.data prepares batches without a model). It prints the figures
 and their ratios and saves them as JSON. Usage::
 
-    DIGITS_DATA_DIR=../shared/data python benchmarks/throughput.py --images 20000
+    DIGITS_DATA_DIR=../shared/data python benchmarks/throughput.py --images 10000
 """
 
 from __future__ import annotations
