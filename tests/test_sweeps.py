@@ -213,7 +213,7 @@ def test_a_shared_searchs_parent_run_waits_for_live_workers_and_not_for_dead_one
     with get_heartbeat_thread(live_trial._trial_id, study._storage):
         killed = _start_worker(command, tmp_path, "A")
         _wait_for_line(tmp_path / "A.log", "Trial 1:", killed)
-        time.sleep(1.5)  # its heartbeat thread starts as the trial's job does
+        _wait_for_child_run(store, "1", killed, tmp_path / "A.log")  # the job has started its MLflow run
         killed.kill()
         killed.wait(timeout=30)
 
@@ -222,8 +222,11 @@ def test_a_shared_searchs_parent_run_waits_for_live_workers_and_not_for_dead_one
         logs = second.stdout + second.stderr
         assert "Trial 1 of study dropout_l2 had no heartbeat for over 3 s: its worker is gone" in logs, logs[-3000:]
         assert f"other workers still run trials {live_trial.number}, so the parent run" in logs, logs[-3000:]
-        (parent,) = runs_by_role(store)[0]
+        (parent,), children = runs_by_role(store)
         assert parent.info.status == "RUNNING"
+        (dead_run,) = [c for c in children if c.data.tags["trial.number"] == "1"]
+        assert dead_run.info.status == "FAILED" and dead_run.data.tags["trial.state"] == "FAIL", "nothing else would end it"
+        assert "its worker stopped sending heartbeats" in dead_run.data.tags["failure_reason"]
 
     time.sleep(4)  # the test's own worker is gone too
     last = subprocess.run(command, cwd=tmp_path, env=command_environment(), capture_output=True, text=True, timeout=600)
@@ -240,6 +243,14 @@ def _start_worker(command: list[str], cwd: Path, name: str) -> subprocess.Popen:
     """Start a sweep worker whose output goes to ``<cwd>/<name>.log``."""
     with (cwd / f"{name}.log").open("w") as output:
         return subprocess.Popen(command, cwd=cwd, env=command_environment(), stdout=output, stderr=subprocess.STDOUT)
+
+
+def _wait_for_child_run(store: str, trial_number: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    """Wait until the job run of trial ``trial_number`` is in ``store``; fail with the log if ``process`` ends first."""
+    deadline = time.monotonic() + timeout
+    while not any(c.data.tags.get("trial.number") == trial_number for c in runs_by_role(store)[1]):
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
 
 
 def _wait_for_line(log: Path, text: str, process: subprocess.Popen, timeout: float = 120) -> None:

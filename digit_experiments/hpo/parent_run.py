@@ -19,6 +19,7 @@ from mlflow.entities import RunStatus
 from omegaconf import DictConfig, OmegaConf
 
 from digit_experiments import tracking
+from digit_experiments.hpo.report import child_runs
 from digit_experiments.hpo.storage import Heartbeat, open_storage, running_trials
 from digit_experiments.training.selection import resolve_mode
 
@@ -96,6 +97,37 @@ def trials_of_other_workers(config: DictConfig) -> list[int]:
     except Exception as error:  # the storage may be what stopped this worker
         log.warning("Could not read which trials other workers still run (%s): ending the parent run.", error)
         return []
+
+
+def fail_runs_of_abandoned_trials(client: mlflow.MlflowClient, parent_id: str, config: DictConfig) -> list[str]:
+    """Mark FAILED the job runs still RUNNING whose Optuna trial the study has marked FAIL.
+
+    Such a run belonged to a worker that died (see :func:`trials_of_other_workers`): nothing
+    else would ever end it, and the MLflow UI would show it running for good.
+
+    Args:
+        client: A client on the sweep's tracking store.
+        parent_id: The sweep's parent run.
+        config: The multirun's config.
+
+    Returns:
+        The ids of the runs it ended; none for a grid sweep.
+    """
+    if not sweep_id(config).startswith("optuna:"):
+        return []
+    sweeper = config.hydra.sweeper
+    study = optuna.load_study(study_name=sweeper.study_name, storage=open_storage(sweeper.storage))
+    failed = {str(trial.number) for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))}
+    ended = []
+    for run in child_runs(client, parent_id):
+        number = run.data.tags.get("trial.number")
+        if run.info.status == "RUNNING" and number in failed:
+            client.set_tag(run.info.run_id, "trial.state", "FAIL")
+            client.set_tag(run.info.run_id, tracking.FAILURE_REASON_TAG,
+                           f"its worker stopped sending heartbeats, so the study marked trial {number} FAIL")
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
+            ended.append(run.info.run_id)
+    return ended
 
 
 def close_parent_run(client: mlflow.MlflowClient, parent_id: str, status: int, reason: str | None = None) -> None:

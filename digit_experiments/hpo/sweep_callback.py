@@ -30,7 +30,13 @@ from mlflow.entities import RunStatus
 from omegaconf import DictConfig
 
 from digit_experiments import tracking
-from digit_experiments.hpo.parent_run import close_parent_run, open_parent_run, tracking_client, trials_of_other_workers
+from digit_experiments.hpo.parent_run import (
+    close_parent_run,
+    fail_runs_of_abandoned_trials,
+    open_parent_run,
+    tracking_client,
+    trials_of_other_workers,
+)
 from digit_experiments.hpo.report import REPORT_FOLDER, failed_jobs, write_report
 
 log = logging.getLogger(__name__)
@@ -76,13 +82,14 @@ class MlflowSweepCallback(Callback):
         parent_id, self.parent_id = self.parent_id, None  # the sweep reached its end: the exit hook leaves it be
         os.environ.pop(tracking.PARENT_RUN_ENV, None)
         client, _ = tracking_client(config)
+        others = trials_of_other_workers(config)  # the trials of dead workers are failed first
+        self._end_runs_of_dead_workers(client, parent_id, config)
         rows: list[dict[str, Any]] = []
         try:
             rows = write_report(client, parent_id, config.optimized_metric, config.optimized_mode)
         finally:
             failed = failed_jobs(rows)
             every_job_failed = bool(rows) and failed == len(rows)
-            others = trials_of_other_workers(config)
             if not others:
                 close_parent_run(client, parent_id, RunStatus.FAILED if every_job_failed else RunStatus.FINISHED)
         report = client.get_run(parent_id).info.artifact_uri
@@ -92,6 +99,18 @@ class MlflowSweepCallback(Callback):
         log.info("Sweep finished: %d jobs, %d failed. Report: %s/%s", len(rows), failed, report, REPORT_FOLDER)
         if failed:
             log.warning("%d of %d sweep jobs failed; see the report and the FAILED child runs.", failed, len(rows))
+
+    @staticmethod
+    def _end_runs_of_dead_workers(client: Any, parent_id: str, config: DictConfig) -> None:
+        """End FAILED the job runs of trials whose worker died (failed in the study by
+        :func:`~.parent_run.trials_of_other_workers`), so that the report and the UI show them so."""
+        try:
+            ended = fail_runs_of_abandoned_trials(client, parent_id, config)
+        except Exception as error:  # the study or the store may be out of reach: the report still gets written
+            log.warning("Could not end the job runs of dead workers: %s", error)
+            return
+        for run_id in ended:
+            log.warning("Job run %s belonged to a worker that died: marked FAILED.", run_id)
 
     def _fail_if_unfinished(self, config: DictConfig) -> None:
         """At exit, end a parent run whose sweep stopped before ``on_multirun_end`` (Hydra has no error hook).
