@@ -77,13 +77,18 @@ def test_sweep_stops_when_its_parent_run_cannot_be_opened(tmp_path: Path, monkey
     assert "Launching 2 jobs" not in result.stdout + result.stderr, "no job may start without its parent run"
 
 
-def test_a_sweep_that_dies_after_opening_its_parent_run_ends_it_failed(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["hydra.sweeper.pruner.name=bogus"], "Unknown pruner 'bogus'"),
+    (["hydra.sweeper.heartbeat_interval=60", "hydra.sweeper.stale_after=60"], "so stale_after must be longer"),
+], ids=["pruner", "heartbeat"])
+def test_a_sweep_that_dies_after_opening_its_parent_run_ends_it_failed(tmp_path: Path, overrides: list[str], message: str) -> None:
     """Hydra calls no callback when a sweeper or launcher raises; the parent run must not stay RUNNING."""
     storage = f"sqlite:///{tmp_path}/optuna.db"
-    args = ["-m", *SMALL, "hparams_search=dropout_l2", f"hydra.sweeper.storage={storage}", "hydra.sweeper.pruner.name=bogus"]
+    args = ["-m", *SMALL, "hparams_search=dropout_l2", f"hydra.sweeper.storage={storage}", *overrides]
     result = run_cli("digit_experiments.train", args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr[-3000:]
-    assert "Unknown pruner 'bogus'" in result.stderr and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert "Could not read which trials" not in result.stderr, "the refusal is told once"
     (parent,), children = runs_by_role(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
     assert parent.info.status == "FAILED" and not children
     assert "stopped before its end" in parent.data.tags["failure_reason"]

@@ -19,6 +19,7 @@ from mlflow.entities import RunStatus
 from omegaconf import DictConfig, OmegaConf
 
 from digit_experiments import tracking
+from digit_experiments.core.errors import ConfigError
 from digit_experiments.hpo.report import child_runs
 from digit_experiments.hpo.storage import Heartbeat, open_storage, running_trials
 from digit_experiments.training.selection import resolve_mode
@@ -93,7 +94,11 @@ def trials_of_other_workers(config: DictConfig) -> list[int]:
         return []
     sweeper = config.hydra.sweeper
     try:
-        return running_trials(sweeper.storage, sweeper.study_name, Heartbeat.of_sweeper(sweeper))
+        heartbeat = Heartbeat.of_sweeper(sweeper)
+    except ConfigError:  # the sweeper refuses these settings itself, in one paragraph
+        return []
+    try:
+        return running_trials(sweeper.storage, sweeper.study_name, heartbeat)
     except Exception as error:  # the storage may be what stopped this worker
         log.warning("Could not read which trials other workers still run (%s): ending the parent run.", error)
         return []

@@ -35,6 +35,7 @@ from typing import Any
 import optuna
 import sqlalchemy
 
+from digit_experiments.core.errors import ConfigError
 from digit_experiments.hpo.pruners import DEFAULT_PRUNER, PRUNER_ATTR, build_pruner
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,16 @@ class Heartbeat:
 
     interval: int
     stale_after: int
+
+    def __post_init__(self) -> None:
+        """Refuse settings that would take live workers for dead, or that the storage refuses."""
+        if self.interval < 1 or self.stale_after <= self.interval:
+            raise ConfigError(
+                f"hydra.sweeper.heartbeat_interval={self.interval} and stale_after={self.stale_after} cannot work: a worker "
+                "beats every heartbeat_interval seconds (at least 1), and a trial silent for stale_after seconds is "
+                "taken for dead, so stale_after must be longer, a few beats at least. Set e.g. "
+                "hydra.sweeper.heartbeat_interval=60 hydra.sweeper.stale_after=300 (the defaults)."
+            )
 
     @classmethod
     def of_sweeper(cls, settings: Any) -> Heartbeat:

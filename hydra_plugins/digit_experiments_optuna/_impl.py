@@ -33,9 +33,9 @@ from typing import Any, Mapping
 import numpy as np
 import optuna
 from hydra.core.plugins import Plugins
-from optuna.storages._heartbeat import get_heartbeat_thread  # what Study.optimize beats with; not exported
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
+from optuna.storages._heartbeat import get_heartbeat_thread  # what Study.optimize beats with; not exported
 
 from digit_experiments.core.errors import UserError, exit_for_user_error
 from digit_experiments.hpo.pruners import PRUNER_ATTR, build_pruner, checked_pruner_spec, pruner_keys_on_command_line
