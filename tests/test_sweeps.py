@@ -200,6 +200,11 @@ def _two_workers(storage: str, tracking_url: str, tmp_path: Path) -> None:
         assert [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")] == list(range(trained)), "no metric is lost"
 
 
+#: Seconds of silence after which the test's workers take a trial for dead: beats come every second,
+#: and a loaded CI machine may delay one by a few seconds (SQLite locks), never by five.
+STALE_AFTER = 5
+
+
 def test_a_shared_searchs_parent_run_waits_for_live_workers_and_not_for_dead_ones(data_dir: Path, tmp_path: Path) -> None:
     """Four workers of one search. The test process beats for trial 0 (a live worker); worker A is
     killed with SIGKILL during trial 1; worker B runs trial 2 and stops while trial 0 still beats, so
@@ -211,8 +216,9 @@ def test_a_shared_searchs_parent_run_waits_for_live_workers_and_not_for_dead_one
 
     storage, store = f"sqlite:///{tmp_path}/study.db", f"sqlite:///{tmp_path}/mlruns/mlflow.db"
     command = [sys.executable, "-m", "digit_experiments.train",
-               *optuna_args(storage, 3, ["hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.stale_after=3"])]
-    study = optuna.create_study(study_name="dropout_l2", storage=open_storage(storage, Heartbeat(1, 3)), direction="maximize")
+               *optuna_args(storage, 3, ["hydra.sweeper.heartbeat_interval=1", f"hydra.sweeper.stale_after={STALE_AFTER}"])]
+    study = optuna.create_study(study_name="dropout_l2", storage=open_storage(storage, Heartbeat(1, STALE_AFTER)),
+                                direction="maximize")
     with pytest.warns(UserWarning, match="Heartbeat of storage"):
         live_trial = study.ask()
     with get_heartbeat_thread(live_trial._trial_id, study._storage):
@@ -225,7 +231,7 @@ def test_a_shared_searchs_parent_run_waits_for_live_workers_and_not_for_dead_one
         second = subprocess.run(command, cwd=tmp_path, env=command_environment(), capture_output=True, text=True, timeout=600)
         assert second.returncode == 0, second.stderr[-3000:]
         logs = second.stdout + second.stderr
-        assert "Trial 1 of study dropout_l2 had no heartbeat for over 3 s: its worker is gone" in logs, logs[-3000:]
+        assert f"Trial 1 of study dropout_l2 had no heartbeat for over {STALE_AFTER} s: its worker is gone" in logs, logs[-3000:]
         assert f"other workers still run trials {live_trial.number}, so the parent run" in logs, logs[-3000:]
         (parent,), children = runs_by_role(store)
         assert parent.info.status == "RUNNING"
@@ -233,10 +239,10 @@ def test_a_shared_searchs_parent_run_waits_for_live_workers_and_not_for_dead_one
         assert dead_run.info.status == "FAILED" and dead_run.data.tags["trial.state"] == "FAIL", "nothing else would end it"
         assert "its worker stopped sending heartbeats" in dead_run.data.tags["failure_reason"]
 
-    time.sleep(4)  # the test's own worker is gone too
+    time.sleep(STALE_AFTER + 1)  # the test's own worker is gone too
     last = subprocess.run(command, cwd=tmp_path, env=command_environment(), capture_output=True, text=True, timeout=600)
     assert last.returncode == 0, last.stderr[-3000:]
-    assert "Trial 0 of study dropout_l2 had no heartbeat for over 3 s" in last.stdout + last.stderr
+    assert f"Trial 0 of study dropout_l2 had no heartbeat for over {STALE_AFTER} s" in last.stdout + last.stderr
     (parent,), children = runs_by_role(store)
     assert parent.info.status == "FINISHED", last.stderr[-3000:]
     assert {c.data.tags["trial.number"]: c.info.status for c in children}.get("2") == "FINISHED"
