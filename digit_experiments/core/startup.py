@@ -19,8 +19,9 @@ here so that it is written once:
 * The configs are found in the checkout's ``conf/`` (:data:`CONFIG_DIR`), an
   absolute path: a relative ``config_path`` would be read as the Python
   package ``conf`` when a command runs as a console script (``digits-train``).
-* An override Hydra's grammar cannot read (an unquoted ``/home/josé``) is refused
-  with the fix before Hydra starts (:func:`hydra_command`).
+* An override Hydra's grammar cannot read (an unquoted ``/home/josé``), or two
+  of Hydra's modes at once, is refused with the fix before Hydra starts
+  (:func:`hydra_command`).
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ TF_LOG_LEVEL = ("TF_CPP_MIN_LOG_LEVEL", "2")
 def hydra_command(config_name: str) -> Callable[[Callable[[DictConfig], Result]], Callable[[], Result]]:
     """``@hydra.main`` on ``conf/<config_name>.yaml``, with the command line's overrides checked first.
 
-    Hydra answers an override its grammar cannot read with its lexer's message;
-    this decorator answers it with one paragraph that names the fix, and exit
-    status 2 (:func:`digit_experiments.core.overrides.refuse_unreadable_overrides`).
+    Hydra answers an override its grammar cannot read with its lexer's message,
+    and two modes at once (``-m --cfg job``) with a traceback; this decorator
+    answers them with one paragraph that names the fix, and exit status 2
+    (:func:`digit_experiments.core.command_line.check_command_line`).
 
     Args:
         config_name: The command's primary config in :data:`CONFIG_DIR`.
@@ -62,7 +64,7 @@ def hydra_command(config_name: str) -> Callable[[Callable[[DictConfig], Result]]
     """
     import hydra
 
-    from digit_experiments.core.overrides import refuse_unreadable_overrides
+    from digit_experiments.core.command_line import check_command_line
 
     def decorate(task: Callable[[DictConfig], Result]) -> Callable[[], Result]:
         hydra_main = hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)(task)
@@ -70,7 +72,7 @@ def hydra_command(config_name: str) -> Callable[[Callable[[DictConfig], Result]]
         @functools.wraps(task)
         def main() -> Result:
             try:
-                refuse_unreadable_overrides(sys.argv[1:])
+                check_command_line(sys.argv[1:])
             except ConfigError as error:
                 exit_for_user_error(error)
             return hydra_main()

@@ -1,14 +1,17 @@
-"""Command-line overrides Hydra cannot read, refused with the fix before Hydra starts.
+"""A command line Hydra would answer with a traceback or its lexer's message, refused with the fix.
 
-Hydra reports such an override with its lexer's message
-(``LexerNoViableAltException: paths.data_dir=/home/josé/digits`` and a caret),
-which names neither the cause nor the fix. Most of them are a value that needs
-quotes: a path with a non-ASCII letter, a space, or a character the grammar
-reserves. This module reads the command line as Hydra will, and turns such an
-override into one paragraph that says so. Hydra has no hook for this, so the
-check runs before it (:func:`digit_experiments.core.startup.hydra_command`).
+Hydra has no hook before it reads its command line, so
+:func:`digit_experiments.core.startup.hydra_command` calls :func:`check_command_line`
+first. It reads the command line with Hydra's own parsers and refuses, in one
+paragraph:
+
+* an override Hydra's grammar cannot read. Hydra prints its lexer's message
+  (``LexerNoViableAltException: paths.data_dir=/home/josé/digits`` and a caret),
+  which names neither the cause nor the fix. Most such overrides are a value
+  that needs quotes: a non-ASCII letter, or a character the grammar reserves;
+* two of Hydra's modes at once (``-m --cfg job``), which Hydra answers with a
+  ``ValueError`` traceback.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -27,14 +30,30 @@ class _UnreadableCommandLine(Exception):
     """Hydra's own argument parser refused the command line; Hydra will say why itself."""
 
 
-def command_line_overrides(argv: Sequence[str]) -> list[str]:
-    """The overrides (``key=value`` words) of a Hydra command line, as Hydra's parser finds them.
+def check_command_line(argv: Sequence[str]) -> None:
+    """Refuse a command line that Hydra would answer with a traceback or its lexer's message.
+
+    Args:
+        argv: The command line without the program name.
+
+    Raises:
+        ConfigError: naming the problem and the command line that works.
+    """
+    arguments = hydra_arguments(argv)
+    if arguments is None:
+        return
+    refuse_conflicting_modes(arguments)
+    refuse_unreadable_overrides(list(arguments.overrides or []))
+
+
+def hydra_arguments(argv: Sequence[str]) -> argparse.Namespace | None:
+    """A Hydra command line read by Hydra's own argument parser: its flags and its overrides.
 
     Args:
         argv: The command line without the program name.
 
     Returns:
-        The overrides; none when Hydra's flags themselves are malformed, which Hydra reports.
+        The parsed flags and ``overrides``; None when Hydra's flags themselves are malformed, which Hydra reports.
     """
     from hydra._internal.utils import get_args_parser  # Hydra's own parser: its flags are not public API
 
@@ -47,21 +66,38 @@ def command_line_overrides(argv: Sequence[str]) -> list[str]:
     try:
         known, _ = parser.parse_known_args(list(argv))
     except (_UnreadableCommandLine, argparse.ArgumentError):
-        return []
-    return list(known.overrides or [])
+        return None
+    return known
 
 
-def refuse_unreadable_overrides(argv: Sequence[str]) -> None:
+def refuse_conflicting_modes(arguments: argparse.Namespace) -> None:
+    """Raise a :class:`ConfigError` when the command line asks Hydra for two modes at once.
+
+    Hydra runs one of ``--run``, ``--multirun``, ``--cfg``, ``--info`` and ``--shell-completion``;
+    ``-m --cfg job``, a natural way to see a sweep's config, got a ``ValueError`` traceback.
+    """
+    modes = [flag for flag, given in (("-m/--multirun", arguments.multirun), ("--run", arguments.run),
+                                      (f"--cfg {arguments.cfg}", arguments.cfg), ("--info", arguments.info is not None),
+                                      ("--shell-completion", arguments.shell_completion)) if given]
+    if len(modes) > 1:
+        raise ConfigError(
+            f"The command line asks Hydra for {' and '.join(modes)} at once, and Hydra runs one of them. Keep one: "
+            "without `-m`, `--cfg job` prints the config of one run (give each swept key one value); without `--cfg`, "
+            "`-m` runs the sweep."
+        )
+
+
+def refuse_unreadable_overrides(overrides: Sequence[str]) -> None:
     """Raise a :class:`ConfigError` naming the first override Hydra's grammar cannot read, and the fix.
 
     Args:
-        argv: The command line without the program name.
+        overrides: The command line's overrides (``key=value`` words).
 
     Raises:
         ConfigError: for an override that does not parse; one that parses is left to Hydra.
     """
     parser = OverridesParser.create()
-    for override in command_line_overrides(argv):
+    for override in overrides:
         try:
             parser.parse_overrides([override])
         except OverrideParseException as error:
