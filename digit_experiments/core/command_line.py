@@ -12,6 +12,7 @@ paragraph:
 * two of Hydra's modes at once (``-m --cfg job``), which Hydra answers with a
   ``ValueError`` traceback.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from digit_experiments import tracking
 from digit_experiments.core.errors import ConfigError
 from digit_experiments.hpo.report import child_runs
-from digit_experiments.hpo.storage import Heartbeat, open_storage, running_trials
+from digit_experiments.hpo.storage import Heartbeat, open_storage, trial_numbers, watched_study
 from digit_experiments.training.selection import resolve_mode
 
 log = logging.getLogger(__name__)
@@ -76,55 +76,57 @@ def open_parent_run(config: DictConfig) -> str:
     return _create_parent_run(config, client, experiment_id)
 
 
-def trials_of_other_workers(config: DictConfig) -> list[int]:
-    """The trials of this worker's Optuna search that other, live workers still run; none for a grid sweep.
+def watched_search(config: DictConfig) -> optuna.Study | None:
+    """This worker's Optuna study with the trials of dead workers failed (see :func:`~.storage.watched_study`).
 
     A shared search's parent run is ended by the last worker to stop: one that
-    stops while these run leaves it RUNNING. Trials whose worker died (no
-    heartbeat for ``hydra.sweeper.stale_after`` seconds) are marked FAIL here
-    and not waited for. A study storage that cannot be read waits for nothing.
+    stops while other live workers run trials leaves it RUNNING. Trials whose
+    worker died (no heartbeat for ``hydra.sweeper.stale_after`` seconds) are
+    marked FAIL here and not waited for.
 
     Args:
         config: The multirun's config.
 
     Returns:
-        The RUNNING trials' numbers.
+        The study; None for a grid sweep, a journal file, or a study storage that cannot be read,
+        which waits for no one.
     """
     if not sweep_id(config).startswith("optuna:"):
-        return []
+        return None
     sweeper = config.hydra.sweeper
     try:
         heartbeat = Heartbeat.of_sweeper(sweeper)
     except ConfigError:  # the sweeper refuses these settings itself, in one paragraph
-        return []
+        return None
     try:
-        return running_trials(sweeper.storage, sweeper.study_name, heartbeat)
+        return watched_study(sweeper.storage, sweeper.study_name, heartbeat)
     except Exception as error:  # the storage may be what stopped this worker
         log.warning("Could not read which trials other workers still run (%s): ending the parent run.", error)
-        return []
+        return None
 
 
-def fail_runs_of_abandoned_trials(client: mlflow.MlflowClient, parent_id: str, config: DictConfig) -> list[str]:
+def trials_of_other_workers(study: optuna.Study | None) -> list[int]:
+    """The trials that other, live workers still run in a study from :func:`watched_search`."""
+    return trial_numbers(study, optuna.trial.TrialState.RUNNING)
+
+
+def fail_runs_of_abandoned_trials(client: mlflow.MlflowClient, parent_id: str, study: optuna.Study | None) -> list[str]:
     """Mark FAILED the job runs still RUNNING whose Optuna trial the study has marked FAIL.
 
-    Such a run belonged to a worker that died (see :func:`trials_of_other_workers`): nothing
+    Such a run belonged to a worker that died (see :func:`watched_search`): nothing
     else would ever end it, and the MLflow UI would show it running for good.
 
     Args:
         client: A client on the sweep's tracking store.
         parent_id: The sweep's parent run.
-        config: The multirun's config.
+        study: The search's study from :func:`watched_search`; None ends nothing.
 
     Returns:
-        The ids of the runs it ended; none for a grid sweep.
+        The ids of the runs it ended.
     """
-    if not sweep_id(config).startswith("optuna:"):
-        return []
-    sweeper = config.hydra.sweeper
-    study = optuna.load_study(study_name=sweeper.study_name, storage=open_storage(sweeper.storage))
-    failed = {str(trial.number) for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))}
+    failed = {str(number) for number in trial_numbers(study, optuna.trial.TrialState.FAIL)}
     ended = []
-    for run in child_runs(client, parent_id):
+    for run in child_runs(client, parent_id) if failed else []:
         number = run.data.tags.get("trial.number")
         if run.info.status == "RUNNING" and number in failed:
             client.set_tag(run.info.run_id, "trial.state", "FAIL")

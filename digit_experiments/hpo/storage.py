@@ -17,7 +17,7 @@ In a database storage each worker records a heartbeat for the trial it runs
 (:class:`Heartbeat`), and a trial whose heartbeat is older than the grace
 period is marked FAIL by whichever worker looks next
 (:func:`fail_abandoned_trials`), so that a shared search knows which of its
-RUNNING trials still have a worker (:func:`running_trials`). Optuna's journal
+RUNNING trials still have a worker (:func:`watched_study`). Optuna's journal
 storage has no heartbeat: there a dead worker's trial stays RUNNING, and no
 trial is taken for a live worker's.
 """
@@ -145,8 +145,8 @@ def _report_abandoned(stale_after: int, study: optuna.Study, trial: optuna.trial
                 "(it still counts towards n_trials).", trial.number, study.study_name, stale_after)
 
 
-def running_trials(storage: str, study_name: str, heartbeat: Heartbeat) -> list[int]:
-    """The numbers of the study's trials that a live worker still runs (abandoned ones are failed first).
+def watched_study(storage: str, study_name: str, heartbeat: Heartbeat) -> optuna.Study | None:
+    """The study as a worker that watches for dead workers sees it: their trials failed first.
 
     Args:
         storage: ``hydra.sweeper.storage``.
@@ -154,19 +154,26 @@ def running_trials(storage: str, study_name: str, heartbeat: Heartbeat) -> list[
         heartbeat: The search's heartbeat settings.
 
     Returns:
-        The RUNNING trials' numbers; none when the study does not exist, and none for a storage
-        without heartbeats (a journal file), where a live worker's trial cannot be told from a
-        dead one's, so that no one waits for ever on a trial nobody runs.
+        The study; None when it does not exist, and None for a storage without heartbeats (a
+        journal file), where a live worker's trial cannot be told from a dead one's, so that no
+        one waits for ever on a trial nobody runs.
     """
     opened = open_storage(storage, heartbeat)
     if not isinstance(opened, optuna.storages.RDBStorage):
-        return []
+        return None
     try:
         study = optuna.load_study(study_name=study_name, storage=opened)
     except KeyError:  # Optuna's "no such study"
-        return []
+        return None
     fail_abandoned_trials(study)
-    return [trial.number for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))]
+    return study
+
+
+def trial_numbers(study: optuna.Study | None, state: optuna.trial.TrialState) -> list[int]:
+    """The numbers of ``study``'s trials in ``state``; none without a study (see :func:`watched_study`)."""
+    if study is None:
+        return []
+    return [trial.number for trial in study.get_trials(deepcopy=False, states=(state,))]
 
 
 def open_trial(storage: str, study_name: str, trial_id: int) -> optuna.Trial:

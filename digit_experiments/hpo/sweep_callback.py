@@ -13,7 +13,7 @@ TensorFlow. It only wires Hydra's events to :mod:`.parent_run` and :mod:`.report
   ended FAILED when the process exits, instead of RUNNING for good.
 
 A worker of a shared Optuna search ends the parent run only when no other
-live worker still runs a trial of it (:func:`~.parent_run.trials_of_other_workers`):
+live worker still runs a trial of it (:func:`~.parent_run.watched_search`):
 the last worker to stop ends it, whichever that is.
 """
 
@@ -36,6 +36,7 @@ from digit_experiments.hpo.parent_run import (
     open_parent_run,
     tracking_client,
     trials_of_other_workers,
+    watched_search,
 )
 from digit_experiments.hpo.report import REPORT_FOLDER, failed_jobs, write_report
 
@@ -82,8 +83,9 @@ class MlflowSweepCallback(Callback):
         parent_id, self.parent_id = self.parent_id, None  # the sweep reached its end: the exit hook leaves it be
         os.environ.pop(tracking.PARENT_RUN_ENV, None)
         client, _ = tracking_client(config)
-        others = trials_of_other_workers(config)  # the trials of dead workers are failed first
-        self._end_runs_of_dead_workers(client, parent_id, config)
+        study = watched_search(config)  # the trials of dead workers are failed first
+        others = trials_of_other_workers(study)
+        self._end_runs_of_dead_workers(client, parent_id, study)
         rows: list[dict[str, Any]] = []
         try:
             rows = write_report(client, parent_id, config.optimized_metric, config.optimized_mode)
@@ -101,11 +103,11 @@ class MlflowSweepCallback(Callback):
             log.warning("%d of %d sweep jobs failed; see the report and the FAILED child runs.", failed, len(rows))
 
     @staticmethod
-    def _end_runs_of_dead_workers(client: Any, parent_id: str, config: DictConfig) -> None:
-        """End FAILED the job runs of trials whose worker died (failed in the study by
-        :func:`~.parent_run.trials_of_other_workers`), so that the report and the UI show them so."""
+    def _end_runs_of_dead_workers(client: Any, parent_id: str, study: Any) -> None:
+        """End FAILED the job runs of trials whose worker died (failed in ``study`` by
+        :func:`~.parent_run.watched_search`), so that the report and the UI show them so."""
         try:
-            ended = fail_runs_of_abandoned_trials(client, parent_id, config)
+            ended = fail_runs_of_abandoned_trials(client, parent_id, study)
         except Exception as error:  # the study or the store may be out of reach: the report still gets written
             log.warning("Could not end the job runs of dead workers: %s", error)
             return
@@ -124,7 +126,7 @@ class MlflowSweepCallback(Callback):
         status, reason = RunStatus.KILLED, "interrupted"
         if not interrupted:
             status, reason = RunStatus.FAILED, "the sweep stopped before its end"
-        others = trials_of_other_workers(config)
+        others = trials_of_other_workers(watched_search(config))
         if others:
             log.warning("This worker stopped (%s); other workers still run trials %s, so the parent run %s stays "
                         "RUNNING and the last of them ends it.", reason, ", ".join(map(str, others)), self.parent_id)

@@ -13,12 +13,17 @@ import optuna
 import pytest
 from optuna.storages._heartbeat import get_heartbeat_thread
 
-from digit_experiments.hpo.storage import Heartbeat, fail_abandoned_trials, open_storage, running_trials
+from digit_experiments.hpo.storage import Heartbeat, fail_abandoned_trials, open_storage, trial_numbers, watched_study
 
 pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # the sweeper asks and beats itself, as here
 
 #: Short enough for a test: a beat every second, dead after two seconds without one.
 QUICK = Heartbeat(interval=1, stale_after=2)
+
+
+def running_trials(study: optuna.Study | None) -> list[int]:
+    """The trials a live worker still runs, as a worker that watches the study sees them."""
+    return trial_numbers(study, optuna.trial.TrialState.RUNNING)
 
 
 def test_a_beating_trial_is_running_and_a_silent_one_is_failed_after_stale_after(
@@ -31,11 +36,11 @@ def test_a_beating_trial_is_running_and_a_silent_one_is_failed_after_stale_after
     with get_heartbeat_thread(alive._trial_id, study._storage):
         dead_beats.start()
         time.sleep(QUICK.stale_after + 1)  # both beat through a whole grace period: neither is taken for dead
-        assert running_trials(storage, "search", QUICK) == [alive.number, dead.number]
+        assert running_trials(watched_study(storage, "search", QUICK)) == [alive.number, dead.number]
         dead_beats.join()  # the worker of `dead` is gone without telling its trial's end
         time.sleep(QUICK.stale_after + 1.5)
         with caplog.at_level(logging.WARNING, logger="digit_experiments.hpo.storage"):
-            assert running_trials(storage, "search", QUICK) == [alive.number]
+            assert running_trials(watched_study(storage, "search", QUICK)) == [alive.number]
 
     states = {trial.number: trial.state for trial in optuna.load_study(study_name="search", storage=storage).trials}
     assert states == {alive.number: optuna.trial.TrialState.RUNNING, dead.number: optuna.trial.TrialState.FAIL}
@@ -60,5 +65,5 @@ def test_a_journal_file_without_heartbeats_waits_for_no_trial(tmp_path: Path) ->
     storage = f"journal:{tmp_path}/study.log"
     study = optuna.create_study(study_name="search", storage=open_storage(storage, QUICK))
     study.ask()
-    assert running_trials(storage, "search", QUICK) == []
+    assert running_trials(watched_study(storage, "search", QUICK)) == []
     assert optuna.load_study(study_name="search", storage=open_storage(storage)).trials[0].state == optuna.trial.TrialState.RUNNING
