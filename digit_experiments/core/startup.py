@@ -26,6 +26,7 @@ here so that it is written once:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import os
@@ -33,7 +34,7 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -179,6 +180,30 @@ def signal_interrupt(signum: int) -> KeyboardInterrupt:
     return KeyboardInterrupt(f"{SIGNAL_PREFIX}{signum}")
 
 
+def raise_signal_received_since(count: int) -> None:
+    """Raise the interrupt of the latest signal if :data:`SIGNALS_RECEIVED` grew past ``count``.
+
+    An interrupt that propagated never reaches this check; one Python lost in an
+    object's ``__del__`` does (see :func:`interrupt_on_termination_signals`).
+    """
+    if len(SIGNALS_RECEIVED) > count:
+        raise signal_interrupt(SIGNALS_RECEIVED[-1])
+
+
+@contextlib.contextmanager
+def raising_lost_interrupts() -> Iterator[None]:
+    """Raise at the end of the block the interrupt of a signal that arrived inside it and was lost.
+
+    Training checks at every batch
+    (:class:`~digit_experiments.training.callbacks.stop_on_signal.StopOnSignal`);
+    this covers a run's other steps (scoring the test sets, the plots, the model
+    upload), so that a SIGTERM lost there ends the run KILLED instead of FINISHED.
+    """
+    before = len(SIGNALS_RECEIVED)
+    yield
+    raise_signal_received_since(before)
+
+
 def interrupt_on_termination_signals() -> None:
     """Treat SIGTERM and SIGHUP like Ctrl-C, so that a killed job's run is marked KILLED, not left RUNNING.
 
@@ -211,7 +236,7 @@ class _LostInterruptReport:
 
     Python prints such an interrupt as "Exception ignored in ..." with a traceback
     through the finalizer it hit; the user needs to know only that the signal is
-    acted on at the next batch. Every other exception goes to the hook it replaced.
+    acted on at the next batch, or at the end of the run's current step. Every other exception goes to the hook it replaced.
     """
 
     def __init__(self, replaced: Callable[[Any], None]) -> None:
@@ -220,7 +245,7 @@ class _LostInterruptReport:
     def __call__(self, unraisable: Any) -> None:
         if isinstance(unraisable.exc_value, KeyboardInterrupt) and str(unraisable.exc_value).startswith(SIGNAL_PREFIX):
             print(f"Received {unraisable.exc_value} while Python was finalising an object; "
-                  "training stops at the end of the current batch.", file=sys.stderr)
+                  "the run stops at the end of the current batch or step.", file=sys.stderr)
             return
         self.replaced(unraisable)
 

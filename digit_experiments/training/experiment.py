@@ -20,6 +20,7 @@ import tensorflow as tf
 from omegaconf import DictConfig, OmegaConf
 
 from digit_experiments import plots, tracking
+from digit_experiments.core import startup
 from digit_experiments.training import trainer
 from digit_experiments.augment.albumentations_set import static_copy
 from digit_experiments.augment.styles import apply_styles
@@ -105,7 +106,7 @@ def _train_in_folder(
     failure_tags = {"trial.state": "FAIL"} if trial else {}
     trained_sources = [source for source, counts in splits.source_counts.items() if counts.get("train")]
     settings = {**config["tracking"], "run_name": tracking.describe_run(config, trained_sources)}
-    with tracking.recorded_run(settings, output_dir, tags, failure_tags, run_id) as recorder:
+    with tracking.recorded_run(settings, output_dir, tags, failure_tags, run_id) as recorder, startup.raising_lost_interrupts():
         log.info("MLflow run %s in %s%s", recorder.run_id, recorder.tracking_uri, " (resumed)" if resumed else "")
         if not resumed:
             tracking.log_config(config, OmegaConf.to_yaml(cfg, resolve=True), list(overrides or []), recorder)

@@ -1,6 +1,6 @@
-"""SIGTERM, SIGHUP and Ctrl-C during training: an interrupt Python lost still stops it, and an ignored signal stays ignored.
+"""SIGTERM, SIGHUP and Ctrl-C during a run: an interrupt Python lost still stops it, and an ignored signal stays ignored.
 
-Real signals sent to this process and a real Keras training; the handlers are restored after each test.
+Real signals sent to this process, a real Keras training and a real SQLite MLflow store; the handlers are restored after each test.
 """
 
 from __future__ import annotations
@@ -10,12 +10,17 @@ import signal
 import sys
 import time
 
+from pathlib import Path
+
 import keras
+import mlflow
 import numpy as np
 import pytest
 
 from digit_experiments.core import startup
+from digit_experiments.training import experiment
 from digit_experiments.training.callbacks import StopOnSignal
+from helpers import run_config
 
 
 class SignalledWhileFinalised:
@@ -39,6 +44,13 @@ class SignalAtBatch(keras.callbacks.Callback):
             SignalledWhileFinalised()
 
 
+class SignalAtTrainEnd(keras.callbacks.Callback):
+    """Finalise a :class:`SignalledWhileFinalised` once training has ended, after the guard's last batch check."""
+
+    def on_train_end(self, logs=None) -> None:
+        SignalledWhileFinalised()
+
+
 def _train(callbacks: list[keras.callbacks.Callback]) -> None:
     """Three epochs of eight batches of a one-layer model on random digits-shaped data."""
     rng = np.random.default_rng(0)
@@ -57,7 +69,7 @@ def test_an_interrupt_lost_in_a_finalizer_stops_training_at_the_next_batch(
     assert startup.SIGNALS_RECEIVED == [signal.SIGTERM]
     assert unguarded.batches == 24, "without the guard the SIGTERM is lost and all three epochs train"
     told = capsys.readouterr().err
-    assert "Received signal 15 while Python was finalising an object; training stops at the end of the current batch." in told
+    assert "Received signal 15 while Python was finalising an object; the run stops at the end of the current batch or step." in told
     assert "Traceback" not in told and "Exception ignored" not in told
 
     guarded = SignalAtBatch()
@@ -84,3 +96,21 @@ def test_the_handling_is_installed_once_however_many_sweep_jobs_ask(restored_sig
     report = sys.unraisablehook
     startup.interrupt_on_termination_signals()
     assert sys.unraisablehook is report
+
+
+def test_an_interrupt_lost_after_training_ends_the_run_killed_not_finished(
+    data_dir: Path, tmp_path: Path, restored_signal_handlers: None
+) -> None:
+    """A SIGTERM lost while the run scores its test sets or uploads its model let the run end FINISHED, as if never asked to stop."""
+    startup.interrupt_on_termination_signals()
+    overrides = [
+        "experiment=smoke", "model=tiny", "augment=none", "epochs=1", "dataset.max_train_images=200",
+        "dataset.max_test_images_per_source=50", "trainer.verbose=0",
+    ]
+    with pytest.raises(KeyboardInterrupt) as interrupt:
+        experiment.run(run_config(tmp_path, overrides), extra_callbacks=[SignalAtTrainEnd()])
+    assert startup.interrupting_signal(interrupt.value) == signal.SIGTERM
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    (run,) = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
+    assert run.info.status == "KILLED"
+    assert run.data.tags["failure_reason"] == "interrupted (Ctrl-C, SIGTERM or SIGHUP)"

@@ -34,5 +34,4 @@ class StopOnSignal(keras.callbacks.Callback):
         self._raise_if_signalled()
 
     def _raise_if_signalled(self) -> None:
-        if len(startup.SIGNALS_RECEIVED) > self._signals_before:
-            raise startup.signal_interrupt(startup.SIGNALS_RECEIVED[-1])
+        startup.raise_signal_received_since(self._signals_before)
