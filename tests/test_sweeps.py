@@ -128,6 +128,20 @@ def test_optuna_search_prunes_and_resumes(data_dir: Path, tmp_path: Path) -> Non
     assert sorted(c.data.tags["trial.number"] for c in children) == ["0", "1", "2"]
 
 
+def test_an_optuna_search_whose_jobs_all_fail_counts_them_and_ends(data_dir: Path, tmp_path: Path) -> None:
+    """A failed job is its configuration's outcome: it counts towards ``n_trials``, so the search ends."""
+    storage = f"sqlite:///{tmp_path}/study.db"
+    diverging = ["optimizer.weight_decay=1e30"]  # every trial's loss overflows at its first batch (the learning rate is searched)
+    result = run_cli("digit_experiments.train", optuna_args(storage, 2, diverging), cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Trial 2:" not in result.stdout + result.stderr
+    trials = optuna.load_study(study_name="dropout_l2", storage=storage).trials
+    assert [(t.state, t.user_attrs.get("job_failed")) for t in trials] == [(optuna.trial.TrialState.FAIL, True)] * 2
+    (parent,), children = runs_by_role(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    assert [c.info.status for c in children] == ["FAILED"] * 2
+    assert parent.info.status == "FAILED", "a search whose every job failed ends its parent FAILED"
+
+
 def test_joblib_launcher_runs_jobs_in_parallel_without_losing_records(data_dir: Path, tmp_path: Path) -> None:
     default_verbosity = [arg for arg in SMALL if not arg.startswith("trainer.verbose=")]
     args = ["-m", *default_verbosity, "epochs=2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model.dense_dropout=0.2,0.4"]
@@ -206,10 +220,11 @@ STALE_AFTER = 5
 
 
 def test_a_shared_searchs_parent_run_waits_for_live_workers_and_not_for_dead_ones(data_dir: Path, tmp_path: Path) -> None:
-    """Four workers of one search. The test process beats for trial 0 (a live worker); worker A is
-    killed with SIGKILL during trial 1; worker B runs trial 2 and stops while trial 0 still beats, so
-    the parent stays RUNNING, and fails trial 1, silent for longer than ``stale_after``. Then trial 0
-    falls silent too, and worker C, which has no trial left to run, fails it and ends the parent."""
+    """Four workers of one search of three trials. The test process beats for trial 0 (a live
+    worker); worker A is killed with SIGKILL during trial 1. Worker B fails trial 1, silent for
+    longer than ``stale_after``, runs trial 2 and trial 3 in trial 1's place, and stops while trial
+    0 still beats, so the parent stays RUNNING. Then trial 0 falls silent too, and worker C fails
+    it, runs trial 4 in its place and ends the parent: three outcomes, as asked."""
     from optuna.storages._heartbeat import get_heartbeat_thread
 
     from digit_experiments.hpo.storage import Heartbeat
@@ -235,6 +250,7 @@ def test_a_shared_searchs_parent_run_waits_for_live_workers_and_not_for_dead_one
         assert f"other workers still run trials {live_trial.number}, so the parent run" in logs, logs[-3000:]
         (parent,), children = runs_by_role(store)
         assert parent.info.status == "RUNNING"
+        assert "Trial 3:" in logs, "a dead worker's trial is replaced"
         (dead_run,) = [c for c in children if c.data.tags["trial.number"] == "1"]
         assert dead_run.info.status == "FAILED" and dead_run.data.tags["trial.state"] == "FAIL", "nothing else would end it"
         assert "its worker stopped sending heartbeats" in dead_run.data.tags["failure_reason"]
@@ -245,9 +261,10 @@ def test_a_shared_searchs_parent_run_waits_for_live_workers_and_not_for_dead_one
     assert f"Trial 0 of study dropout_l2 had no heartbeat for over {STALE_AFTER} s" in last.stdout + last.stderr
     (parent,), children = runs_by_role(store)
     assert parent.info.status == "FINISHED", last.stderr[-3000:]
-    assert {c.data.tags["trial.number"]: c.info.status for c in children}.get("2") == "FINISHED"
+    statuses = {c.data.tags["trial.number"]: c.info.status for c in children}
+    assert [statuses.get(number) for number in ("2", "3", "4")] == ["FINISHED"] * 3, statuses
     states = [trial.state for trial in optuna.load_study(study_name="dropout_l2", storage=storage).trials]
-    assert states == [optuna.trial.TrialState.FAIL] * 2 + [optuna.trial.TrialState.COMPLETE], "dead trials count; none re-run"
+    assert states == [optuna.trial.TrialState.FAIL] * 2 + [optuna.trial.TrialState.COMPLETE] * 3, "each dead trial is replaced"
 
 
 def _start_worker(command: list[str], cwd: Path, name: str) -> subprocess.Popen:

@@ -142,7 +142,7 @@ def fail_abandoned_trials(study: optuna.Study) -> None:
 def _report_abandoned(stale_after: int, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     """The storage's ``heartbeat_stale_trial_callback`` (``stale_after`` bound): say which trial lost its worker."""
     log.warning("Trial %d of study %s had no heartbeat for over %d s: its worker is gone, so it is marked FAIL "
-                "(it still counts towards n_trials).", trial.number, study.study_name, stale_after)
+                "(it does not count towards n_trials: a worker still asking trials runs another in its place).", trial.number, study.study_name, stale_after)
 
 
 def watched_study(storage: str, study_name: str, heartbeat: Heartbeat) -> optuna.Study | None:

@@ -43,13 +43,31 @@ from digit_experiments.hpo.storage import Heartbeat, fail_abandoned_trials, open
 
 log = logging.getLogger(__name__)
 
-#: Trial states that count towards ``n_trials`` (RUNNING: taken by a worker, maybe another one).
+#: Trial states that count towards ``n_trials`` (RUNNING: taken by a worker, maybe another one);
+#: a FAIL counts only when the trial's own job failed (:data:`JOB_FAILED_ATTR`).
 COUNTED_STATES = (
     optuna.trial.TrialState.COMPLETE,
     optuna.trial.TrialState.PRUNED,
-    optuna.trial.TrialState.FAIL,
     optuna.trial.TrialState.RUNNING,
 )
+
+#: The user attribute of a trial whose job ran and failed: its configuration's outcome, which counts
+#: towards ``n_trials`` like a result. A trial failed because its worker died or was interrupted has none.
+JOB_FAILED_ATTR = "job_failed"
+
+
+def counted_trials(study: optuna.Study) -> int:
+    """How many of the study's trials count towards ``n_trials``.
+
+    A trial counts once a worker has taken it (RUNNING), and when it ended with
+    an outcome of its configuration: a value, pruned, or its job failed. One
+    whose worker stopped beating or was interrupted has no outcome; it does not
+    count, so a worker runs another trial in its place and the search still ends
+    with ``n_trials`` outcomes.
+    """
+    trials = study.get_trials(deepcopy=False)
+    return sum(t.state in COUNTED_STATES or (t.state == optuna.trial.TrialState.FAIL and JOB_FAILED_ATTR in t.user_attrs)
+               for t in trials)
 
 
 def distribution(name: str, spec: Mapping[str, Any]) -> optuna.distributions.BaseDistribution:
@@ -115,7 +133,7 @@ def ask(study: optuna.Study, distributions: Mapping[str, optuna.distributions.Ba
 
 
 class DigitOptunaSweeperImpl:
-    """Runs Optuna trials as Hydra jobs until the study holds ``n_trials`` trials.
+    """Runs Optuna trials as Hydra jobs until ``n_trials`` of the study's trials have an outcome or a worker.
 
     Args:
         settings: ``hydra.sweeper`` (see :class:`~hydra_plugins.digit_experiments_optuna.config.DigitOptunaSweeperConf`).
@@ -138,7 +156,7 @@ class DigitOptunaSweeperImpl:
         )
 
     def sweep(self, arguments: list[str]) -> list[Any]:
-        """Ask, run and tell trials until the study holds ``n_trials`` trials; return the job results."""
+        """Ask, run and tell trials until ``n_trials`` of the study count (:func:`counted_trials`); return the job results."""
         try:
             study = self._study()
         except UserError as error:  # a mistake in hydra.sweeper: one paragraph, as for a job's config
@@ -148,7 +166,7 @@ class DigitOptunaSweeperImpl:
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         results: list[Any] = []
         fail_abandoned_trials(study)
-        while len(study.get_trials(deepcopy=False, states=COUNTED_STATES)) < self.settings["n_trials"]:
+        while counted_trials(study) < self.settings["n_trials"]:
             trial = ask(study, self.distributions, self.settings["sampler_seed"])
             log.info("Trial %d: %s", trial.number, " ".join(f"{k}={v}" for k, v in trial.params.items()))
             try:
@@ -201,6 +219,7 @@ class DigitOptunaSweeperImpl:
                 study.tell(trial, float(outcome))
             else:
                 log.warning("Trial %d failed: %s", trial.number, outcome)
+                trial.set_user_attr(JOB_FAILED_ATTR, True)
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             log.warning("Trial %d ended (%s), but another worker had already marked it FAIL after its heartbeat "

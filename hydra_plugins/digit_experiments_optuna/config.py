@@ -30,7 +30,9 @@ class DigitOptunaSweeperConf:
     #: SQLAlchemy URL of the study database; shared by every worker of a search.
     storage: str = "sqlite:///outputs/optuna/digits.db"
     direction: str = "maximize"
-    #: Total trials of the study, counted over all workers and resumed sessions.
+    #: Total trials of the study, counted over all workers and resumed sessions: those with an outcome
+    #: (a value, pruned, or the job failed) and those running. An interrupted trial, or one whose
+    #: worker died, does not count; another is run in its place.
     n_trials: int = 10
     #: TPE's seed, combined with each trial's number: the same command on a new study draws the
     #: same trials, while workers sharing a study and resumed sessions each draw their own.

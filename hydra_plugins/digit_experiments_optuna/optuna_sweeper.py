@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 
 class DigitOptunaSweeper(Sweeper):
-    """Runs Optuna trials as Hydra jobs until the study holds ``n_trials`` trials.
+    """Runs Optuna trials as Hydra jobs until ``n_trials`` of the study's trials have an outcome or a worker.
 
     Args:
         **settings: ``hydra.sweeper`` (see :class:`.config.DigitOptunaSweeperConf`).
