@@ -142,6 +142,19 @@ def test_an_optuna_search_whose_jobs_all_fail_counts_them_and_ends(data_dir: Pat
     assert parent.info.status == "FAILED", "a search whose every job failed ends its parent FAILED"
 
 
+def test_an_optuna_search_takes_sweeps_and_fixed_values_from_the_command_line(data_dir: Path, tmp_path: Path) -> None:
+    """``model.l2=1e-4`` was silently replaced by the sampled L2, and ``epochs=1,2`` reached the job as Hydra's
+    "Ambiguous value" error; as with Hydra's Optuna sweeper, the first fixes a searched key and the second is searched."""
+    storage = f"sqlite:///{tmp_path}/study.db"
+    result = run_cli("digit_experiments.train", optuna_args(storage, 1, ["model.l2=1e-4", "epochs=1,2"]), cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (trial,) = optuna.load_study(study_name="dropout_l2", storage=storage).trials
+    assert "model.l2" not in trial.params and trial.params["epochs"] in (1, 2)
+    _, (child,) = runs_by_role(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    assert child.info.status == "FINISHED"
+    assert float(child.data.params["model.l2"]) == 1e-4 and child.data.params["epochs"] == str(trial.params["epochs"])
+
+
 def test_joblib_launcher_runs_jobs_in_parallel_without_losing_records(data_dir: Path, tmp_path: Path) -> None:
     default_verbosity = [arg for arg in SMALL if not arg.startswith("trainer.verbose=")]
     args = ["-m", *default_verbosity, "epochs=2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model.dense_dropout=0.2,0.4"]

@@ -17,6 +17,8 @@ Search spaces are written in ``conf/hparams_search/*.yaml`` as::
           model.l2: {type: float, low: 1.0e-5, high: 1.0e-2, log: true}
           batch_size: {type: categorical, choices: [128, 256, 384]}
 
+and joined by the command line's sweeps (:mod:`._search_space`).
+
 Hydra's plugin scanner skips modules whose name starts with ``_``: this one is
 imported by :class:`~hydra_plugins.digit_experiments_optuna.optuna_sweeper.DigitOptunaSweeper`
 only when a multirun uses it.
@@ -40,6 +42,7 @@ from optuna.storages._heartbeat import get_heartbeat_thread  # what Study.optimi
 from digit_experiments.core.errors import UserError, exit_for_user_error
 from digit_experiments.hpo.pruners import PRUNER_ATTR, build_pruner, checked_pruner_spec, pruner_keys_on_command_line
 from digit_experiments.hpo.storage import Heartbeat, fail_abandoned_trials, open_storage
+from hydra_plugins.digit_experiments_optuna._search_space import search_space
 
 log = logging.getLogger(__name__)
 
@@ -68,32 +71,6 @@ def counted_trials(study: optuna.Study) -> int:
     trials = study.get_trials(deepcopy=False)
     return sum(t.state in COUNTED_STATES or (t.state == optuna.trial.TrialState.FAIL and JOB_FAILED_ATTR in t.user_attrs)
                for t in trials)
-
-
-def distribution(name: str, spec: Mapping[str, Any]) -> optuna.distributions.BaseDistribution:
-    """An Optuna distribution from ``{type: float|int|categorical, ...}``.
-
-    Args:
-        name: The config key searched over, for the error message.
-        spec: ``type`` and its options: ``low``, ``high``, ``log``, ``step`` or ``choices``.
-
-    Returns:
-        The distribution.
-
-    Raises:
-        ValueError: for an unknown ``type``.
-    """
-    kind = spec.get("type")
-    if kind == "float":
-        return optuna.distributions.FloatDistribution(spec["low"], spec["high"], log=spec.get("log", False), step=spec.get("step"))
-    if kind == "int":
-        return optuna.distributions.IntDistribution(spec["low"], spec["high"], log=spec.get("log", False), step=spec.get("step", 1))
-    if kind == "categorical":
-        return optuna.distributions.CategoricalDistribution(list(spec["choices"]))
-    raise ValueError(
-        f"Search parameter {name!r} has type {kind!r}; use float (low, high, log), int (low, high) "
-        "or categorical (choices) in hydra.sweeper.params."
-    )
 
 
 def trial_seed(sampler_seed: int | None, number: int) -> int | None:
@@ -137,16 +114,10 @@ class DigitOptunaSweeperImpl:
 
     Args:
         settings: ``hydra.sweeper`` (see :class:`~hydra_plugins.digit_experiments_optuna.config.DigitOptunaSweeperConf`).
-
-    Raises:
-        ValueError: when ``params`` is empty or has a parameter of an unknown type.
     """
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.settings = settings
-        self.distributions = {name: distribution(name, dict(spec)) for name, spec in settings["params"].items()}
-        if not self.distributions:
-            raise ValueError("hydra.sweeper.params is empty: pick a search space with hparams_search=<name>.")
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         """Keep the multirun's config and set up the launcher that runs each trial."""
@@ -158,8 +129,9 @@ class DigitOptunaSweeperImpl:
     def sweep(self, arguments: list[str]) -> list[Any]:
         """Ask, run and tell trials until ``n_trials`` of the study count (:func:`counted_trials`); return the job results."""
         try:
+            space = search_space(self.settings["params"], arguments)
             study = self._study()
-        except UserError as error:  # a mistake in hydra.sweeper: one paragraph, as for a job's config
+        except UserError as error:  # a mistake in hydra.sweeper or a sweep: one paragraph, as for a job's config
             exit_for_user_error(error)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -167,11 +139,11 @@ class DigitOptunaSweeperImpl:
         results: list[Any] = []
         fail_abandoned_trials(study)
         while counted_trials(study) < self.settings["n_trials"]:
-            trial = ask(study, self.distributions, self.settings["sampler_seed"])
+            trial = ask(study, space.distributions, self.settings["sampler_seed"])
             log.info("Trial %d: %s", trial.number, " ".join(f"{k}={v}" for k, v in trial.params.items()))
             try:
                 with get_heartbeat_thread(trial._trial_id, study._storage):  # Optuna's own, as Study.optimize runs it
-                    (job,) = self.launcher.launch([[*arguments, *self._trial_overrides(trial)]], initial_job_idx=len(results))
+                    (job,) = self.launcher.launch([[*space.fixed, *self._trial_overrides(trial)]], initial_job_idx=len(results))
             except BaseException:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 raise

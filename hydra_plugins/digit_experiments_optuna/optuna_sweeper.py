@@ -26,11 +26,7 @@ class DigitOptunaSweeper(Sweeper):
         self.sweeper: Any = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
-        """Build the implementation: check the search space and set up the launcher.
-
-        Raises:
-            ValueError: when ``hydra.sweeper.params`` is empty or has a parameter of an unknown type.
-        """
+        """Build the implementation and set up the launcher (the search space is read when the sweep starts)."""
         from hydra_plugins.digit_experiments_optuna._impl import DigitOptunaSweeperImpl
 
         self.sweeper = DigitOptunaSweeperImpl(self.settings)
@@ -40,7 +36,8 @@ class DigitOptunaSweeper(Sweeper):
         """Ask, run and tell trials until the study is complete.
 
         Args:
-            arguments: The command line's overrides, passed on to every job.
+            arguments: The command line's overrides: its sweeps join the search space, and the
+                others are passed on to every job.
 
         Returns:
             The jobs' results.

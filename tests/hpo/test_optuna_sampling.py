@@ -9,6 +9,7 @@ import optuna
 from omegaconf import OmegaConf
 
 from hydra_plugins.digit_experiments_optuna._impl import DigitOptunaSweeperImpl, ask
+from hydra_plugins.digit_experiments_optuna._search_space import search_space
 
 PARAMS = {
     "model.conv_dropout": {"type": "float", "low": 0.0, "high": 0.4},
@@ -30,7 +31,7 @@ def worker(storage: str, seed: int = 42) -> tuple[DigitOptunaSweeperImpl, optuna
 
 def draw(sweeper: DigitOptunaSweeperImpl, study: optuna.Study, value: float | None = None) -> dict:
     """Ask the next trial as the sweeper does; tell ``value`` if given. Returns its parameters."""
-    trial = ask(study, sweeper.distributions, sweeper.settings["sampler_seed"])
+    trial = ask(study, search_space(PARAMS, []).distributions, sweeper.settings["sampler_seed"])
     if value is not None:
         study.tell(trial, value)
     return trial.params
@@ -69,4 +70,4 @@ def test_sampling_keeps_each_distributions_settings(tmp_path: Path) -> None:
         params = draw(sweeper, study, value=0.5)
         assert 0.0 <= params["model.conv_dropout"] <= 0.4 and 1.0e-6 <= params["model.l2"] <= 1.0e-2
         assert params["epochs"] in (1, 3, 5, 7, 9) and params["batch_size"] in (128, 256, 384)
-    assert study.trials[-1].distributions == sweeper.distributions
+    assert study.trials[-1].distributions == search_space(PARAMS, []).distributions
