@@ -134,7 +134,9 @@ def test_an_optuna_search_whose_jobs_all_fail_counts_them_and_ends(data_dir: Pat
     diverging = ["optimizer.weight_decay=1e30"]  # every trial's loss overflows at its first batch (the learning rate is searched)
     result = run_cli("digit_experiments.train", optuna_args(storage, 2, diverging), cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Trial 2:" not in result.stdout + result.stderr
+    logs = result.stdout + result.stderr
+    assert "Trial 2:" not in logs
+    assert "Trial 1 failed; its job's MLflow run is FAILED, with the reason in failure_reason." in logs, logs[-3000:]
     trials = optuna.load_study(study_name="dropout_l2", storage=storage).trials
     assert [(t.state, t.user_attrs.get("job_failed")) for t in trials] == [(optuna.trial.TrialState.FAIL, True)] * 2
     (parent,), children = runs_by_role(f"sqlite:///{tmp_path}/mlruns/mlflow.db")

@@ -190,7 +190,9 @@ class DigitOptunaSweeperImpl:
             elif isinstance(outcome, (int, float)) and math.isfinite(outcome):
                 study.tell(trial, float(outcome))
             else:
-                log.warning("Trial %d failed: %s", trial.number, outcome)
+                told = "" if isinstance(outcome, float) else f" ({outcome})"  # a failed job's NaN says nothing
+                log.warning("Trial %d failed%s; its job's MLflow run is FAILED, with the reason in failure_reason.",
+                            trial.number, told)
                 trial.set_user_attr(JOB_FAILED_ATTR, True)
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
