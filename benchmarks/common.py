@@ -122,9 +122,10 @@ def mnist_training_images(count: int):
     Returns:
         ``(images, labels)``: ``(n, 28, 28)`` uint8 images and their digits.
     """
+    from digit_experiments.core.paths import resolve
     from digit_experiments.dataset import load_dataset
 
-    data_dir = Path(os.environ.get("DIGITS_DATA_DIR", "data"))
+    data_dir = resolve(group_config("paths", "default")["data_dir"])  # where every command looks: paths.data_dir
     splits = load_dataset({"mnist": {}}, data_dir, seed=42, max_train_images=int(count / 0.9))
     return splits.train_images, splits.train_labels
 
