@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from digit_experiments.core import startup
 from digit_experiments.core.errors import ConfigError, TrainingDiverged, UserError, exit_for_user_error, exit_with_paragraph
+from digit_experiments.hpo.launchers import parallel_jobs
 from digit_experiments.tracking.journal import TrackingDeferred
 
 log = logging.getLogger("digit_experiments")
@@ -45,15 +46,13 @@ def _share_the_machine_between_parallel_jobs(cfg: DictConfig) -> None:
     the machine, and draw their progress bars over each other in one terminal.
     An explicit ``trainer.threads`` or ``trainer.verbose`` is left alone.
     """
-    launcher = HydraConfig.get().launcher
-    if "joblib" not in str(launcher.get("_target_", "")):
-        return
     cores = os.cpu_count() or 1
-    jobs = launcher.get("n_jobs") or 1
-    jobs = cores if jobs < 0 else min(jobs, cores)
+    jobs = min(parallel_jobs(HydraConfig.get().launcher), cores)
+    if jobs == 1:
+        return
     if cfg.trainer.threads is None:
         cfg.trainer.threads = max(1, cores // jobs)
-    if cfg.trainer.verbose == "auto" and jobs > 1:
+    if cfg.trainer.verbose == "auto":
         cfg.trainer.verbose = 2
 
 

@@ -80,7 +80,8 @@ def test_sweep_stops_when_its_parent_run_cannot_be_opened(tmp_path: Path, monkey
 @pytest.mark.parametrize(("overrides", "message"), [
     (["hydra.sweeper.pruner.name=bogus"], "Unknown pruner 'bogus'"),
     (["hydra.sweeper.heartbeat_interval=60", "hydra.sweeper.stale_after=60"], "so stale_after must be longer"),
-], ids=["pruner", "heartbeat"])
+    (["hydra.sweeper.n_jobs=0"], "hydra.sweeper.n_jobs=0: a worker runs at least one trial at a time"),
+], ids=["pruner", "heartbeat", "n_jobs"])
 def test_a_sweep_that_dies_after_opening_its_parent_run_ends_it_failed(tmp_path: Path, overrides: list[str], message: str) -> None:
     """Hydra calls no callback when a sweeper or launcher raises; the parent run must not stay RUNNING."""
     storage = f"sqlite:///{tmp_path}/optuna.db"
@@ -155,6 +156,21 @@ def test_an_optuna_search_takes_sweeps_and_fixed_values_from_the_command_line(da
     _, (child,) = runs_by_role(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
     assert child.info.status == "FINISHED"
     assert float(child.data.params["model.l2"]) == 1e-4 and child.data.params["epochs"] == str(trial.params["epochs"])
+
+
+def test_an_optuna_search_under_the_joblib_launcher_runs_its_trials_side_by_side(data_dir: Path, tmp_path: Path) -> None:
+    """Under ``hydra/launcher=joblib hydra.launcher.n_jobs=2`` a search ran one trial at a time, each on half the cores."""
+    storage = f"sqlite:///{tmp_path}/study.db"
+    args = optuna_args(storage, 2, ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"])
+    result = run_cli("digit_experiments.train", args, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (parent,), children = runs_by_role(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    first, second = sorted(children, key=lambda child: child.info.start_time)
+    assert second.info.start_time < first.info.end_time, "the two trials ran at once"
+    assert {c.data.params["trainer.threads"] for c in children} == {str(max(1, (os.cpu_count() or 1) // 2))}
+    assert [c.info.status for c in children] == ["FINISHED"] * 2 and parent.info.status == "FINISHED"
+    states = {t.state for t in optuna.load_study(study_name="dropout_l2", storage=storage).trials}
+    assert states <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}
 
 
 def test_joblib_launcher_runs_jobs_in_parallel_without_losing_records(data_dir: Path, tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ only when a multirun uses it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import warnings
@@ -40,6 +41,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.storages._heartbeat import get_heartbeat_thread  # what Study.optimize beats with; not exported
 
 from digit_experiments.core.errors import UserError, exit_for_user_error
+from digit_experiments.hpo.launchers import parallel_jobs
 from digit_experiments.hpo.pruners import PRUNER_ATTR, build_pruner, checked_pruner_spec, pruner_keys_on_command_line
 from digit_experiments.hpo.storage import Heartbeat, fail_abandoned_trials, open_storage
 from hydra_plugins.digit_experiments_optuna._search_space import search_space
@@ -130,6 +132,7 @@ class DigitOptunaSweeperImpl:
         """Ask, run and tell trials until ``n_trials`` of the study count (:func:`counted_trials`); return the job results."""
         try:
             space = search_space(self.settings["params"], arguments)
+            batch = self._batch_size()
             study = self._study()
         except UserError as error:  # a mistake in hydra.sweeper or a sweep: one paragraph, as for a job's config
             exit_for_user_error(error)
@@ -138,20 +141,40 @@ class DigitOptunaSweeperImpl:
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         results: list[Any] = []
         fail_abandoned_trials(study)
-        while counted_trials(study) < self.settings["n_trials"]:
-            trial = ask(study, space.distributions, self.settings["sampler_seed"])
-            log.info("Trial %d: %s", trial.number, " ".join(f"{k}={v}" for k, v in trial.params.items()))
+        while (missing := self.settings["n_trials"] - counted_trials(study)) > 0:
+            trials = [ask(study, space.distributions, self.settings["sampler_seed"]) for _ in range(min(batch, missing))]
+            for trial in trials:
+                log.info("Trial %d: %s", trial.number, " ".join(f"{k}={v}" for k, v in trial.params.items()))
             try:
-                with get_heartbeat_thread(trial._trial_id, study._storage):  # Optuna's own, as Study.optimize runs it
-                    (job,) = self.launcher.launch([[*space.fixed, *self._trial_overrides(trial)]], initial_job_idx=len(results))
+                with contextlib.ExitStack() as heartbeats:
+                    for trial in trials:  # Optuna's own heartbeat, as Study.optimize runs it
+                        heartbeats.enter_context(get_heartbeat_thread(trial._trial_id, study._storage))
+                    jobs = self.launcher.launch([[*space.fixed, *self._trial_overrides(trial)] for trial in trials],
+                                                initial_job_idx=len(results))
             except BaseException:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                for trial in trials:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
                 raise
-            results.append(job)
-            self._tell(study, trial, job)
+            results.extend(jobs)
+            for trial, job in zip(trials, jobs):
+                self._tell(study, trial, job)
             fail_abandoned_trials(study)
         self._log_best(study)
         return results
+
+    def _batch_size(self) -> int:
+        """Trials to run at once: ``n_jobs``, or by default as many as the joblib launcher runs in parallel.
+
+        Without a batch, a search under ``hydra/launcher=joblib hydra.launcher.n_jobs=2`` ran one
+        trial at a time, each given half the cores (``train._share_the_machine_between_parallel_jobs``).
+        """
+        n_jobs = self.settings.get("n_jobs")
+        if n_jobs is None:
+            return parallel_jobs(self.config.hydra.launcher)
+        if n_jobs < 1:
+            raise UserError(f"hydra.sweeper.n_jobs={n_jobs}: a worker runs at least one trial at a time. Set it to 1 "
+                            "or more, or to null to run as many as the joblib launcher runs at once.")
+        return n_jobs
 
     def _study(self) -> optuna.Study:
         """The study (created or resumed), with the configured pruner; :func:`ask` sets each trial's sampler."""

@@ -8,7 +8,7 @@ nothing else: no Optuna, MLflow or TensorFlow.
 # No `from __future__ import annotations`: Hydra's plugin scanner executes this module outside
 # sys.modules, where dataclasses cannot resolve string annotations.
 from dataclasses import dataclass, field
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from hydra.core.config_store import ConfigStore
 
@@ -34,6 +34,9 @@ class DigitOptunaSweeperConf:
     #: (a value, pruned, or the job failed) and those running. An interrupted trial, or one whose
     #: worker died, does not count; another is run in its place.
     n_trials: int = 10
+    #: Trials a worker runs at once, as one batch of its launcher's jobs. null: as many as the joblib
+    #: launcher runs at once (``hydra.launcher.n_jobs``), else 1.
+    n_jobs: Optional[int] = None
     #: TPE's seed, combined with each trial's number: the same command on a new study draws the
     #: same trials, while workers sharing a study and resumed sessions each draw their own.
     sampler_seed: int = 42
