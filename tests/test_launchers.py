@@ -43,12 +43,15 @@ def test_a_sweep_through_submitit_runs_each_job_in_its_own_process_under_one_par
 
 @pytest.mark.e2e
 def test_an_optuna_search_through_submitit(data_dir: Path, tmp_path: Path) -> None:
+    """``hydra.sweeper.n_jobs=2`` submits both trials at once, as a cluster's search would submit many."""
     storage = f"sqlite:///{tmp_path}/study.db"
-    result = run_cli("digit_experiments.train", optuna_args(storage, 2, ["epochs=2", "hydra/launcher=submitit_local"]),
-                     cwd=tmp_path, timeout=600)
+    overrides = ["epochs=2", "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2"]
+    result = run_cli("digit_experiments.train", optuna_args(storage, 2, overrides), cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     study = optuna.load_study(study_name="dropout_l2", storage=storage)
     assert len(study.trials) == 2 and all(t.state.is_finished() for t in study.trials)
     assert len(_submitit_jobs(tmp_path)) == 2
     (parent,), children = runs_by_role(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
     assert sorted(c.data.tags["trial.number"] for c in children) == ["0", "1"]
+    first, second = sorted(children, key=lambda child: child.info.start_time)
+    assert second.info.start_time < first.info.end_time, "the two trials ran at once"
