@@ -69,12 +69,8 @@ def main(cfg: DictConfig) -> float:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     if multirun:
         _share_the_machine_between_parallel_jobs(cfg)
-    elif OPTUNA_SWEEPER in str(HydraConfig.get().sweeper.get("_target_", "")):
-        exit_for_user_error(ConfigError(
-            "An Optuna search (`hparams_search=<name>`) runs only as a multirun, and this command has no `-m`: "
-            "it would train once with the defaults and search nothing. Add `-m`, e.g. "
-            "`python -m digit_experiments.train -m hparams_search=dropout_l2`."
-        ))
+    else:
+        _refuse_a_sweep_without_multirun(cfg)
     startup.import_tensorflow()
     from digit_experiments.training import experiment
 
@@ -103,6 +99,33 @@ def main(cfg: DictConfig) -> float:
             raise
         log.exception("Job failed; the sweep goes on.")
         return _failed_job(cfg, overrides, error)
+
+
+def _refuse_a_sweep_without_multirun(cfg: DictConfig) -> None:
+    """Stop a command without ``-m`` whose config defines a sweep: it would train one model outside it.
+
+    ``experiment=robust_ensemble`` sweeps ``seed: 1,2,3,4,5`` (``hydra.sweeper.params``); without
+    ``-m`` it trained one model with the default seed 42, none of its members, under the recipe's
+    name. One member stays a single run: set every swept key on the command line (``seed=3``).
+    """
+    hydra_config = HydraConfig.get()
+    if OPTUNA_SWEEPER in str(hydra_config.sweeper.get("_target_", "")):
+        exit_for_user_error(ConfigError(
+            "An Optuna search (`hparams_search=<name>`) runs only as a multirun, and this command has no `-m`: "
+            "it would train once with the defaults and search nothing. Add `-m`, e.g. "
+            "`python -m digit_experiments.train -m hparams_search=dropout_l2`."
+        ))
+    swept = dict(hydra_config.sweeper.get("params") or {})
+    typed = {override.split("=", 1)[0].lstrip("+~") for override in hydra_config.overrides.task}
+    unset = {key: value for key, value in swept.items() if key not in typed}
+    if unset:
+        keys = ", ".join(f"`{key}` ({value})" for key, value in unset.items())
+        exit_for_user_error(ConfigError(
+            f"This config sweeps {keys} in hydra.sweeper.params, and this command has no `-m`: it would train one "
+            f"model with {', '.join(f'{key}={OmegaConf.select(cfg, key)}' for key in unset)}, outside the sweep. Add "
+            f"`-m` to train every job of the sweep, or set {' and '.join(f'{key}=<value>' for key in unset)} to "
+            "train one of them alone."
+        ))
 
 
 def _log_to_files(level: int, message: str) -> None:

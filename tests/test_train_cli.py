@@ -150,6 +150,18 @@ def test_an_optuna_search_without_multirun_is_refused_before_training(tmp_path: 
     assert not (tmp_path / "mlruns").exists(), "nothing trained or logged"
 
 
+def test_a_recipe_that_sweeps_without_multirun_is_refused_unless_its_swept_keys_are_set(tmp_path: Path) -> None:
+    """``experiment=robust_ensemble`` without ``-m`` trained one model with seed 42, none of its five members."""
+    result = run_cli("digit_experiments.train", ["experiment=robust_ensemble", "debug=smoke"], cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "This config sweeps `seed` (1,2,3,4,5) in hydra.sweeper.params, and this command has no `-m`" in result.stderr
+    assert "set seed=<value> to train one of them alone" in result.stderr and not (tmp_path / "mlruns").exists()
+
+    # One member is a single run: it passes the check and reaches the config's own validation (batch_size=0).
+    member = run_cli("digit_experiments.train", ["experiment=robust_ensemble", "seed=3", "batch_size=0"], cwd=tmp_path, timeout=120)
+    assert member.returncode == 2 and "batch_size" in member.stderr and "sweeps" not in member.stderr, member.stderr[-2000:]
+
+
 def test_a_tracking_store_that_cannot_be_opened_is_one_paragraph(tmp_path: Path) -> None:
     (tmp_path / "a_file").write_text("not a folder")
     env = command_environment(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/a_file/mlflow.db")
