@@ -127,3 +127,30 @@ def test_resuming_a_finished_or_unknown_run_is_a_clear_error(tmp_path: Path) -> 
     assert result.returncode == 2
     assert "Cannot resume '0123456789abcdef'" in result.stderr and "Traceback" not in result.stderr
     assert "The store holds no runs that can be resumed." in result.stderr
+
+
+def test_a_sweep_job_that_stopped_before_training_is_neither_offered_nor_resumed(tmp_path: Path) -> None:
+    """Such a job's run (a grid's ``model.dense_dropout=1.5``) was listed as resumable, and resuming it could only be refused."""
+    from digit_experiments import tracking
+    from digit_experiments.core.errors import UserError
+
+    settings = {"uri": f"sqlite:///{tmp_path}/mlflow.db", "experiment_name": "digit_experiments"}
+    client = mlflow.MlflowClient(settings["uri"])
+    experiment_id = tracking.use_experiment(settings)
+
+    def ended_run(name: str, tags: dict[str, str]) -> str:
+        run_id = client.create_run(experiment_id, run_name=name, tags={tracking.OUTPUT_DIR_TAG: str(tmp_path / name), **tags}).info.run_id
+        client.set_terminated(run_id, "FAILED")
+        return run_id
+
+    interrupted = ended_run("interrupted", {})
+    stopped = ended_run("stopped before training", {
+        "sweep.stopped_before_training": "true", tracking.FAILURE_REASON_TAG: "ConfigError: Invalid value for `model.dense_dropout`",
+    })
+    with pytest.raises(UserError) as unknown:
+        tracking.find_resumable_run(settings, "0123456789abcdef")
+    assert interrupted in str(unknown.value) and stopped not in str(unknown.value)
+    with pytest.raises(UserError, match="is a sweep job that stopped before training \\(ConfigError: Invalid value") as refused:
+        tracking.find_resumable_run(settings, stopped)
+    assert "Run the job again as a new run, with its config corrected." in str(refused.value)
+    assert tracking.find_resumable_run(settings, interrupted).info.run_id == interrupted

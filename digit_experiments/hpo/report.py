@@ -29,7 +29,7 @@ from mlflow.entities import Run  # noqa: E402
 from digit_experiments.core.errors import UserError  # noqa: E402
 from digit_experiments.core.tables import csv_text, markdown_table  # noqa: E402
 from digit_experiments.tracking.listing import recent_runs_hint  # noqa: E402
-from digit_experiments.tracking.runs import STOPPED_BEFORE_TRAINING_TAG  # noqa: E402
+from digit_experiments.tracking.tags import STOPPED_BEFORE_TRAINING_TAG  # noqa: E402
 from digit_experiments.tracking.tags import SWEEP_ROLE_TAG  # noqa: E402
 from digit_experiments.training.selection import reads_validation, resolve_mode  # noqa: E402
 

@@ -28,7 +28,6 @@ from digit_experiments.tracking.resume import (
     logged_history,
 )
 from digit_experiments.tracking.runs import (
-    FAILURE_REASON_TAG,
     PARENT_RUN_ENV,
     describe_run,
     record_job_that_never_started,
@@ -36,7 +35,7 @@ from digit_experiments.tracking.runs import (
     tracked_run,
 )
 from digit_experiments.tracking.store import check_reachable, connect, tracking_uri, use_experiment
-from digit_experiments.tracking.tags import OUTPUT_DIR_TAG, PROJECT_ROOT, SWEEP_ROLE_TAG, data_tags, git_tags, tag_key
+from digit_experiments.tracking.tags import FAILURE_REASON_TAG, OUTPUT_DIR_TAG, PROJECT_ROOT, SWEEP_ROLE_TAG, data_tags, git_tags, tag_key
 
 __all__ = [
     "FAILURE_REASON_TAG", "MAX_PARAM_LENGTH", "OUTPUT_DIR_TAG", "PARENT_RUN_ENV", "PROJECT_ROOT", "RESUME_MAY_CHANGE", "RunJournal",

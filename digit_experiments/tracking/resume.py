@@ -15,7 +15,7 @@ from digit_experiments.tracking.journal import RunJournal
 from digit_experiments.tracking.listing import recent_runs_hint
 from digit_experiments.tracking.params import MAX_PARAM_LENGTH
 from digit_experiments.tracking.store import tracking_uri, use_experiment
-from digit_experiments.tracking.tags import OUTPUT_DIR_TAG
+from digit_experiments.tracking.tags import FAILURE_REASON_TAG, OUTPUT_DIR_TAG, STOPPED_BEFORE_TRAINING_TAG
 
 #: Config keys that may differ when a run is resumed (where things live, how verbose, the resume itself).
 RESUME_MAY_CHANGE = ("resume", "paths.*", "trainer.verbose", "trainer.threads", "tracking.*")
@@ -49,16 +49,26 @@ def find_resumable_run(tracking: Mapping[str, Any], resume: str) -> Run:
             ) from error
     if run.info.status == "FINISHED":
         raise UserError(f"Run {run.info.run_id} already finished; there is nothing to resume. " + _resumable_runs_hint(client))
+    if run.data.tags.get(STOPPED_BEFORE_TRAINING_TAG) == "true":
+        raise UserError(
+            f"Run {run.info.run_id} is a sweep job that stopped before training ({run.data.tags.get(FAILURE_REASON_TAG)}); "
+            "there is nothing to resume. Run the job again as a new run, with its config corrected. "
+            + _resumable_runs_hint(client)
+        )
     if OUTPUT_DIR_TAG not in run.data.tags:
         raise UserError(f"Run {run.info.run_id} has no `{OUTPUT_DIR_TAG}` tag, so its training state cannot be found.")
     return run
 
 
+def _resumable(run: Run) -> bool:
+    """Whether ``resume=`` accepts ``run``: unfinished, with an output directory, and started training."""
+    tags = run.data.tags
+    return run.info.status != "FINISHED" and OUTPUT_DIR_TAG in tags and tags.get(STOPPED_BEFORE_TRAINING_TAG) != "true"
+
+
 def _resumable_runs_hint(client: mlflow.MlflowClient) -> str:
-    """The newest runs ``resume=`` would accept: unfinished, with an output directory to resume from."""
-    return recent_runs_hint(
-        client, lambda run: run.info.status != "FINISHED" and OUTPUT_DIR_TAG in run.data.tags, "runs that can be resumed"
-    )
+    """The newest runs ``resume=`` would accept (:func:`_resumable`)."""
+    return recent_runs_hint(client, _resumable, "runs that can be resumed")
 
 
 def check_resume_config(run: Run, config: Mapping[str, Any]) -> None:

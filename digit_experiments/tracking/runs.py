@@ -23,17 +23,13 @@ from digit_experiments.core.validation import flatten
 from digit_experiments.training.selection import apply_selection
 from digit_experiments.tracking.journal import RunJournal
 from digit_experiments.tracking.params import MAX_PARAM_LENGTH
-from digit_experiments.tracking.tags import OUTPUT_DIR_TAG
+from digit_experiments.tracking.tags import FAILURE_REASON_TAG, OUTPUT_DIR_TAG, STOPPED_BEFORE_TRAINING_TAG
 from digit_experiments.tracking.store import check_reachable, tracking_uri, use_experiment
 
 log = logging.getLogger(__name__)
 
 #: Set by the sweep callback: the id of the sweep's parent run.
 PARENT_RUN_ENV = "DIGITS_PARENT_RUN_ID"
-#: Tag of the FAILED run left for a sweep job that stopped before its own run started.
-STOPPED_BEFORE_TRAINING_TAG = "sweep.stopped_before_training"
-#: Tag holding why a run ended FAILED or KILLED; a resumed run loses it.
-FAILURE_REASON_TAG = "failure_reason"
 #: Attribute :func:`recorded_run` sets on the exception that ended its run: that run's id.
 ENDED_RUN_ATTRIBUTE = "ended_mlflow_run_id"
 

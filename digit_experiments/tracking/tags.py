@@ -12,6 +12,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 OUTPUT_DIR_TAG = "output_dir"
 #: Tag that marks a sweep's parent run (value ``parent``).
 SWEEP_ROLE_TAG = "sweep.role"
+#: Tag of the FAILED run left for a sweep job that stopped before its own run started.
+STOPPED_BEFORE_TRAINING_TAG = "sweep.stopped_before_training"
+#: Tag holding why a run ended FAILED or KILLED; a resumed run loses it.
+FAILURE_REASON_TAG = "failure_reason"
 
 
 def git_tags() -> dict[str, str]:

@@ -10,7 +10,7 @@ import pytest
 
 from digit_experiments.core.errors import UserError
 from digit_experiments.hpo.report import best_job_ids, failed_jobs, report_rows, swept_keys
-from digit_experiments.tracking.runs import STOPPED_BEFORE_TRAINING_TAG
+from digit_experiments.tracking.tags import STOPPED_BEFORE_TRAINING_TAG
 
 
 def sweep(tracking_uri: str, best_val_losses: list[float | None]) -> str:
