@@ -122,7 +122,7 @@ def load_dataset(
     loaded, notes = _load_sources(sources, data_dir)
     rng = np.random.default_rng(seed)
     images, labels, origin, tests, checksums = _pool_sources(loaded, max_test_images_per_source, rng)
-    pool = _subsample(labels, max_train_images, rng)
+    pool = _subsample(labels, max_train_images, rng, "dataset.max_train_images")
     train, val = _split_validation(pool, labels, origin, val_fraction, seed)
     weights = np.array([1.0 if options.get("test_only") else float(options.get("weight", 1.0)) for _, options in loaded])
     train = _repeat(train, origin, weights, rng)
@@ -157,10 +157,10 @@ def _pool_sources(
     pool_images, pool_labels, pool_origin, tests, checksums = [], [], [], {}, {}
     for index, (source, mix_options) in enumerate(loaded):
         if not mix_options.get("test_only"):
-            keep = _subsample(source.train_labels, mix_options.get("cap"), rng)
+            keep = _subsample(source.train_labels, mix_options.get("cap"), rng, f"dataset.sources.{source.name}.cap")
             weight = float(mix_options.get("weight", 1.0))
             if weight < 1:
-                keep = keep[_subsample(source.train_labels[keep], max(10, round(weight * len(keep))), rng)]
+                keep = keep[_subsample(source.train_labels[keep], max(10, round(weight * len(keep))), rng, "weight")]
             pool_images.append(source.train_images[keep])
             pool_labels.append(source.train_labels[keep])
             pool_origin.append(np.full(len(keep), index))
@@ -171,7 +171,7 @@ def _pool_sources(
                 "share rounds to none: add images (about 10 of each digit) or raise `test_fraction`. If it has a "
                 "test set of its own (a folder's `test/`, a CSV's `test_path`), put digits in it."
             )
-        test_keep = _subsample(source.test_labels, max_test_images_per_source, rng)
+        test_keep = _subsample(source.test_labels, max_test_images_per_source, rng, "dataset.max_test_images_per_source")
         tests[source.name] = (source.test_images[test_keep], source.test_labels[test_keep])
         checksums.update(source.checksums)
     if not pool_labels:
@@ -207,12 +207,15 @@ def _load_sources(
     return loaded, notes
 
 
-def _subsample(labels: np.ndarray, limit: int | None, rng: np.random.Generator) -> np.ndarray:
-    """Sorted indices of a stratified random subset of at most ``limit`` labels (all when no limit)."""
+def _subsample(labels: np.ndarray, limit: int | None, rng: np.random.Generator, key: str) -> np.ndarray:
+    """Sorted indices of a stratified random subset of at most ``limit`` labels (all when no limit).
+
+    ``key`` is the option that set ``limit``, named in the error when it cannot hold one image per digit.
+    """
     if limit is None or limit >= len(labels):
         return np.arange(len(labels))
     if limit < 10:
-        raise ConfigError(f"An image cap of {limit} is too small: keep at least 10 images (one per digit).")
+        raise ConfigError(f"{key}={limit} is too small: keep at least 10 images (one per digit), or null for no cap.")
     keep, _ = train_test_split(
         np.arange(len(labels)), train_size=limit, random_state=int(rng.integers(2**31)), stratify=labels
     )

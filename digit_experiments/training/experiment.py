@@ -143,9 +143,11 @@ def _batch_size(config: Mapping[str, Any], train_count: int, replicas: int) -> i
     wanted, min_steps = config["batch_size"], config["trainer"]["min_steps_per_epoch"]
     batch_size = trainer.training_batch_size(wanted, train_count, min_steps)
     if batch_size != wanted:
+        steps = math.ceil(train_count / batch_size)
+        goal = f"at least {min_steps} steps" if steps >= min_steps else f"{steps} steps, as near {min_steps} as its images allow"
         log.warning(
-            "Training with batch size %d instead of %d, so that an epoch of %d images has at least %d steps "
-            "(trainer.min_steps_per_epoch=null keeps %d).", batch_size, wanted, train_count, min_steps, wanted,
+            "Training with batch size %d instead of %d, so that an epoch of %d images has %s "
+            "(trainer.min_steps_per_epoch=null keeps %d).", batch_size, wanted, train_count, goal, wanted,
         )
     return global_batch_size(batch_size, replicas)
 

@@ -105,3 +105,14 @@ def test_an_optional_source_is_skipped_when_missing_but_stops_the_run_when_damag
     (tmp_path / "usps" / "usps.h5").write_bytes(b"not an HDF5 file" * 100)
     with pytest.raises(DataError, match="Cannot read .*usps.h5 as HDF5"):
         load_dataset(sources, tmp_path, seed=0)
+
+
+@pytest.mark.parametrize(("options", "key"), [
+    ({"max_train_images": 5}, "dataset.max_train_images=5"),
+    ({"max_test_images_per_source": 3}, "dataset.max_test_images_per_source=3"),
+    ({"sources": {"embedded": {"cap": 4}}}, "dataset.sources.embedded.cap=4"),
+], ids=["train", "test", "source-cap"])
+def test_a_cap_below_one_image_per_digit_names_its_key(options: dict, key: str, tmp_path: Path) -> None:
+    sources = options.pop("sources", {"embedded": {}})
+    with pytest.raises(ConfigError, match=f"^{key} is too small: keep at least 10 images"):
+        load_dataset(sources, tmp_path, seed=0, **options)
