@@ -3,8 +3,7 @@
 Sends a training run's tracking records that never reached the store (it was
 down when the run ended) from the run's output folder, in order, from where
 delivery stopped; running it again sends nothing twice. A sweep's folder
-sends the records of each of its jobs. The work is
-:func:`digit_experiments.tracking.deliver_pending`.
+sends the records of each of its jobs.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from digit_experiments.core.errors import user_errors_exit
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse the command line and deliver the pending records."""
+    """Parse the command line and deliver the pending records (:func:`digit_experiments.tracking.deliver_pending`)."""
     parser = argparse.ArgumentParser(prog="python -m digit_experiments.sync", description=__doc__.split("\n\n")[1])
     parser.add_argument("output_dir", type=Path, help="the training run's output folder (named in its final message)")
     parser.add_argument("--tracking-uri", help="the address of the store the run started in, if it has moved since (the run must be in it)")

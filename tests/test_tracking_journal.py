@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -92,6 +94,15 @@ def test_a_journal_line_cut_short_by_a_kill_is_dropped_and_recording_goes_on(tmp
 def test_sync_of_a_folder_without_a_journal_names_the_problem(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="holds no tracking journal"):
         deliver_pending(tmp_path)
+    with pytest.raises(UserError, match="nothere is not a folder \\(it does not exist\\)"):
+        deliver_pending(tmp_path / "nothere")
+
+
+def test_sync_help_is_plain_text() -> None:
+    """``digits-sync --help`` printed the module docstring's Sphinx role, ":func:`...`"."""
+    result = subprocess.run([sys.executable, "-m", "digit_experiments.sync", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "records of each of its jobs." in result.stdout
+    assert ":func:" not in result.stdout and "``" not in result.stdout
 
 
 @pytest.mark.parametrize("header", [b"{not json", b'{"run_id": "abc"}', b"\xff\xfe\x00 not text"])

@@ -340,6 +340,11 @@ def deliver_pending(output_dir: Path, tracking_uri: str | None = None) -> tuple[
             or the store has no such run.
     """
     header = journal_header(output_dir)
+    if not output_dir.is_dir():
+        raise UserError(
+            f"{output_dir} is not a folder{' (it is a file)' if output_dir.exists() else ' (it does not exist)'}. Pass the "
+            "output directory of a training run, the folder named in its final message."
+        )
     if not header.is_file():
         raise UserError(
             f"{output_dir} holds no tracking journal ({header} is missing). Pass the output directory of a training "
