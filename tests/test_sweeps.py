@@ -134,7 +134,8 @@ def test_an_optuna_search_whose_jobs_all_fail_counts_them_and_ends(data_dir: Pat
     storage = f"sqlite:///{tmp_path}/study.db"
     diverging = ["optimizer.weight_decay=1e30"]  # every trial's loss overflows at its first batch (the learning rate is searched)
     result = run_cli("digit_experiments.train", optuna_args(storage, 2, diverging), cwd=tmp_path, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Error: Every one of the sweep's 2 jobs failed, so the sweep has no result" in result.stderr
     logs = result.stdout + result.stderr
     assert "Trial 2:" not in logs
     assert "Trial 1 failed; its job's MLflow run is FAILED, with the reason in failure_reason." in logs, logs[-3000:]

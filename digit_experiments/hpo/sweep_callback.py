@@ -30,6 +30,7 @@ from mlflow.entities import RunStatus
 from omegaconf import DictConfig
 
 from digit_experiments import tracking
+from digit_experiments.core.errors import exit_with_paragraph
 from digit_experiments.hpo.parent_run import (
     close_parent_run,
     fail_runs_of_abandoned_trials,
@@ -77,7 +78,11 @@ class MlflowSweepCallback(Callback):
             write_report(client, parent_id, config.optimized_metric, config.optimized_mode)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        """Write the final report and end the parent run (FAILED only when every job failed)."""
+        """Write the final report and end the parent run (FAILED only when every job failed).
+
+        A sweep whose every job failed exits with status 1, so that a script or CI job sees it;
+        one with some failed jobs still has results and exits 0 after a warning.
+        """
         if self.parent_id is None:
             return
         parent_id, self.parent_id = self.parent_id, None  # the sweep reached its end: the exit hook leaves it be
@@ -99,6 +104,12 @@ class MlflowSweepCallback(Callback):
             log.info("This worker is done; other workers still run trials %s, so the parent run %s stays RUNNING "
                      "and the last of them ends it.", ", ".join(map(str, others)), parent_id)
         log.info("Sweep finished: %d jobs, %d failed. Report: %s/%s", len(rows), failed, report, REPORT_FOLDER)
+        if every_job_failed and not others:
+            exit_with_paragraph(
+                f"Every one of the sweep's {len(rows)} jobs failed, so the sweep has no result and its parent run "
+                f"{parent_id} is FAILED. Each job's reason is in the report and in its child run's failure_reason; "
+                "they usually share one cause (a config value, the data, a learning rate that diverges).", 1,
+            )
         if failed:
             log.warning("%d of %d sweep jobs failed; see the report and the FAILED child runs.", failed, len(rows))
 
