@@ -44,6 +44,7 @@ def _share_the_machine_between_parallel_jobs(cfg: DictConfig) -> None:
 
     Without this, N jobs would each start a thread per core and oversubscribe
     the machine, and draw their progress bars over each other in one terminal.
+    Their epoch lines are logged, labelled with the job (``trainer.verbose=log``).
     An explicit ``trainer.threads`` or ``trainer.verbose`` is left alone.
     """
     cores = os.cpu_count() or 1
@@ -53,7 +54,7 @@ def _share_the_machine_between_parallel_jobs(cfg: DictConfig) -> None:
     if cfg.trainer.threads is None:
         cfg.trainer.threads = max(1, cores // jobs)
     if cfg.trainer.verbose == "auto":
-        cfg.trainer.verbose = 2
+        cfg.trainer.verbose = "log"
 
 
 @startup.hydra_command("train")
@@ -86,7 +87,7 @@ def main(cfg: DictConfig) -> float:
         if multirun:
             log.error("%s", error)
             return _failed_job(cfg, overrides, error)
-        _log_to_files(logging.ERROR, str(error))
+        startup.log_to_files(log, logging.ERROR, str(error))
         if isinstance(error, TrainingDiverged):
             exit_with_paragraph(f"{error} Its MLflow run is marked FAILED.", DIVERGED_EXIT)
         exit_for_user_error(error)
@@ -128,18 +129,6 @@ def _refuse_a_sweep_without_multirun(cfg: DictConfig) -> None:
         ))
 
 
-def _log_to_files(level: int, message: str) -> None:
-    """Write ``message`` to the run's log files (``train.log``) only.
-
-    For an error that :func:`exit_for_user_error` is about to print as a
-    paragraph: through the console handler too it would appear twice.
-    """
-    record = log.makeRecord(log.name, level, __file__, 0, "%s", (message,), None)
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.FileHandler):
-            handler.handle(record)
-
-
 def _interrupted(cfg: DictConfig, interrupt: KeyboardInterrupt) -> NoReturn:
     """End an interrupted run with one paragraph saying how to continue it, instead of Python's traceback.
 
@@ -157,8 +146,9 @@ def _interrupted(cfg: DictConfig, interrupt: KeyboardInterrupt) -> NoReturn:
         how = f"Its MLflow run is KILLED. Continue it with the same command plus `resume={output_dir}`."
     else:
         how = "It stopped before its MLflow run started, so there is nothing to resume; run the command again."
-    print(f"\nInterrupted ({'Ctrl-C' if signal_number == signal.SIGINT else f'signal {signal_number}'}). {how}",
-          file=sys.stderr)
+    message = f"Interrupted ({'Ctrl-C' if signal_number == signal.SIGINT else f'signal {signal_number}'}). {how}"
+    startup.log_to_files(log, logging.WARNING, message)  # train.log tells how the run ended, too
+    print(f"\n{message}", file=sys.stderr)
     sys.exit(128 + signal_number)
 
 

@@ -49,6 +49,15 @@ def test_training_output_that_is_not_a_terminal_gets_one_line_per_epoch(smoke_ru
     assert "━" not in smoke_run.stdout and "\r" not in smoke_run.stdout
 
 
+def test_the_runs_train_log_has_one_line_per_epoch_and_the_console_no_second_one(smoke_run) -> None:
+    """Keras prints its epoch lines to stdout only: a run's progress could not be read from its folder afterwards."""
+    output_dir = Path(smoke_run.run.data.tags["output_dir"])
+    logged = [line for line in (output_dir / "train.log").read_text().splitlines() if "] - Epoch " in line]
+    assert [line.split("] - ")[1].split(":")[0] for line in logged] == [f"Epoch {n}/5" for n in range(1, 6)], logged
+    assert all("val_loss" in line and "learning_rate" in line for line in logged)
+    assert "] - Epoch " not in smoke_run.stdout, "Keras's own line is the console's"
+
+
 def test_smoke_run_logs_config_plots_and_checkpoint(smoke_run) -> None:
     workdir, client, run = smoke_run.workdir, smoke_run.client, smoke_run.run
     artifacts = {f.path for folder in ("config", "plots") for f in client.list_artifacts(run.info.run_id, folder)}

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import logging
 import os
 import signal
 import sys
@@ -248,6 +249,18 @@ class _LostInterruptReport:
                   "the run stops at the end of the current batch or step.", file=sys.stderr)
             return
         self.replaced(unraisable)
+
+
+def log_to_files(logger: logging.Logger, level: int, message: str) -> None:
+    """Write ``message`` through ``logger`` to the log files Hydra opened (``train.log``) only, not the console.
+
+    For what the console shows already in another form: an error printed as a
+    paragraph, or an epoch Keras printed its own line for.
+    """
+    record = logger.makeRecord(logger.name, level, __file__, 0, "%s", (message,), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def run_command(work: Callable[[Mapping[str, Any]], Result], cfg: DictConfig) -> Result:

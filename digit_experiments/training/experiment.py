@@ -35,6 +35,7 @@ from digit_experiments.core.folder_lock import hold_output_folder
 from digit_experiments.core.paths import resolve, set_aside_previous_outputs
 from digit_experiments.training.pipeline import evaluation_dataset, training_dataset
 from digit_experiments.training.callbacks.optuna_pruning import pruning_callback
+from digit_experiments.training.callbacks.epoch_log import EpochLog
 from digit_experiments.training.callbacks.mlflow_metrics import MlflowMetricsLogger
 from digit_experiments.training.selection import restores_best, selected_epoch
 from digit_experiments.core.validation import validate
@@ -228,7 +229,8 @@ def _train(
     recorder.log_param("model.parameters", model.count_params())
     logged_through = tracking.last_logged_epoch(recorder) if config.get("resume") else -1
     callbacks = build_callbacks(config["callbacks"], output_dir) + [
-        MlflowMetricsLogger(recorder, logged_through), *extra_callbacks
+        MlflowMetricsLogger(recorder, logged_through), EpochLog(config["trainer"]["verbose"] == "log", _sweep_job_label()),
+        *extra_callbacks,
     ]
     result = trainer.fit(
         model, train, validation, config["epochs"], with_resume_state(callbacks, output_dir), config["trainer"]["verbose"]
@@ -239,6 +241,16 @@ def _train(
     if checkpoint.exists():
         model = keras.models.load_model(checkpoint)
     return model, history
+
+
+def _sweep_job_label() -> str | None:
+    """``job <n>`` for a job of a Hydra multirun, else None (a single run, or a run a benchmark started)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    return f"job {HydraConfig.get().job.num}"
 
 
 def _augmented_preview(

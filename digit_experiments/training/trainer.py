@@ -74,14 +74,17 @@ def keras_verbosity(verbose: Any) -> Any:
     Keras 3 treats every POSIX stdout as a live terminal, so with its own ``auto``
     a log file, CI output or a SLURM log receives every step's redraw of the bar
     (about a megabyte per 20 MNIST epochs, unreadable). Parallel sweep jobs that
-    share a terminal get 2 from the train command. An explicit 0, 1 or 2 is passed through.
+    share a terminal get ``log`` from the train command: Keras is silent, and the run logs
+    one line per epoch, labelled with its job. An explicit 0, 1 or 2 is passed through.
 
     Args:
         verbose: ``trainer.verbose``.
 
     Returns:
-        ``verbose``, or 1 or 2 in place of ``auto``.
+        ``verbose``, 1 or 2 in place of ``auto``, or 0 for ``log``.
     """
+    if verbose == "log":  # the run's own epoch lines instead (callbacks.epoch_log.EpochLog)
+        return 0
     if verbose != "auto":
         return verbose
     return 1 if sys.stdout.isatty() else 2

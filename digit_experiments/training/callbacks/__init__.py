@@ -10,7 +10,8 @@ training stops at the next batch even if Python lost the interrupt.
 
 Modules: :mod:`.checkpoint` (the best model of a run), :mod:`.non_finite_loss`, :mod:`.stop_on_signal`,
 :mod:`.resume_state` (what a resumed run needs), :mod:`.mlflow_metrics`
-(per-epoch metrics to MLflow) and :mod:`.optuna_pruning` (stop a bad trial).
+(per-epoch metrics to MLflow), :mod:`.epoch_log` (one line per epoch in ``train.log``)
+and :mod:`.optuna_pruning` (stop a bad trial).
 """
 
 from __future__ import annotations
