@@ -3,9 +3,11 @@
 Prints the predicted digit and its probability for every image (a table, or
 ``format=json|csv`` for programs), after the same standardisation as the
 training data (any size, colour or polarity). Files are decoded on every core
-and scored in batches. A file that cannot be read is reported on its own line
-and the others still run; the exit status is 0 when every file was scored, 1
-when any failed and 2 for a user mistake (bad model URI, bad option).
+and scored in batches. A file that cannot be read, or holds no ink (a blank
+image), is reported on its own line and the others still run; a folder's files
+that are not images by their extension (``Thumbs.db``) are skipped with a log
+line. The exit status is 0 when every file was scored, 1 when any failed and 2
+for a user mistake (bad model URI, bad option).
 
 A thin Hydra wrapper: the work is in :mod:`digit_experiments.inference`,
 imported only when the command runs, so ``--help`` stays fast and TensorFlow-free.

@@ -3,10 +3,13 @@
 The body of the ``predict`` command without its config and output: one
 :class:`Prediction` per file, in input order, each either scored or carrying
 the reason it could not be, so that one bad file never stops the others.
+A file with no ink (a blank or uniform image) is such a failure too: the
+network would still name a digit for it, with full confidence.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -15,6 +18,12 @@ import numpy as np
 from digit_experiments.dataset.standardise import check_polarity, standardise_images
 from digit_experiments.dataset.io.image_files import MAX_IMAGE_PIXELS
 from digit_experiments.inference.image_inputs import decode_files, expand_inputs
+
+#: The error of a file that standardises to an empty canvas.
+NO_INK = (
+    "holds no digit: no ink found (a blank or uniform image); "
+    "check that the file shows the digit, or crop the photo to it"
+)
 
 
 @dataclass
@@ -64,6 +73,7 @@ def predict_files(
 
     Returns:
         One :class:`Prediction` per file in input order, then one per input that named nothing.
+        A file that cannot be read, or holds no ink (:data:`NO_INK`), carries its error.
 
     Raises:
         ConfigError: for an unknown ``polarity``.
@@ -73,8 +83,22 @@ def predict_files(
     decoded, errors = decode_files(files, max_image_pixels)
     ok = [i for i, image in enumerate(decoded) if image is not None]
     images = standardise_images([decoded[i] for i in ok], polarity)
-    probabilities = ensemble.probabilities(images, batch_size, tta)
+    inked = has_ink(images)
+    for index in itertools.compress(ok, ~inked):
+        errors[index] = NO_INK
+    probabilities = ensemble.probabilities(images[inked], batch_size, tta)
     predictions = [Prediction(str(path), error=error) for path, error in zip(files, errors)]
-    for row, index in enumerate(ok):
+    for row, index in enumerate(itertools.compress(ok, inked)):
         predictions[index].probabilities = probabilities[row]
     return predictions + [Prediction(item, error=reason) for item, reason in unmatched]
+
+
+def has_ink(images: np.ndarray) -> np.ndarray:
+    """Which standardised images show something: ``(n,)`` bool for ``(n, 28, 28)`` uint8.
+
+    Standardisation stretches any ink it finds to a peak of 255 and gives an
+    image without ink as all zeros (:func:`~digit_experiments.dataset.standardise.standardise_batch`),
+    so a zero peak is its own verdict of "no ink", the one the training data's
+    loader uses to drop blank files.
+    """
+    return images.max(axis=(1, 2), initial=0) > 0
