@@ -43,13 +43,16 @@ def predict(config: Mapping[str, Any]) -> int:
             "`inputs` is empty, so there is nothing to predict. Name image files, glob patterns or folders, "
             "e.g. `inputs=photos/` or `inputs=[a.png,b.png]`."
         )
+    from digit_experiments.dataset.standardise import check_polarity
+    from digit_experiments.inference.formats import check_format, render
+
+    check_format(config["format"])  # every option is checked before the model loads
+    check_polarity(config["polarity"])
     startup.import_tensorflow()
     from digit_experiments import tracking
-    from digit_experiments.inference.formats import check_format, render
     from digit_experiments.inference.loading import load_ensemble, reads_tracking_store
     from digit_experiments.inference.prediction import predict_files
 
-    check_format(config["format"])
     tracking.connect(config["tracking"], used=reads_tracking_store(config["model_uri"]))
     ensemble = load_ensemble(config["model_uri"], config["top"])
     predictions = predict_files(

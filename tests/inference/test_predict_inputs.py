@@ -130,3 +130,11 @@ def test_predict_scores_a_photo_folder_with_clutter_and_exits_1_only_for_a_blank
     lines = {line.split()[0]: line for line in blank.stdout.splitlines()[1:]}
     assert all(f"ERROR: {NO_INK}" in lines[str(photos / name)] for name in BLANKS)
     assert all("ERROR" not in lines[str(photos / name)] for name in DIGITS)
+
+
+@pytest.mark.parametrize(("option", "message"), [("polarity=foo", "Unknown polarity 'foo'"), ("format=xml", "xml")])
+def test_a_bad_option_is_refused_before_the_model_loads(option: str, message: str, tmp_path: Path) -> None:
+    """``polarity=foo`` was refused only after the model had loaded (a missing model would have hidden it)."""
+    result = run_cli("digit_experiments.predict", ["model_uri=missing/model.keras", "inputs=a.png", option], cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
+    assert "missing/model.keras" not in result.stderr
