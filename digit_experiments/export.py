@@ -1,8 +1,9 @@
 """Entry point: ``python -m digit_experiments.export model_uri=... output=<folder>``.
 
 Writes a trained model as ``<output>/model.keras`` and ``<output>/saved_model/``,
-files that load without MLflow or this package (see
-:mod:`digit_experiments.inference.export`), and prints their paths. A user
+files that load without MLflow (see :mod:`digit_experiments.inference.export`),
+and prints their paths. When ``model.keras`` holds a class of this package (the
+Deskew layer), a line on stderr names the import its loader needs first. A user
 mistake (a bad model URI, a list of models) is one paragraph and exit status 2.
 
 A thin Hydra wrapper: the work is imported only when the command runs, so
@@ -11,6 +12,7 @@ A thin Hydra wrapper: the work is imported only when the command runs, so
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -34,7 +36,7 @@ def export(config: Mapping[str, Any]) -> tuple[Path, Path]:
     """
     startup.import_tensorflow()
     from digit_experiments import tracking
-    from digit_experiments.inference.export import check_export_folder, export_model
+    from digit_experiments.inference.export import check_export_folder, export_model, loading_note
     from digit_experiments.inference.loading import load_member, reads_tracking_store
 
     if not isinstance(config["model_uri"], str):
@@ -45,6 +47,9 @@ def export(config: Mapping[str, Any]) -> tuple[Path, Path]:
     written = export_model(member.model, output)
     for path in written:
         print(path)
+    note = loading_note(written[0])
+    if note:
+        print(note, file=sys.stderr)
     return written
 
 

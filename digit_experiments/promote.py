@@ -2,8 +2,9 @@
 
 Points the registered model's alias at the run's model version (registering
 it first when needed) and prints the URI that now reaches it,
-``models:/<name>@<alias>``. A user mistake (an unknown run, a run without a
-model, a bad name or alias) is one paragraph and exit status 2.
+``models:/<name>@<alias>``. A model URI ``run=runs:/<run id>/model`` stands
+for its run id. A user mistake (an unknown run, a run without a model, a bad
+name or alias) is one paragraph and exit status 2.
 
 A thin Hydra wrapper: the work is in :mod:`digit_experiments.tracking.registry`;
 TensorFlow is never imported.
@@ -41,7 +42,7 @@ def promote(config: Mapping[str, Any]) -> str:
     alias = registry.check_alias(config["alias"])
     tracking.connect(config["tracking"])
     client = mlflow.MlflowClient()
-    run_id = str(config["run"]).strip()
+    run_id = _run_id(str(config["run"]).strip())
     parent_id = sweep_parent_id(run_id)
     if parent_id is not None:
         (run_id,) = best_job_ids(client, parent_id, 1)
@@ -51,6 +52,17 @@ def promote(config: Mapping[str, Any]) -> str:
     log.info("%s is now version %s of %s (run %s).", uri, version.version, name, run_id)
     print(uri, flush=True)
     return uri
+
+
+def _run_id(run: str) -> str:
+    """The ``run`` value as a run id: a ``runs:/<run id>/...`` URI stands for its run (``sweep:`` is left as it is)."""
+    from digit_experiments.inference.model_uris import runs_uri_parts  # mlflow only: no TensorFlow
+
+    run_id, _ = runs_uri_parts(run)
+    if run_id is None:
+        return run
+    log.info("Promoting run %s, named by %s.", run_id, run)
+    return run_id
 
 
 @startup.hydra_command("promote")

@@ -1,19 +1,24 @@
-"""Write a trained model as files that load without MLflow or this package.
+"""Write a trained model as files that load without MLflow.
 
-* ``<output>/model.keras``: ``keras.models.load_model("model.keras")``;
+* ``<output>/model.keras``: ``keras.models.load_model("model.keras")``; a model
+  holding a class of this project (the Deskew layer, or a checkpoint compiled
+  with its loss or learning-rate schedule) needs that class's module imported
+  first, as :func:`loading_note` says;
 * ``<output>/saved_model/``: a TensorFlow SavedModel whose ``serve`` signature
   maps float32 ``(n, 28, 28, 1)`` images in [0, 1] to ``(n, 10)`` probabilities
-  (TensorFlow Serving, ``tf.saved_model.load``).
+  (TensorFlow Serving, ``tf.saved_model.load``); it needs nothing of this package.
 
 Both can be passed back as ``model_uri`` to evaluate and predict.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
+import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from digit_experiments.core.errors import ConfigError
 from digit_experiments.core.output_folder import check_creatable
@@ -67,3 +72,36 @@ def export_model(model: Any, output: Path) -> tuple[Path, Path]:
     model.save(keras_file)
     model.export(str(saved_model), format="tf_saved_model", verbose=False)
     return keras_file, saved_model
+
+
+def loading_note(keras_file: Path) -> str | None:
+    """The import a bare ``keras.models.load_model`` of an exported ``.keras`` file needs first; None when it needs none.
+
+    Keras rebuilds a saved class only when its module has been imported (it registers the class); a class of
+    this package (``digit_experiments.*``) is not imported by Keras itself.
+    """
+    classes = _saved_project_classes(keras_file)
+    if not classes:
+        return None
+    modules = ", ".join(sorted(set(classes.values())))
+    kind = "class" if len(classes) == 1 else "classes"
+    return (f"{keras_file.name} holds this project's {', '.join(classes)} {kind}: run `import {modules}` (with "
+            f"digit_experiments installed) before keras.models.load_model; {SAVED_MODEL_DIR}/ loads without it.")
+
+
+def _saved_project_classes(keras_file: Path) -> dict[str, str]:
+    """The classes of this package a ``.keras`` file names (layers, loss, schedule), each with its module."""
+    with zipfile.ZipFile(keras_file) as archive:
+        config = json.loads(archive.read("config.json"))
+    return dict(sorted(_project_classes(config)))
+
+
+def _project_classes(node: Any) -> Iterator[tuple[str, str]]:
+    """``(class name, module)`` of every serialised object of this package within a ``.keras`` config."""
+    if isinstance(node, dict):
+        if str(node.get("module", "")).startswith("digit_experiments"):
+            yield node["class_name"], node["module"]
+        node = list(node.values())
+    if isinstance(node, list):
+        for item in node:
+            yield from _project_classes(item)

@@ -34,6 +34,7 @@ from digit_experiments.tracking.journal import journal_run_id
 from digit_experiments.tracking.registry import finished_training_runs_hint
 from digit_experiments.model import deskew  # noqa: F401  (registers the Deskew layer, so models that use it load)
 from digit_experiments.training import losses, schedules  # noqa: F401  (register their classes for checkpoints)
+from digit_experiments.inference.model_uris import missing_registered_version, missing_run_artifact, runs_uri_parts, runs_uri_without_path
 from digit_experiments.inference.scoring import predict_probabilities
 
 log = logging.getLogger(__name__)
@@ -170,17 +171,29 @@ def load_member(uri: str) -> Member:
 
 def _load_mlflow(uri: str) -> Member:
     """An MLflow Keras-flavour model and the id of the run that logged it."""
+    run_id, artifact_path = runs_uri_parts(uri)
+    if run_id and not artifact_path:  # MLflow would fetch the whole run (``runs:/<id>/``) or call the id empty
+        raise _unloadable(uri, runs_uri_without_path(mlflow.MlflowClient(), run_id))
     try:
         model = mlflow.keras.load_model(uri)
         run_id = mlflow.models.get_model_info(uri).run_id or _training_run_id(uri)
     except Exception as error:  # noqa: BLE001  (MLflow and the stores raise many types)
-        runs = finished_training_runs_hint(mlflow.MlflowClient()) if uri.startswith("runs:/") else ""
+        client = mlflow.MlflowClient()
+        problem = missing_run_artifact(client, uri) or missing_registered_version(client, uri)
+        if problem:
+            raise _unloadable(uri, problem) from error
+        runs = finished_training_runs_hint(client) if uri.startswith("runs:/") else ""
         raise UserError(
             f"Cannot load model {uri!r} from the tracking store {mlflow.get_tracking_uri()}: "
             f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}. Check the run id or "
             f"model name, and point at the right store with tracking.uri=... or $MLFLOW_TRACKING_URI. {runs}"
         ) from error
     return Member(uri, model, run_id)
+
+
+def _unloadable(uri: str, problem: str) -> UserError:
+    """The error for a model URI whose problem is known: the URI, the store, and ``problem`` (which names the fix)."""
+    return UserError(f"Cannot load model {uri!r} from the tracking store {mlflow.get_tracking_uri()}: {problem}")
 
 
 def _checkpoint_run_id(path: Path) -> str | None:
@@ -195,7 +208,7 @@ def _checkpoint_run_id(path: Path) -> str | None:
 def _training_run_id(uri: str) -> str | None:
     """The run that logged the model at a ``runs:/`` or ``models:/`` URI (None for other URIs)."""
     if uri.startswith("runs:/"):
-        return uri[len("runs:/"):].split("/")[0]
+        return runs_uri_parts(uri)[0]
     if uri.startswith("models:/"):
         from mlflow.store.artifact.utils.models import get_model_name_and_version
 
