@@ -17,19 +17,23 @@ EXPERIMENT = "digit_experiments"
 
 @pytest.fixture()
 def store(tmp_path: Path) -> dict[str, object]:
-    """A store with one run of each kind: finished and failed trainings, a sweep parent, an evaluation."""
+    """A store with one run of each kind: finished trainings with and without a model, a failed one, a sweep parent, an evaluation."""
     uri = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
     tracking_config = {"uri": uri, "experiment_name": EXPERIMENT}
     experiment_id = tracking.use_experiment(tracking_config)
     client = mlflow.MlflowClient(uri)
 
-    def run(name: str, status: str, tags: dict[str, str]) -> str:
+    def run(name: str, status: str, tags: dict[str, str], params: dict[str, str] | None = None) -> str:
         run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+        for key, value in (params or {}).items():
+            client.log_param(run_id, key, value)
         client.set_terminated(run_id, status)
         return run_id
 
     ids = {
-        "finished": run("trained", "FINISHED", {tracking.OUTPUT_DIR_TAG: str(tmp_path / "a")}),
+        "finished": run("trained", "FINISHED", {tracking.OUTPUT_DIR_TAG: str(tmp_path / "a")}, {"tracking.log_model": "True"}),
+        # finished, but trained with tracking.log_model=false: no model to name where one is asked for
+        "without model": run("no model", "FINISHED", {tracking.OUTPUT_DIR_TAG: str(tmp_path / "c")}, {"tracking.log_model": "False"}),
         "failed": run("interrupted", "FAILED", {tracking.OUTPUT_DIR_TAG: str(tmp_path / "b")}),
         "parent": run("sweep x", "FINISHED", {tracking.SWEEP_ROLE_TAG: "parent"}),
         "evaluation": run("evaluate", "FINISHED", {}),

@@ -14,6 +14,7 @@ import logging
 import re
 
 import mlflow
+from mlflow.entities import Run
 from mlflow.entities.model_registry import ModelVersion
 
 from digit_experiments.core.errors import ConfigError, UserError
@@ -107,7 +108,15 @@ def promote(client: mlflow.MlflowClient, name: str, run_id: str, alias: str) -> 
 
 
 def finished_training_runs_hint(client: mlflow.MlflowClient) -> str:
-    """The newest runs a model can come from: training runs that finished (and so logged their model)."""
-    return recent_runs_hint(
-        client, lambda run: run.info.status == "FINISHED" and OUTPUT_DIR_TAG in run.data.tags, "finished training runs"
-    )
+    """The newest runs a model can come from: training runs that finished and logged their model.
+
+    A run trained with ``tracking.log_model=false`` finished without one, so it is left out (its
+    param says so; listing each run's artifacts would cost a store request per run).
+    """
+    return recent_runs_hint(client, _logged_a_model, "finished training runs")
+
+
+def _logged_a_model(run: Run) -> bool:
+    """Whether ``run`` is a finished training run that logged its model."""
+    return (run.info.status == "FINISHED" and OUTPUT_DIR_TAG in run.data.tags
+            and run.data.params.get("tracking.log_model") != "False")
