@@ -29,8 +29,7 @@ from mlflow.entities import Run  # noqa: E402
 from digit_experiments.core.errors import UserError  # noqa: E402
 from digit_experiments.core.tables import csv_text, markdown_table  # noqa: E402
 from digit_experiments.tracking.listing import recent_runs_hint  # noqa: E402
-from digit_experiments.tracking.tags import STOPPED_BEFORE_TRAINING_TAG  # noqa: E402
-from digit_experiments.tracking.tags import SWEEP_ROLE_TAG  # noqa: E402
+from digit_experiments.tracking.tags import SWEEP_ROLE_TAG, stopped_before_training  # noqa: E402
 from digit_experiments.training.selection import reads_validation, resolve_mode  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -107,7 +106,7 @@ def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int) -> l
 def swept_keys(runs: Sequence[Run]) -> list[str]:
     """The params whose values differ between jobs: the swept values, sorted.
 
-    A job that stopped before training (tagged :data:`STOPPED_BEFORE_TRAINING_TAG`)
+    A job that stopped before training (:func:`~digit_experiments.tracking.tags.stopped_before_training`)
     logged its config but not what training adds (``model.parameters``,
     ``data.<source>.*``): a param it lacks is no difference. For every other
     job a missing param is one (a grid over ``augment=none,seed``).
@@ -118,11 +117,6 @@ def swept_keys(runs: Sequence[Run]) -> list[str]:
         return {run.data.params.get(key) for run in runs if key in run.data.params or not stopped_before_training(run)}
 
     return sorted(key for key in keys if len(values(key)) > 1)
-
-
-def stopped_before_training(run: Run) -> bool:
-    """Whether ``run`` stands for a sweep job that a config or data mistake stopped before its run started."""
-    return run.data.tags.get(STOPPED_BEFORE_TRAINING_TAG) == "true"
 
 
 def report_rows(runs: Sequence[Run], metric: str, mode: str = "auto") -> tuple[list[str], list[dict[str, Any]]]:

@@ -15,7 +15,7 @@ from digit_experiments.tracking.journal import RunJournal
 from digit_experiments.tracking.listing import recent_runs_hint
 from digit_experiments.tracking.params import MAX_PARAM_LENGTH
 from digit_experiments.tracking.store import tracking_uri, use_experiment
-from digit_experiments.tracking.tags import FAILURE_REASON_TAG, OUTPUT_DIR_TAG, STOPPED_BEFORE_TRAINING_TAG
+from digit_experiments.tracking.tags import FAILURE_REASON_TAG, OUTPUT_DIR_TAG, stopped_before_training
 
 #: Config keys that may differ when a run is resumed (where things live, how verbose, the resume itself).
 RESUME_MAY_CHANGE = ("resume", "paths.*", "trainer.verbose", "trainer.threads", "tracking.*")
@@ -49,7 +49,7 @@ def find_resumable_run(tracking: Mapping[str, Any], resume: str) -> Run:
             ) from error
     if run.info.status == "FINISHED":
         raise UserError(f"Run {run.info.run_id} already finished; there is nothing to resume. " + _resumable_runs_hint(client))
-    if run.data.tags.get(STOPPED_BEFORE_TRAINING_TAG) == "true":
+    if stopped_before_training(run):
         raise UserError(
             f"Run {run.info.run_id} is a sweep job that stopped before training ({run.data.tags.get(FAILURE_REASON_TAG)}); "
             "there is nothing to resume. Run the job again as a new run, with its config corrected. "
@@ -62,8 +62,7 @@ def find_resumable_run(tracking: Mapping[str, Any], resume: str) -> Run:
 
 def _resumable(run: Run) -> bool:
     """Whether ``resume=`` accepts ``run``: unfinished, with an output directory, and started training."""
-    tags = run.data.tags
-    return run.info.status != "FINISHED" and OUTPUT_DIR_TAG in tags and tags.get(STOPPED_BEFORE_TRAINING_TAG) != "true"
+    return run.info.status != "FINISHED" and OUTPUT_DIR_TAG in run.data.tags and not stopped_before_training(run)
 
 
 def _resumable_runs_hint(client: mlflow.MlflowClient) -> str:

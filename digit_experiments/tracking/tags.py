@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from mlflow.entities import Run
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: Tag holding a training run's output directory, where a resume finds its backup.
@@ -16,6 +19,11 @@ SWEEP_ROLE_TAG = "sweep.role"
 STOPPED_BEFORE_TRAINING_TAG = "sweep.stopped_before_training"
 #: Tag holding why a run ended FAILED or KILLED; a resumed run loses it.
 FAILURE_REASON_TAG = "failure_reason"
+
+
+def stopped_before_training(run: Run) -> bool:
+    """Whether ``run`` stands for a sweep job that a config or data mistake stopped before its run started."""
+    return run.data.tags.get(STOPPED_BEFORE_TRAINING_TAG) == "true"
 
 
 def git_tags() -> dict[str, str]:
