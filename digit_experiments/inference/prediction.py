@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from digit_experiments.dataset.standardise import check_polarity, standardise_images
+from digit_experiments.dataset.standardise import check_polarity, has_ink, standardise_images
 from digit_experiments.dataset.io.image_files import MAX_IMAGE_PIXELS
 from digit_experiments.inference.image_inputs import decode_files, expand_inputs
 
@@ -91,14 +91,3 @@ def predict_files(
     for row, index in enumerate(itertools.compress(ok, inked)):
         predictions[index].probabilities = probabilities[row]
     return predictions + [Prediction(item, error=reason) for item, reason in unmatched]
-
-
-def has_ink(images: np.ndarray) -> np.ndarray:
-    """Which standardised images show something: ``(n,)`` bool for ``(n, 28, 28)`` uint8.
-
-    Standardisation stretches any ink it finds to a peak of 255 and gives an
-    image without ink as all zeros (:func:`~digit_experiments.dataset.standardise.standardise_batch`),
-    so a zero peak is its own verdict of "no ink", the one the training data's
-    loader uses to drop blank files.
-    """
-    return images.max(axis=(1, 2), initial=0) > 0

@@ -31,7 +31,7 @@ from PIL import Image, UnidentifiedImageError
 from digit_experiments.dataset.io.bad_input import BadInputs
 from digit_experiments.dataset.io.checksums import sha256_file
 from digit_experiments.core.pools import process_map
-from digit_experiments.dataset.standardise import standardise_batch, standardise_images
+from digit_experiments.dataset.standardise import has_ink, standardise_batch, standardise_images
 
 #: Loose files per worker task: enough to amortise shipping the results, few enough to balance the cores.
 _TASK_SIZE = 4096
@@ -259,7 +259,7 @@ def _decode_task(task: tuple[ImageFiles, str, int]) -> tuple[np.ndarray, list[Pr
     standardised = standardise_images([image for _, _, image in small], polarity)
     entries = sorted([(position, where, image) for (position, where, _), image in zip(small, standardised)] + ready)
     images = np.stack([image for _, _, image in entries]) if entries else np.zeros((0, 28, 28), np.uint8)
-    blank = images.max(axis=(1, 2), initial=0) == 0
+    blank = ~has_ink(images)
     problems += [
         (position, where, "no ink found (a blank image)") for (position, where, _), b in zip(entries, blank) if b
     ]

@@ -110,6 +110,17 @@ def standardise_images(images: Sequence[np.ndarray], polarity: str = "auto") -> 
     return out
 
 
+def has_ink(images: np.ndarray) -> np.ndarray:
+    """Which standardised images show something: ``(n,)`` bool for ``(n, 28, 28)`` uint8.
+
+    Standardisation stretches any ink it finds to a peak of 255 and gives an
+    image without ink (a blank or uniform scan) as all zeros, so a zero peak is
+    its verdict of "no ink": the folder loader drops such files, and ``predict``
+    reports them instead of naming a digit for an empty canvas.
+    """
+    return images.max(axis=(1, 2), initial=0) > 0
+
+
 def _standardise_slice(images: np.ndarray, polarity: str) -> np.ndarray:
     """:func:`standardise_batch` for one slice of float32 images."""
     ink = ink_on_black(images, polarity)
