@@ -17,7 +17,7 @@ import pytest
 
 from digit_experiments.dataset.standardise import standardise_images
 from digit_experiments.inference.demo_server import page
-from digit_experiments.inference.encoded_images import decode_base64, standardise_files
+from digit_experiments.inference.encoded_images import decode_base64, png_base64, standardise_files
 
 from helpers import command_environment, free_port, post, run_cli
 from helpers.network import wait_until_answers
@@ -161,10 +161,11 @@ def _post(url: str, body: bytes) -> tuple[int, dict]:
     (json.dumps({"image": "not base64 at all!"}).encode(), "not valid base64"),
     (json.dumps({"image": base64.b64encode(b"%PDF-1.4 a document").decode()}).encode(), "not an image OpenCV can decode"),
     (json.dumps({"image": ""}).encode(), "the file is empty"),
+    (json.dumps({"image": png_base64(np.full((280, 280), 255, np.uint8))}).encode(), "it holds no digit: no ink found"),
     (json.dumps({"image": 7}).encode(), "not a base64 string (got int)"),
     (b"{not json", 'Send a JSON object {"image"'),
     (json.dumps({"picture": "abc"}).encode(), 'Send a JSON object {"image"'),
-], ids=["bad-base64", "not-an-image", "empty", "a-number", "not-json", "no-image-key"])
+], ids=["bad-base64", "not-an-image", "empty", "empty-canvas", "a-number", "not-json", "no-image-key"])
 def test_what_cannot_be_scored_is_a_400_with_the_reason(demo, body: bytes, message: str) -> None:
     status, answer = _post(demo[0], body)
     assert status == 400 and message in answer["error"], answer

@@ -39,7 +39,9 @@ def _base64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-_BLACK_PNG = base64.b64encode(cv2.imencode(".png", np.zeros((28, 28), np.uint8))[1].tobytes()).decode()
+_STROKE = cv2.line(np.zeros((28, 28), np.uint8), (14, 4), (14, 23), 255, 3)
+_STROKE_PNG = base64.b64encode(cv2.imencode(".png", _STROKE)[1].tobytes()).decode()
+_BLANK_PNG = base64.b64encode(cv2.imencode(".png", np.full((28, 28), 255, np.uint8))[1].tobytes()).decode()
 
 
 def _mixed(*rows: dict) -> bytes:
@@ -117,13 +119,17 @@ def test_image_and_pixels_rows_share_a_records_request(server, data_dir: Path, t
     (_records("image", ["not base64 at all!"]), "not valid base64"),
     pytest.param(_mixed({"pixels": np.zeros((28, 28)).tolist()}, {"image": "%%%"}), 'Row 1: the "image" is not valid base64',
                  id="mixed-bad-base64"),
-    pytest.param(_mixed({"image": _BLACK_PNG}, {"pixels": np.zeros((28, 27)).tolist()}), 'Row 1: "pixels" has shape (28, 27)',
+    pytest.param(_mixed({"image": _STROKE_PNG}, {"pixels": np.zeros((28, 27)).tolist()}), 'Row 1: "pixels" has shape (28, 27)',
                  id="mixed-bad-pixel-shape"),
     pytest.param(_mixed({"pixels": np.zeros((28, 28)).tolist()}, {}), "Row 1 has neither", id="mixed-empty-row"),
-    pytest.param(_mixed({"pixels": np.zeros((28, 28)).tolist(), "image": _BLACK_PNG}), "Row 0 has both", id="row-with-both"),
+    pytest.param(_mixed({"pixels": np.zeros((28, 28)).tolist(), "image": _STROKE_PNG}), "Row 0 has both", id="row-with-both"),
     (_records("image", [base64.b64encode(b"%PDF-1.4 a document, not an image").decode()]), "not an image OpenCV can decode"),
     (_records("image", [""]), "the file is empty"),
     (json.dumps({"dataframe_records": [{"pixels": None, "image": None}]}).encode(), 'neither an "image" nor "pixels"'),
+    pytest.param(_mixed({"image": _STROKE_PNG}, {"image": _BLANK_PNG}), 'Row 1: the "image" cannot be used: it holds no digit',
+                 id="blank-file"),
+    pytest.param(_mixed({"pixels": (_STROKE / 255).tolist()}, {"pixels": np.zeros((28, 28)).tolist()}),
+                 "Image 1 (and 0 more) is blank (every pixel 0)", id="blank-pixels"),
     (json.dumps({"inputs": "a string"}).encode(), ""),
     (json.dumps({"inputs": [[1.0, 2.0, 3.0]]}).encode(), ""),
     (json.dumps({"images": []}).encode(), ""),
@@ -155,7 +161,7 @@ def test_a_wrong_dtype_is_a_400_or_served(server) -> None:
     url, _, _ = server
     status, text = post(f"{url}/invocations", _records("pixels", np.full((1, 28, 28), "ink").tolist()))
     assert status == 400 and json.loads(text)["message"], text[:300]
-    status, text = post(f"{url}/invocations", _records("pixels", np.zeros((2, 28, 28), int).tolist()))
+    status, text = post(f"{url}/invocations", _records("pixels", [(_STROKE // 255).astype(int).tolist()] * 2))
     assert status == 200 and len(json.loads(text)["predictions"]) == 2, text[:300]
 
 

@@ -10,7 +10,7 @@ and answers::
      "standardised": "data:image/png;base64,...", "milliseconds": 12.3}
 
 ``standardised`` is the 28×28 image the model saw. A request that cannot be
-scored (not JSON, bad base64, not an image, too large) gets a 400 with
+scored (not JSON, bad base64, not an image, no ink, too large) gets a 400 with
 ``{"error": "<what is wrong and the fix>"}``, which the page shows.
 
 Why :mod:`http.server` and not Flask or MLflow's server: the page needs two
@@ -117,7 +117,7 @@ class DemoScorer:
         try:
             return standardise_files([data], self.polarity, self.max_pixels)[0]
         except UnusableImage as error:
-            raise BadRequest(f"The file cannot be used: {error.reason}. Send a PNG, JPEG or BMP image.") from None
+            raise BadRequest(f"The file cannot be used: {error.reason}. {error.fix}.") from None
 
     def _probabilities(self, images: np.ndarray) -> np.ndarray:
         with self._lock:

@@ -19,10 +19,16 @@ import cv2
 import numpy as np
 
 from digit_experiments.dataset.io.image_files import MAX_IMAGE_PIXELS, decode_gray
-from digit_experiments.dataset.standardise import standardise_images
+from digit_experiments.dataset.standardise import has_ink, standardise_images
 
 #: ``data:image/png;base64,`` and the like, as a browser's ``toDataURL`` writes it.
 _DATA_URL_MARK = ";base64,"
+#: What to do about a file that cannot be decoded.
+SEND_AN_IMAGE = "Send a PNG, JPEG or BMP image"
+#: Why a file that standardises to an empty canvas is refused (``predict`` reports it per file too).
+NO_INK = "holds no digit: no ink found (a blank or uniform image)"
+#: What to do about such a file.
+SHOW_THE_DIGIT = "check that the file shows the digit, or crop the photo to it"
 
 
 class UnusableImage(ValueError):
@@ -30,13 +36,15 @@ class UnusableImage(ValueError):
 
     Attributes:
         index: The file's position in the list given.
-        reason: What is wrong with it (from the decoder).
+        reason: What is wrong with it (from the decoder, or :data:`NO_INK`).
+        fix: What the sender can do about it, a sentence without its full stop.
     """
 
-    def __init__(self, index: int, reason: str) -> None:
+    def __init__(self, index: int, reason: str, fix: str = SEND_AN_IMAGE) -> None:
         super().__init__(f"image {index}: {reason}")
         self.index = index
         self.reason = reason
+        self.fix = fix
 
 
 def png_base64(image: np.ndarray) -> str:
@@ -75,7 +83,9 @@ def standardise_files(
         ``(n, 28, 28)`` uint8, light ink on black.
 
     Raises:
-        UnusableImage: for the first file that is not a usable image (a ValueError).
+        UnusableImage: for the first file that is not a usable image (a ValueError),
+            or that holds no ink: a blank canvas has no digit, and the network would
+            still name one with confidence.
     """
     decoded = []
     for index, data in enumerate(files):
@@ -86,4 +96,8 @@ def standardise_files(
         if min(image.shape) < 2:
             raise UnusableImage(index, f"too small ({image.shape[1]}x{image.shape[0]} px)")
         decoded.append(image)
-    return standardise_images(decoded, polarity)
+    images = standardise_images(decoded, polarity)
+    blank = np.flatnonzero(~has_ink(images))
+    if len(blank):
+        raise UnusableImage(int(blank[0]), f"it {NO_INK}", SHOW_THE_DIGIT.capitalize())
+    return images

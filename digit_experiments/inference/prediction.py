@@ -17,13 +17,11 @@ import numpy as np
 
 from digit_experiments.dataset.standardise import check_polarity, has_ink, standardise_images
 from digit_experiments.dataset.io.image_files import MAX_IMAGE_PIXELS
+from digit_experiments.inference import encoded_images
 from digit_experiments.inference.image_inputs import decode_files, expand_inputs
 
 #: The error of a file that standardises to an empty canvas.
-NO_INK = (
-    "holds no digit: no ink found (a blank or uniform image); "
-    "check that the file shows the digit, or crop the photo to it"
-)
+NO_INK = f"{encoded_images.NO_INK}; {encoded_images.SHOW_THE_DIGIT}"
 
 
 @dataclass

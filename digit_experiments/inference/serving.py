@@ -32,8 +32,10 @@ refused with a 400 by MLflow's schema check; the same pixels go in the
 MLflow's own Keras wrapper served whatever parsed as float32: a NaN, an
 infinity or a 1e300 (which becomes one) came back as a confident digit, and
 10,000 images in one request ran past the server's 60 s limit into a 504.
-Here each of those, a bad base64 string and a file that is not an image get a
-400 and a message that names the fix, before the network runs.
+Here each of those, a bad base64 string, a file that is not an image and a
+blank image (a file without ink, or pixels all 0, which the network would
+still name a digit for) get a 400 and a message that names the fix, before
+the network runs.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from mlflow.models import Model, ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import AnyType, Array, ColSpec, Schema
 
+from digit_experiments.dataset.standardise import has_ink
 from digit_experiments.inference.encoded_images import UnusableImage, decode_base64, png_base64, standardise_files
 
 #: Images one request may hold (MLmodel ``python_function.max_images`` overrides it per model).
@@ -156,12 +159,10 @@ class ServedClassifier:
         try:
             return standardise_files(contents)
         except UnusableImage as error:
-            raise _bad_request(
-                f'Row {rows[error.index]}: the "image" cannot be used: {error.reason}. Send a PNG, JPEG or BMP file.'
-            ) from None
+            raise _bad_request(f'Row {rows[error.index]}: the "image" cannot be used: {error.reason}. {error.fix}.') from None
 
     def checked(self, images: np.ndarray) -> np.ndarray:
-        """``images`` if it is a non-empty batch of finite pixels in [0, 1], or a 400 saying why not."""
+        """``images`` if it is a non-empty batch of finite pixels in [0, 1], none blank, or a 400 saying why not."""
         if len(images) == 0:
             raise _bad_request("The input holds no image; send at least one.")
         bad = ~np.isfinite(images) | (images < 0) | (images > 1)
@@ -170,6 +171,12 @@ class ServedClassifier:
             raise _bad_request(
                 f"Image {int(np.argmax(rows))} (and {int(rows.sum()) - 1} more) has pixels that "
                 "are not finite numbers in [0, 1] (NaN, infinite, or out of range). Send pixels divided by 255."
+            )
+        blank = ~has_ink(images[..., 0])
+        if blank.any():
+            raise _bad_request(
+                f"Image {int(np.argmax(blank))} (and {int(blank.sum()) - 1} more) is blank (every pixel 0): it holds "
+                "no digit, yet the network would name one. Send the digit's pixels, light ink on black, divided by 255."
             )
         return images
 

@@ -20,6 +20,11 @@ from digit_experiments.inference.encoded_images import decode_base64
 from digit_experiments.inference.serving import SIGNATURE, ServedClassifier, use_checked_pyfunc
 
 
+def _stroke() -> np.ndarray:
+    """A 28x28 vertical bar of light ink on black: an image with ink."""
+    return cv2.line(np.zeros((28, 28), np.uint8), (14, 4), (14, 23), 255, 3)
+
+
 def _png(image: np.ndarray) -> str:
     return base64.b64encode(cv2.imencode(".png", image)[1].tobytes()).decode()
 
@@ -47,6 +52,9 @@ def _refusal(data) -> MlflowException:
     (pd.DataFrame([{"image": _png(np.zeros((28, 28), np.uint8))}, {}]), 'Row 1 has neither an "image" nor "pixels"'),
     (pd.DataFrame([{"image": _png(np.zeros((28, 28), np.uint8)), "pixels": np.zeros((28, 28)).tolist()}]),
      'Row 0 has both an "image" and "pixels"'),
+    (pd.DataFrame({"image": [_png(_stroke()), _png(np.zeros((40, 30), np.uint8))]}), 'Row 1: the "image" cannot be used: it holds no digit'),
+    (pd.DataFrame({"image": [_png(np.full((28, 28), 128, np.uint8))]}), "crop the photo to it"),
+    (pd.DataFrame({"pixels": [(_stroke() / 255).tolist(), np.zeros((28, 28)).tolist()]}), "Image 1 (and 0 more) is blank"),
 ])
 def test_inputs_the_network_was_not_trained_on_are_refused_with_the_fix(data, message: str) -> None:
     assert message in _refusal(data).message
