@@ -176,7 +176,11 @@ def test_an_optuna_search_under_the_joblib_launcher_runs_its_trials_side_by_side
 
 def test_joblib_launcher_runs_jobs_in_parallel_without_losing_records(data_dir: Path, tmp_path: Path) -> None:
     default_verbosity = [arg for arg in SMALL if not arg.startswith("trainer.verbose=")]
-    args = ["-m", *default_verbosity, "epochs=2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model.dense_dropout=0.2,0.4"]
+    never_improving = ["+callbacks.early_stopping.baseline=0", "+callbacks.reduce_lr_on_plateau.min_delta=100"]
+    args = [
+        "-m", *default_verbosity, "epochs=2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model.dense_dropout=0.2,0.4",
+        "callbacks.early_stopping.patience=0", "callbacks.reduce_lr_on_plateau.patience=0", *never_improving,
+    ]
     result = run_cli("digit_experiments.train", args, cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     store = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
@@ -188,6 +192,12 @@ def test_joblib_launcher_runs_jobs_in_parallel_without_losing_records(data_dir: 
     for job in (0, 1):
         assert output.count(f"] - job {job}: Epoch 2/2: ") == 1, "labelled with their job"
     assert "━" not in output and "\nEpoch 1/2" not in output, "and draw no progress bars or unlabelled lines over each other"
+    for job in (0, 1):
+        for keras_message in ("Epoch 2: ReduceLROnPlateau reducing", "Restoring model weights from the end of the best epoch"):
+            assert output.count(f"] - job {job}: {keras_message}") == 1, f"Keras's callbacks' lines are labelled too: {keras_message}"
+    assert "\nRestoring model weights" not in output and "\nEpoch 2: ReduceLROnPlateau" not in output
+    train_logs = sorted((tmp_path / "outputs" / "multirun").rglob("train.log"))
+    assert len(train_logs) == 2 and all("Restoring model weights" in log.read_text() for log in train_logs), "and kept in each job's train.log"
     client = mlflow.MlflowClient(store)
     for child in children:
         assert [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")] == [0, 1]

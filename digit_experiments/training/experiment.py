@@ -8,6 +8,7 @@ metrics, plots and the model } → return the optimised metric.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from pathlib import Path
@@ -35,7 +36,7 @@ from digit_experiments.core.folder_lock import hold_output_folder
 from digit_experiments.core.paths import resolve, set_aside_previous_outputs
 from digit_experiments.training.pipeline import evaluation_dataset, training_dataset
 from digit_experiments.training.callbacks.optuna_pruning import pruning_callback
-from digit_experiments.training.callbacks.epoch_log import EpochLog
+from digit_experiments.training.callbacks.epoch_log import EpochLog, keras_messages_logged
 from digit_experiments.training.callbacks.mlflow_metrics import MlflowMetricsLogger
 from digit_experiments.training.selection import restores_best, selected_epoch
 from digit_experiments.core.validation import validate
@@ -228,13 +229,14 @@ def _train(
         model = trainer.compile_model(build_model(config["model"]), optimizer, config["trainer"]["label_smoothing"])
     recorder.log_param("model.parameters", model.count_params())
     logged_through = tracking.last_logged_epoch(recorder) if config.get("resume") else -1
+    logged_lines = config["trainer"]["verbose"] == "log"
     callbacks = build_callbacks(config["callbacks"], output_dir) + [
-        MlflowMetricsLogger(recorder, logged_through), EpochLog(config["trainer"]["verbose"] == "log", _sweep_job_label()),
-        *extra_callbacks,
+        MlflowMetricsLogger(recorder, logged_through), EpochLog(logged_lines, _sweep_job_label()), *extra_callbacks,
     ]
-    result = trainer.fit(
-        model, train, validation, config["epochs"], with_resume_state(callbacks, output_dir), config["trainer"]["verbose"]
-    )
+    with keras_messages_logged(_sweep_job_label()) if logged_lines else contextlib.nullcontext():
+        result = trainer.fit(
+            model, train, validation, config["epochs"], with_resume_state(callbacks, output_dir), config["trainer"]["verbose"]
+        )
     history = tracking.logged_history(recorder, result.history) if config.get("resume") else result.history
     recorder.log_metric("epochs_trained", len(history["loss"]))
     checkpoint = output_dir / CHECKPOINT_FILE

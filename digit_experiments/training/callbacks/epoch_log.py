@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import keras
 
@@ -42,3 +43,46 @@ class EpochLog(keras.callbacks.Callback):
             log.info("%s", line)
         else:
             startup.log_to_files(log, logging.INFO, line)
+
+
+@contextlib.contextmanager
+def keras_messages_logged(label: str | None) -> Iterator[None]:
+    """Send Keras's own callback messages to the run's log, labelled, for as long as the block runs.
+
+    ``EarlyStopping`` ("Epoch 12: early stopping", "Restoring model weights from
+    the end of the best epoch: 8.") and ``ReduceLROnPlateau`` print their lines
+    to stdout, where parallel jobs' lines could not be told apart and
+    ``train.log`` never saw them. With Keras's interactive logging off they go
+    to absl's logger instead; a filter there re-logs each through this module's
+    logger with the job's label (console and ``train.log``, like the epoch
+    lines) and drops the original. Both are undone on leaving, even after an
+    interrupt, so a later job in the same worker process is not affected.
+    (Keras keeps the interactive flag per thread; ``fit`` runs its callbacks in
+    the calling thread.)
+
+    Args:
+        label: What each line starts with (``job 3``), or None.
+    """
+    relay = _Relabel(label)
+    absl_logger = logging.getLogger("absl")
+    was_interactive = keras.config.is_interactive_logging_enabled()
+    keras.config.disable_interactive_logging()
+    absl_logger.addFilter(relay)
+    try:
+        yield
+    finally:
+        absl_logger.removeFilter(relay)
+        if was_interactive:
+            keras.config.enable_interactive_logging()
+
+
+class _Relabel(logging.Filter):
+    """Re-log an absl record through the module's logger, prefixed with the job's label, and drop the original."""
+
+    def __init__(self, label: str | None) -> None:
+        super().__init__()
+        self.prefix = f"{label}: " if label else ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        log.log(record.levelno, "%s%s", self.prefix, record.getMessage().strip())  # Keras starts some with a newline
+        return False
