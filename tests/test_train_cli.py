@@ -183,6 +183,15 @@ def test_a_tracking_store_that_cannot_be_opened_is_one_paragraph(tmp_path: Path)
     assert "Traceback" not in result.stderr
 
 
+def test_a_tracking_uri_of_no_known_scheme_is_refused_before_the_data_loads(tmp_path: Path) -> None:
+    """``tracking.uri=foo://x`` was refused only when the run first opened the store, after loading its data."""
+    result = run_cli("digit_experiments.train", ["debug=smoke", "model=tiny", "tracking.uri=foo://x"], cwd=tmp_path, timeout=240)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "The MLflow tracking store foo://x (from tracking.uri) has a scheme no MLflow store can open" in result.stderr
+    assert "sqlite" in result.stderr and "Traceback" not in result.stderr
+    assert "Data: " not in result.stdout + result.stderr, "stopped before loading any data"
+
+
 def test_two_runs_started_together_on_the_default_store_both_finish(data_dir: Path, tmp_path: Path) -> None:
     """A new ./mlruns/mlflow.db and two runs in the same second: both FINISHED, every epoch logged, own folders."""
     args = ["debug=smoke", "model=tiny", "augment=none", "epochs=3", "dataset.max_train_images=300", "trainer.verbose=0"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import mlflow
+from mlflow.exceptions import MlflowException
 
 from digit_experiments.core.errors import UserError, first_line
 
@@ -160,7 +161,7 @@ def _set_tracking_uri_keeping_environment(uri: str) -> None:
 
 
 def check_reachable(tracking: Mapping[str, Any]) -> None:
-    """Fail fast, before any data is loaded, when the configured tracking server does not answer.
+    """Fail fast, before any data is loaded, when the configured store is of no known kind or its server does not answer.
 
     MLflow's client retries an unreachable server for minutes and then raises
     a bare exception; a run should learn that in seconds, with what to check.
@@ -169,15 +170,40 @@ def check_reachable(tracking: Mapping[str, Any]) -> None:
 
     Raises:
         UserError: naming the URI, the reason and what to check, after at most
-            ``tracking.connect_timeout`` seconds.
+            ``tracking.connect_timeout`` seconds (at once for an unknown scheme).
     """
     uri = tracking_uri(tracking["uri"])
+    _check_scheme(uri)
     problem = server_problem(uri, float(tracking.get("connect_timeout", 30)))
     if problem:
         raise UserError(
             f"The MLflow tracking server {uri} (from {_uri_source()}) {problem}. The command stopped before doing "
             "anything. Check that the server is running and reachable from this machine, fix the URI, "
             f"or {_local_store_advice()}; tracking.connect_timeout sets the wait."
+        ) from None
+
+
+def _check_scheme(uri: str) -> None:
+    """Refuse a URI whose scheme no tracking store MLflow has (built in or from a plugin) can open.
+
+    MLflow only finds out when the run first opens the store, after the data
+    has loaded; its registry answers from the scheme alone, without connecting.
+    The registry is private to MLflow (``_tracking_store_registry``); it is
+    what MLflow itself consults, plugins included, so no list is kept here.
+
+    Raises:
+        UserError: naming the scheme and the ones MLflow knows.
+    """
+    from mlflow.tracking._tracking_service.utils import _tracking_store_registry
+
+    try:
+        _tracking_store_registry.get_store_builder(uri)
+    except MlflowException:
+        known = ", ".join(sorted(scheme for scheme in _tracking_store_registry._registry if scheme))
+        raise UserError(
+            f"The MLflow tracking store {uri} (from {_uri_source()}) has a scheme no MLflow store can open "
+            f"(known: {known}). The command stopped before doing anything. Fix the URI (e.g. sqlite:///mlruns/mlflow.db "
+            f"or http://host:5000), or {_local_store_advice()}."
         ) from None
 
 
