@@ -129,6 +129,26 @@ def test_optuna_search_prunes_and_resumes(data_dir: Path, tmp_path: Path) -> Non
     assert sorted(c.data.tags["trial.number"] for c in children) == ["0", "1", "2"]
 
 
+def test_an_optuna_search_goes_the_way_optimized_metric_is_selected(data_dir: Path, tmp_path: Path) -> None:
+    """``optimized_metric=val_loss`` kept the search space's ``direction: maximize``: TPE looked for the worst models."""
+    storage = f"sqlite:///{tmp_path}/study.db"
+    contradiction = run_cli("digit_experiments.train", optuna_args(storage, 1, ["hydra.sweeper.direction=maximise"]), cwd=tmp_path)
+    assert contradiction.returncode == 2 and "hydra.sweeper.direction='maximise' is not a study direction" in contradiction.stderr
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "study.db").exists(), "refused before any store is opened"
+
+    by_loss = run_cli("digit_experiments.train", optuna_args(storage, 1, ["optimized_metric=val_loss"]), cwd=tmp_path, timeout=600)
+    assert by_loss.returncode == 0, by_loss.stderr[-3000:]
+    study = optuna.load_study(study_name="dropout_l2", storage=storage)
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    _, (child,) = runs_by_role(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    assert study.trials[0].value == pytest.approx(child.data.metrics["best_val_loss"])
+
+    other_way = run_cli("digit_experiments.train", optuna_args(storage, 2), cwd=tmp_path, timeout=600)
+    assert other_way.returncode == 2, other_way.stderr[-3000:]
+    assert "Optuna study 'dropout_l2' was created to minimize its trials' values, and this search would maximize" in other_way.stderr
+    assert len(optuna.load_study(study_name="dropout_l2", storage=storage).trials) == 1
+
+
 def test_an_optuna_search_whose_jobs_all_fail_counts_them_and_ends(data_dir: Path, tmp_path: Path) -> None:
     """A failed job is its configuration's outcome: it counts towards ``n_trials``, so the search ends."""
     storage = f"sqlite:///{tmp_path}/study.db"

@@ -22,6 +22,7 @@ from digit_experiments import tracking
 from digit_experiments.core.errors import ConfigError
 from digit_experiments.hpo.report import child_runs
 from digit_experiments.hpo.storage import Heartbeat, open_storage, trial_numbers, watched_study
+from digit_experiments.hpo.study_settings import study_direction
 from digit_experiments.training.selection import resolve_mode
 
 log = logging.getLogger(__name__)
@@ -180,10 +181,12 @@ def _study_parent_run(config: DictConfig, client: mlflow.MlflowClient, experimen
     """
     sweeper = config.hydra.sweeper
     storage = open_storage(sweeper.storage)
+    direction = study_direction(config)
     try:
-        study = optuna.create_study(study_name=sweeper.study_name, storage=storage, direction=sweeper.direction)
+        study = optuna.create_study(study_name=sweeper.study_name, storage=storage, direction=direction)
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(study_name=sweeper.study_name, storage=storage)
+        _check_same_direction(study, direction, config.optimized_metric)
         run_id = _wait_for_parent_attr(study)
         if run_id and _reopen(client, run_id):
             return run_id
@@ -191,6 +194,21 @@ def _study_parent_run(config: DictConfig, client: mlflow.MlflowClient, experimen
     run_id = _create_parent_run(config, client, experiment_id)
     study.set_user_attr(PARENT_RUN_ATTR, run_id)
     return run_id
+
+
+def _check_same_direction(study: optuna.Study, direction: str, metric: str) -> None:
+    """Refuse to resume a study that was created to go the other way (its trials' values are another metric's).
+
+    Raises:
+        ConfigError: naming the study, both directions and the fix.
+    """
+    created = study.direction.name.lower()
+    if created != direction:
+        raise ConfigError(
+            f"Optuna study {study.study_name!r} was created to {created} its trials' values, and this search would "
+            f"{direction} {metric}: resuming it would mix the two. Give this search its own "
+            "hydra.sweeper.study_name, or set optimized_metric (and optimized_mode) back to the study's."
+        )
 
 
 def _wait_for_parent_attr(study: optuna.Study) -> str | None:

@@ -30,16 +30,18 @@ from mlflow.entities import RunStatus
 from omegaconf import DictConfig
 
 from digit_experiments import tracking
-from digit_experiments.core.errors import exit_with_paragraph
+from digit_experiments.core.errors import UserError, exit_for_user_error, exit_with_paragraph
 from digit_experiments.hpo.parent_run import (
     close_parent_run,
     fail_runs_of_abandoned_trials,
     open_parent_run,
+    sweep_id,
     tracking_client,
     trials_of_other_workers,
     watched_search,
 )
 from digit_experiments.hpo.report import REPORT_FOLDER, failed_jobs, write_report
+from digit_experiments.hpo.study_settings import check_study_settings
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,11 @@ class MlflowSweepCallback(Callback):
         """Open the parent run, or stop the sweep: Hydra would only warn about an exception here
         and run every job un-nested, with no report."""
         try:
+            if sweep_id(config).startswith("optuna:"):
+                check_study_settings(config)
             self.parent_id = open_parent_run(config)
+        except UserError as error:  # a mistake in hydra.sweeper: the key and the fix, before any store is touched
+            exit_for_user_error(error)
         except Exception as error:
             uri = tracking.tracking_uri(config.tracking.uri)
             study_storage = config.hydra.sweeper.get("storage")

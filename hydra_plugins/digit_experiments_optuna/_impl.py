@@ -44,6 +44,7 @@ from digit_experiments.core.errors import UserError, exit_for_user_error
 from digit_experiments.hpo.launchers import parallel_jobs
 from digit_experiments.hpo.pruners import PRUNER_ATTR, build_pruner, checked_pruner_spec, pruner_keys_on_command_line
 from digit_experiments.hpo.storage import Heartbeat, fail_abandoned_trials, open_storage
+from digit_experiments.hpo.study_settings import study_direction
 from hydra_plugins.digit_experiments_optuna._search_space import search_space
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ class DigitOptunaSweeperImpl:
             study_name=self.settings["study_name"],
             storage=open_storage(self.settings["storage"], Heartbeat.of_sweeper(self.settings)),
             pruner=build_pruner(spec),
-            direction=self.settings["direction"],
+            direction=study_direction(self.config),
             load_if_exists=True,
         )
         study.set_user_attr(PRUNER_ATTR, spec)  # the jobs rebuild the same pruner from it

@@ -29,7 +29,9 @@ class DigitOptunaSweeperConf:
     study_name: str = "digits"
     #: SQLAlchemy URL of the study database; shared by every worker of a search.
     storage: str = "sqlite:///outputs/optuna/digits.db"
-    direction: str = "maximize"
+    #: ``minimize`` or ``maximize``; null follows ``optimized_metric`` (and ``optimized_mode``), which a
+    #: direction given here must agree with (:func:`digit_experiments.hpo.study_settings.study_direction`).
+    direction: Optional[str] = None
     #: Total trials of the study, counted over all workers and resumed sessions: those with an outcome
     #: (a value, pruned, or the job failed) and those running. An interrupted trial, or one whose
     #: worker died, does not count; another is run in its place.
