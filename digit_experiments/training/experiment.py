@@ -25,7 +25,9 @@ from digit_experiments.core import startup
 from digit_experiments.training import trainer
 from digit_experiments.augment.albumentations_set import static_copy
 from digit_experiments.augment.styles import apply_styles
-from digit_experiments.training.callbacks import CHECKPOINT_FILE, build_callbacks, with_resume_state
+from digit_experiments.training.callbacks import (
+    CHECKPOINT_FILE, TRAINED_MODEL, build_callbacks, discard_resume_state, keep_trained, load_trained, with_resume_state,
+)
 from digit_experiments.dataset import DatasetSplits, load_dataset
 from digit_experiments.inference.scoring import Scores, score_sets, test_metrics
 from digit_experiments.model import build_model
@@ -127,6 +129,7 @@ def _train_in_folder(
             _evaluate_and_log(config, splits, model, history, augmented, output_dir, recorder)
         if trial:
             recorder.set_tag("trial.state", "PRUNED" if pruned else "COMPLETE")
+    discard_resume_state(output_dir)
     if pruned:
         raise optuna.TrialPruned(f"pruned after epoch {pruner.pruned_at_epoch}")
     if recorder.pending:
@@ -221,7 +224,14 @@ def _train(
 
     Training resumes from ``<output_dir>/backup`` when an interrupted run left
     one there; the history returned is then the run's whole logged history.
+    A run interrupted after its training ended is not trained again: its
+    trained model (:data:`~digit_experiments.training.callbacks.TRAINED_MODEL`)
+    is returned.
     """
+    trained_model = output_dir / TRAINED_MODEL
+    if config.get("resume") and trained_model.exists():
+        log.info("Training had ended before the interruption: its model is tested, plotted and logged (%s).", trained_model)
+        return load_trained(trained_model)
     train, validation = _datasets(config, batch_size, splits, augmented)
     steps_per_epoch = math.ceil(len(splits.train_labels) / batch_size)
     with strategy.scope():
@@ -242,6 +252,7 @@ def _train(
     checkpoint = output_dir / CHECKPOINT_FILE
     if checkpoint.exists():
         model = keras.models.load_model(checkpoint)
+    keep_trained(model, history, trained_model)
     return model, history
 
 

@@ -17,9 +17,10 @@ import mlflow
 import numpy as np
 import pytest
 
+from digit_experiments import tracking
 from digit_experiments.core import startup
 from digit_experiments.training import experiment
-from digit_experiments.training.callbacks import StopOnSignal
+from digit_experiments.training.callbacks import TRAINED_MODEL, StopOnSignal
 from helpers import run_config
 
 
@@ -98,13 +99,28 @@ def test_the_handling_is_installed_once_however_many_sweep_jobs_ask(restored_sig
     assert sys.unraisablehook is report
 
 
+class CountBatches(keras.callbacks.Callback):
+    """Count the batches trained."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        self.batches += 1
+
+
 def test_an_interrupt_lost_after_training_ends_the_run_killed_not_finished(
     data_dir: Path, tmp_path: Path, restored_signal_handlers: None
 ) -> None:
-    """A SIGTERM lost while the run scores its test sets or uploads its model let the run end FINISHED, as if never asked to stop."""
+    """A SIGTERM lost while the run scores its test sets or uploads its model let the run end FINISHED, as if never asked to stop.
+
+    Its resume then trained again from epoch 1 (Keras deletes its backup when ``fit`` returns) and
+    logged the retrained model under the first training's metrics; it now scores the model trained.
+    """
     startup.interrupt_on_termination_signals()
     overrides = [
-        "experiment=smoke", "model=tiny", "augment=none", "epochs=1", "dataset.max_train_images=200",
+        "experiment=smoke", "model=tiny", "augment=none", "epochs=2", "dataset.max_train_images=200",
         "dataset.max_test_images_per_source=50", "trainer.verbose=0",
     ]
     with pytest.raises(KeyboardInterrupt) as interrupt:
@@ -114,3 +130,13 @@ def test_an_interrupt_lost_after_training_ends_the_run_killed_not_finished(
     (run,) = client.search_runs([client.get_experiment_by_name("digit_experiments").experiment_id])
     assert run.info.status == "KILLED"
     assert run.data.tags["failure_reason"] == "interrupted (Ctrl-C, SIGTERM or SIGHUP)"
+    output_dir = Path(run.data.tags[tracking.OUTPUT_DIR_TAG])
+    assert (output_dir / TRAINED_MODEL).exists(), "the run is KILLED, so what training ended with is kept for its resume"
+
+    resumed_training = CountBatches()
+    experiment.run(run_config(tmp_path, [*overrides, f"resume={run.info.run_id}"]), extra_callbacks=[resumed_training])
+    assert resumed_training.batches == 0, "training had ended: the resume only tests, plots and logs its model"
+    run = client.get_run(run.info.run_id)
+    assert run.info.status == "FINISHED" and "test_accuracy" in run.data.metrics
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [0, 1]
+    assert not (output_dir / "backup").exists(), "a finished run leaves nothing to resume"

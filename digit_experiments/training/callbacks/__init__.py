@@ -25,7 +25,9 @@ import keras
 from digit_experiments.core.registry import Registry, plain
 from digit_experiments.training.callbacks.checkpoint import CHECKPOINT_FILE, build_model_checkpoint
 from digit_experiments.training.callbacks.non_finite_loss import StopOnNonFiniteLoss
-from digit_experiments.training.callbacks.resume_state import BACKUP_DIR, with_resume_state
+from digit_experiments.training.callbacks.resume_state import (
+    BACKUP_DIR, TRAINED_MODEL, discard_resume_state, keep_trained, load_trained, with_resume_state,
+)
 from digit_experiments.training.callbacks.stop_on_signal import StopOnSignal
 
 CALLBACKS = Registry("callback", "callbacks")
@@ -33,7 +35,10 @@ CALLBACKS.register("early_stopping")(keras.callbacks.EarlyStopping)
 CALLBACKS.register("reduce_lr_on_plateau")(keras.callbacks.ReduceLROnPlateau)
 CALLBACKS.register("model_checkpoint")(build_model_checkpoint)
 
-__all__ = ["BACKUP_DIR", "CALLBACKS", "CHECKPOINT_FILE", "StopOnSignal", "build_callbacks", "check_callbacks", "with_resume_state"]
+__all__ = [
+    "BACKUP_DIR", "CALLBACKS", "CHECKPOINT_FILE", "TRAINED_MODEL", "StopOnSignal", "build_callbacks", "check_callbacks",
+    "discard_resume_state", "keep_trained", "load_trained", "with_resume_state",
+]
 
 
 def _run_context(name: str, output_dir: Path) -> dict[str, Any]:

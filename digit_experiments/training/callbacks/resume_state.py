@@ -1,9 +1,10 @@
-"""What a killed run needs to resume: weights, optimizer, epoch and the callbacks' counters."""
+"""What a killed run needs to resume: weights, optimizer, epoch and the callbacks' counters, or its trained model."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -13,6 +14,11 @@ from digit_experiments.core.errors import UserError
 
 #: Where the resume state (weights, optimizer, epoch, callback counters) lives while a run trains.
 BACKUP_DIR = Path("backup")
+#: The model training ended with, kept from the end of training until the run has finished. Keras
+#: deletes its own backup when ``fit`` returns, so a run interrupted while it scored its test sets,
+#: drew its plots or uploaded its model trained again from epoch 1 when resumed; it resumes from this
+#: and the training history beside it (:func:`keep_trained`).
+TRAINED_MODEL = BACKUP_DIR / "trained.keras"
 #: Counters of the stateful callbacks (early stopping, LR reduction, checkpoint) that a resume restores.
 _STATE_ATTRIBUTES = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter")
 
@@ -82,3 +88,26 @@ def with_resume_state(callbacks: list[keras.callbacks.Callback], output_dir: Pat
         CallbackStateBackup(callbacks, backup / "callback_state.json"),
         keras.callbacks.BackupAndRestore(str(backup), save_freq="epoch", double_checkpoint=True, delete_checkpoint=True),
     ]
+
+
+def keep_trained(model: keras.Model, history: Mapping[str, list[float]], path: Path) -> None:
+    """Keep the model training ended with, and its per-epoch history, at ``path`` until the run finishes.
+
+    The history goes beside the model as ``<path>.history.json``; the model is
+    written last and atomically, so its presence means both are whole.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".history.json").write_text(json.dumps({key: [float(v) for v in values] for key, values in history.items()}))
+    partial = path.with_name(f"partial-{path.name}")
+    model.save(partial)
+    os.replace(partial, path)
+
+
+def load_trained(path: Path) -> tuple[keras.Model, dict[str, list[float]]]:
+    """The model and history :func:`keep_trained` kept at ``path``."""
+    return keras.models.load_model(path), json.loads(path.with_suffix(".history.json").read_text())
+
+
+def discard_resume_state(output_dir: Path) -> None:
+    """Delete ``<output_dir>/backup`` once the run has finished: nothing is left to resume."""
+    shutil.rmtree(output_dir / BACKUP_DIR, ignore_errors=True)
