@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 from typing import NoReturn
 
@@ -57,7 +56,15 @@ def _share_the_machine_between_parallel_jobs(cfg: DictConfig) -> None:
         cfg.trainer.verbose = "log"
 
 
-@startup.hydra_command("train")
+#: What an interrupted sweep's paragraph says to do next (a single run's says it in :func:`_interrupted`).
+AFTER_AN_INTERRUPTED_SWEEP = (
+    "The sweep's parent run and the jobs it was running are KILLED; finished jobs keep their results. Run the same "
+    "command again to continue an Optuna search (it runs only the missing trials), or continue an interrupted job "
+    "with `resume=<its output folder>` (its folder is in the log above)."
+)
+
+
+@startup.hydra_command("train", AFTER_AN_INTERRUPTED_SWEEP)
 def main(cfg: DictConfig) -> float:
     """Run one training job; return the optimised metric (for Hydra sweepers).
 
@@ -92,7 +99,9 @@ def main(cfg: DictConfig) -> float:
             exit_with_paragraph(f"{error} Its MLflow run is marked FAILED.", DIVERGED_EXIT)
         exit_for_user_error(error)
     except KeyboardInterrupt as interrupt:
-        if multirun:  # the sweep stops too; its callback ends the parent run KILLED
+        if multirun:  # the sweep stops too (one paragraph from startup.hydra_command); its callback ends the parent run KILLED
+            if not cfg.get("optuna"):  # a trial is continued by running the search again, not by resume=
+                log.warning("%s", startup.interrupted_message(interrupt, _how_to_continue_job(cfg)))
             raise
         _interrupted(cfg, interrupt)
     except Exception as error:
@@ -135,21 +144,34 @@ def _interrupted(cfg: DictConfig, interrupt: KeyboardInterrupt) -> NoReturn:
     The run itself was already ended KILLED. The exit status is the shell's for
     the signal: 130 for Ctrl-C, 128 + N for signal N (SIGTERM, SIGHUP).
     """
+    how = _how_to_continue(cfg)
+    startup.log_to_files(log, logging.WARNING, startup.interrupted_message(interrupt, how))  # train.log tells how the run ended, too
+    startup.exit_interrupted(interrupt, how)
+
+
+def _how_to_continue_job(cfg: DictConfig) -> str:
+    """How to continue an interrupted sweep job alone: its overrides plus ``resume=`` its folder."""
     from digit_experiments.core.paths import resolve
     from digit_experiments.tracking.journal import journal_header
 
-    signal_number = startup.interrupting_signal(interrupt)
+    job, output_dir = HydraConfig.get().job.num, resolve(cfg.paths.output_dir)
+    if not journal_header(output_dir).is_file():
+        return f"Job {job} stopped before its MLflow run started."
+    command = " ".join(["python -m digit_experiments.train", *HydraConfig.get().overrides.task, f"resume={output_dir}"])
+    return f"Job {job}'s MLflow run is KILLED; continue it alone with `{command}`."
+
+
+def _how_to_continue(cfg: DictConfig) -> str:
+    """How to continue an interrupted run: the ``resume=`` that does it, or why there is nothing to resume."""
+    from digit_experiments.core.paths import resolve
+    from digit_experiments.tracking.journal import journal_header
+
     output_dir = resolve(cfg.paths.output_dir)
     if cfg.get("resume"):
-        how = f"Its MLflow run is KILLED. Continue it by running the same command, `resume={cfg.resume}` included, again."
-    elif journal_header(output_dir).is_file():
-        how = f"Its MLflow run is KILLED. Continue it with the same command plus `resume={output_dir}`."
-    else:
-        how = "It stopped before its MLflow run started, so there is nothing to resume; run the command again."
-    message = f"Interrupted ({'Ctrl-C' if signal_number == signal.SIGINT else f'signal {signal_number}'}). {how}"
-    startup.log_to_files(log, logging.WARNING, message)  # train.log tells how the run ended, too
-    print(f"\n{message}", file=sys.stderr)
-    sys.exit(128 + signal_number)
+        return f"Its MLflow run is KILLED. Continue it by running the same command, `resume={cfg.resume}` included, again."
+    if journal_header(output_dir).is_file():
+        return f"Its MLflow run is KILLED. Continue it with the same command plus `resume={output_dir}`."
+    return "It stopped before its MLflow run started, so there is nothing to resume; run the command again."
 
 
 def _failed_job(cfg: DictConfig, overrides: list[str], error: Exception) -> float:

@@ -4,6 +4,7 @@ the joblib launcher, and two workers sharing one study and one MLflow server."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -222,6 +223,29 @@ def test_joblib_launcher_runs_jobs_in_parallel_without_losing_records(data_dir: 
     for child in children:
         assert [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")] == [0, 1]
         assert "test_accuracy" in child.data.metrics
+
+
+def test_ctrl_c_on_a_parallel_sweep_ends_every_run_killed_in_one_paragraph(data_dir: Path, tmp_path: Path) -> None:
+    """Ctrl-C reaches joblib's workers too, and joblib terminates them: a job run was left RUNNING for good, another
+    ended FAILED with the TypeError TensorFlow turned the interrupt into, and the sweep printed Python's traceback."""
+    args = ["-m", *SMALL, "epochs=30", "trainer.verbose=log", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+            "model.dense_dropout=0.2,0.4"]
+    log = tmp_path / "sweep.log"
+    with open(log, "w") as output:
+        sweep = subprocess.Popen([sys.executable, "-m", "digit_experiments.train", *args], cwd=tmp_path, env=command_environment(),
+                                 stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not all(f"job {job}: Epoch 2/30" in log.read_text() for job in (0, 1)):
+        assert sweep.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.2)
+    os.killpg(sweep.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
+    assert sweep.wait(120) == 128 + signal.SIGINT
+    text = log.read_text()
+    assert "Interrupted (Ctrl-C). The sweep's parent run and the jobs it was running are KILLED" in text, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    (parent,), children = runs_by_role(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    assert parent.info.status == "KILLED" and [c.info.status for c in children] == ["KILLED", "KILLED"], [
+        (c.info.status, c.data.tags.get("failure_reason")) for c in children]
 
 
 #: (study storage, tracking store) of the two-worker search: one worker machine's SQLite files, a

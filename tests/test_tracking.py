@@ -66,6 +66,23 @@ def test_a_killed_job_or_a_closed_terminal_marks_the_run_killed(signum: int, tmp
     assert run.info.status == "KILLED" and run.data.tags["failure_reason"] == "interrupted (Ctrl-C, SIGTERM or SIGHUP)"
 
 
+def test_an_error_that_follows_an_interrupting_signal_is_taken_for_the_interrupt(
+    tmp_path: Path, restored_signal_handlers: None
+) -> None:
+    """A Ctrl-C landing in TensorFlow's graph building surfaced as a layer's TypeError and ended the run FAILED."""
+    startup.interrupt_on_termination_signals()
+    with pytest.raises(KeyboardInterrupt) as raised, tracked_run(tracking_config(tmp_path)):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except KeyboardInterrupt:  # what TensorFlow's C++ did with it
+            raise TypeError("Exception encountered when calling Flatten.call()") from None
+    assert startup.interrupting_signal(raised.value) == signal.SIGTERM
+    assert isinstance(raised.value.__cause__, TypeError), "the error it replaced stays attached"
+    run = last_run(tmp_path)
+    assert run.info.status == "KILLED" and run.data.tags["failure_reason"] == "interrupted (Ctrl-C, SIGTERM or SIGHUP)"
+
+
 @pytest.mark.parametrize(("uri", "message"), [
     ("sqlite://", "is an in-memory SQLite database"),
     ("sqlite:///:memory:", "is an in-memory SQLite database"),

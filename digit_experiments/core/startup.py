@@ -35,7 +35,7 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Iterator, Mapping, NoReturn, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -50,16 +50,21 @@ CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 TF_LOG_LEVEL = ("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def hydra_command(config_name: str) -> Callable[[Callable[[DictConfig], Result]], Callable[[], Result]]:
+def hydra_command(
+    config_name: str, after_interrupt: str = "Run the command again."
+) -> Callable[[Callable[[DictConfig], Result]], Callable[[], Result]]:
     """``@hydra.main`` on ``conf/<config_name>.yaml``, with the command line's overrides checked first.
 
     Hydra answers an override its grammar cannot read with its lexer's message,
     and two modes at once (``-m --cfg job``) with a traceback; this decorator
     answers them with one paragraph that names the fix, and exit status 2
     (:func:`digit_experiments.core.command_line.check_command_line`).
+    An interrupt that reaches Hydra (a multirun's: Hydra passes it through) is
+    one paragraph too, instead of Python's traceback (:func:`exit_interrupted`).
 
     Args:
         config_name: The command's primary config in :data:`CONFIG_DIR`.
+        after_interrupt: What the interrupt paragraph says to do next.
 
     Returns:
         A decorator turning the command's task function into its entry point, which reads ``sys.argv``.
@@ -77,7 +82,10 @@ def hydra_command(config_name: str) -> Callable[[Callable[[DictConfig], Result]]
                 check_command_line(sys.argv[1:])
             except ConfigError as error:
                 exit_for_user_error(error)
-            return hydra_main()
+            try:
+                return hydra_main()
+            except KeyboardInterrupt as interrupt:
+                exit_interrupted(interrupt, after_interrupt)
 
         return main
 
@@ -174,6 +182,31 @@ def interrupting_signal(interrupt: KeyboardInterrupt) -> int:
 
 #: The signals the handler of :func:`interrupt_on_termination_signals` turned into interrupts, in order.
 SIGNALS_RECEIVED: list[int] = []
+#: The interrupt that stopped the command, once :func:`exit_interrupted` is ending it (for ``atexit`` handlers).
+STOPPED_BY: list[KeyboardInterrupt] = []
+
+
+def exit_interrupted(interrupt: KeyboardInterrupt, after: str) -> NoReturn:
+    """End the command stopped by ``interrupt`` with one paragraph and the shell's status for the signal.
+
+    The status is 130 for Ctrl-C and 128 + N for signal N (SIGTERM, SIGHUP), as
+    if the process had died of it. The interrupt is kept in :data:`STOPPED_BY`,
+    where Python would have left it in ``sys.last_value`` had it printed the
+    traceback, so that exit handlers can tell an interrupted command from a failed one.
+
+    Args:
+        interrupt: What stopped the command.
+        after: What to do next, a sentence.
+    """
+    STOPPED_BY.append(interrupt)
+    print(f"\n{interrupted_message(interrupt, after)}", file=sys.stderr)
+    sys.exit(128 + interrupting_signal(interrupt))
+
+
+def interrupted_message(interrupt: KeyboardInterrupt, after: str) -> str:
+    """``Interrupted (Ctrl-C). <after>``, naming the signal behind ``interrupt``."""
+    signal_number = interrupting_signal(interrupt)
+    return f"Interrupted ({'Ctrl-C' if signal_number == signal.SIGINT else f'signal {signal_number}'}). {after}"
 
 
 def signal_interrupt(signum: int) -> KeyboardInterrupt:

@@ -111,6 +111,37 @@ def trials_of_other_workers(study: optuna.Study | None) -> list[int]:
     return trial_numbers(study, optuna.trial.TrialState.RUNNING)
 
 
+def end_runs_left_running(
+    client: mlflow.MlflowClient, parent_id: str, sweep_dir: str, status: int, reason: str
+) -> list[tuple[str, str]]:
+    """End the job runs of this sweep process that are still RUNNING once the sweep itself has stopped.
+
+    Under the joblib launcher, Ctrl-C reaches the workers too, and joblib then
+    terminates them; a worker stopped before it could end its job's run left
+    that run RUNNING for good. Only runs whose output folder lies in this
+    sweep's folder are ended: other workers of a shared Optuna search keep theirs.
+
+    Args:
+        client: A client on the sweep's tracking store.
+        parent_id: The sweep's parent run.
+        sweep_dir: This sweep's ``hydra.sweep.dir``.
+        status: A :class:`~mlflow.entities.RunStatus` to end them with: KILLED when the sweep was interrupted.
+        reason: Their ``failure_reason`` tag.
+
+    Returns:
+        The runs it ended: (run id, output folder) each.
+    """
+    folder = Path(sweep_dir).absolute()
+    ended = []
+    for run in child_runs(client, parent_id):
+        output_dir = run.data.tags.get(tracking.OUTPUT_DIR_TAG)
+        if run.info.status == "RUNNING" and output_dir and folder in Path(output_dir).parents:
+            client.set_tag(run.info.run_id, tracking.FAILURE_REASON_TAG, reason)
+            client.set_terminated(run.info.run_id, RunStatus.to_string(status))
+            ended.append((run.info.run_id, output_dir))
+    return ended
+
+
 def fail_runs_of_abandoned_trials(client: mlflow.MlflowClient, parent_id: str, study: optuna.Study | None) -> list[str]:
     """Mark FAILED the job runs still RUNNING whose Optuna trial the study has marked FAIL.
 

@@ -30,9 +30,11 @@ from mlflow.entities import RunStatus
 from omegaconf import DictConfig
 
 from digit_experiments import tracking
+from digit_experiments.core import startup
 from digit_experiments.core.errors import UserError, exit_for_user_error, exit_with_paragraph
 from digit_experiments.hpo.parent_run import (
     close_parent_run,
+    end_runs_left_running,
     fail_runs_of_abandoned_trials,
     open_parent_run,
     sweep_id,
@@ -119,6 +121,20 @@ class MlflowSweepCallback(Callback):
         if failed:
             log.warning("%d of %d sweep jobs failed; see the report and the FAILED child runs.", failed, len(rows))
 
+    def _end_jobs_left_running(self, config: DictConfig, status: int, reason: str) -> None:
+        """End this sweep's job runs that a stopped worker left RUNNING (see :func:`~.parent_run.end_runs_left_running`)."""
+        try:
+            tracking.check_reachable(config.tracking)
+            client, _ = tracking_client(config)
+            ended = end_runs_left_running(client, self.parent_id, config.hydra.sweep.dir, status,
+                                          f"{reason}: the sweep stopped its worker before the job could end its run")
+        except Exception as error:  # the store may be what stopped the sweep
+            log.warning("Could not end the sweep's unfinished job runs: %s", error)
+            return
+        for run_id, output_dir in ended:
+            log.warning("Job run %s was left RUNNING by its stopped worker: marked %s; `resume=%s` continues it.",
+                        run_id, RunStatus.to_string(status), output_dir)
+
     @staticmethod
     def _end_runs_of_dead_workers(client: Any, parent_id: str, study: Any) -> None:
         """End FAILED the job runs of trials whose worker died (failed in ``study`` by
@@ -139,10 +155,11 @@ class MlflowSweepCallback(Callback):
         """
         if self.parent_id is None:
             return
-        interrupted = isinstance(getattr(sys, "last_value", None), KeyboardInterrupt)
+        interrupted = bool(startup.STOPPED_BY) or isinstance(getattr(sys, "last_value", None), KeyboardInterrupt)
         status, reason = RunStatus.KILLED, "interrupted"
         if not interrupted:
             status, reason = RunStatus.FAILED, "the sweep stopped before its end"
+        self._end_jobs_left_running(config, status, reason)
         others = trials_of_other_workers(watched_search(config))
         if others:
             log.warning("This worker stopped (%s); other workers still run trials %s, so the parent run %s stays "

@@ -18,6 +18,7 @@ import mlflow
 from mlflow.entities import Param, RunStatus
 from mlflow.tracking.context import registry as context_registry
 
+from digit_experiments.core import startup
 from digit_experiments.core.errors import UserError
 from digit_experiments.core.validation import flatten
 from digit_experiments.training.selection import apply_selection
@@ -52,12 +53,16 @@ def tracked_run(
     run = mlflow.start_run(
         experiment_id=experiment_id, run_name=tracking.get("run_name"), tags=_with_parent(tags), **start_kwargs
     )
+    signals_at_start = len(startup.SIGNALS_RECEIVED)
     try:
         yield run
     except BaseException as error:
-        status, reason = _failure(error)
+        stopped_by = _interrupt_behind(error, signals_at_start)
+        status, reason = _failure(stopped_by)
         mlflow.set_tags({**(failure_tags or {}), FAILURE_REASON_TAG: reason})
         mlflow.end_run(RunStatus.to_string(status))
+        if stopped_by is not error:
+            raise stopped_by from error
         raise
     else:
         mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))
@@ -94,12 +99,16 @@ def recorded_run(
             client.log_batch(run_id, tags=[mlflow.entities.RunTag(k, str(v)) for k, v in tags.items()])
     journal = RunJournal(output_dir, run_id, uri)
     status = RunStatus.FINISHED
+    signals_at_start = len(startup.SIGNALS_RECEIVED)
     try:
         yield journal
     except BaseException as error:
-        status, reason = _failure(error)
+        stopped_by = _interrupt_behind(error, signals_at_start)
+        status, reason = _failure(stopped_by)
         journal.set_tags({**(failure_tags or {}), FAILURE_REASON_TAG: reason})
-        setattr(error, ENDED_RUN_ATTRIBUTE, run_id)
+        setattr(stopped_by, ENDED_RUN_ATTRIBUTE, run_id)
+        if stopped_by is not error:
+            raise stopped_by from error
         raise
     finally:
         journal.end(RunStatus.to_string(status))
@@ -148,6 +157,19 @@ def record_job_that_never_started(
         client.log_batch(run_id, params=params[start:start + 100])
     client.log_text(run_id, "\n".join(overrides) + "\n", "config/overrides.txt")
     client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+
+
+def _interrupt_behind(error: BaseException, signals_at_start: int) -> BaseException:
+    """``error``, or the interrupt behind it when an interrupting signal arrived since the run started.
+
+    A Ctrl-C that lands while TensorFlow builds or runs a graph can surface as
+    another exception (a ``TypeError`` from a layer, pybind11's "MISMATCH of
+    original and normalized active exception types"), which ended the run
+    FAILED with that confusing reason, instead of KILLED and resumable.
+    """
+    if isinstance(error, KeyboardInterrupt) or len(startup.SIGNALS_RECEIVED) <= signals_at_start:
+        return error
+    return startup.signal_interrupt(startup.SIGNALS_RECEIVED[-1])
 
 
 def _failure(error: BaseException) -> tuple[int, str]:
