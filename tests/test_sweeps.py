@@ -128,6 +128,7 @@ def test_optuna_search_prunes_and_resumes(data_dir: Path, tmp_path: Path) -> Non
     parents, children = runs_by_role(store)
     assert len(parents) == 1 and len(children) == 3, "a resumed search stays under its parent run"
     assert sorted(c.data.tags["trial.number"] for c in children) == ["0", "1", "2"]
+    assert "with other overrides" not in again.stdout + again.stderr, "the sweeper's own settings (the pruner) may change"
 
 
 def test_an_optuna_search_goes_the_way_optimized_metric_is_selected(data_dir: Path, tmp_path: Path) -> None:
@@ -148,6 +149,11 @@ def test_an_optuna_search_goes_the_way_optimized_metric_is_selected(data_dir: Pa
     assert other_way.returncode == 2, other_way.stderr[-3000:]
     assert "Optuna study 'dropout_l2' was created to minimize its trials' values, and this search would maximize" in other_way.stderr
     assert len(optuna.load_study(study_name="dropout_l2", storage=storage).trials) == 1
+
+    other_options = run_cli("digit_experiments.train", optuna_args(storage, 2, ["optimized_metric=val_loss", "model.l2=1e-4"]),
+                            cwd=tmp_path, timeout=600)
+    assert other_options.returncode == 0, other_options.stderr[-3000:]
+    assert "with other overrides than it started with (only now: model.l2=1e-4)" in other_options.stdout + other_options.stderr
 
 
 def test_an_optuna_search_whose_jobs_all_fail_counts_them_and_ends(data_dir: Path, tmp_path: Path) -> None:

@@ -220,6 +220,7 @@ def _study_parent_run(config: DictConfig, client: mlflow.MlflowClient, experimen
         _check_same_direction(study, direction, config.optimized_metric)
         run_id = _wait_for_parent_attr(study)
         if run_id and _reopen(client, run_id):
+            _warn_of_other_overrides(client, run_id, config)
             return run_id
         log.info("Study %s has no parent run in this MLflow store; creating one.", sweeper.study_name)
     run_id = _create_parent_run(config, client, experiment_id)
@@ -240,6 +241,26 @@ def _check_same_direction(study: optuna.Study, direction: str, metric: str) -> N
             f"{direction} {metric}: resuming it would mix the two. Give this search its own "
             "hydra.sweeper.study_name, or set optimized_metric (and optimized_mode) back to the study's."
         )
+
+
+def _warn_of_other_overrides(client: mlflow.MlflowClient, run_id: str, config: DictConfig) -> None:
+    """Warn when a resumed study runs with other overrides than the command that started it.
+
+    Re-running the same command resumes a search; one with, say, ``model=tiny``
+    dropped joined the old study without a word, and TPE learnt from trials that
+    cannot be compared. Some differences are harmless (``trainer.threads``), so
+    this warns, naming the overrides that differ, rather than refusing.
+    """
+    started = set(client.get_run(run_id).data.tags.get("sweep.overrides", "").split())
+    now = set(OmegaConf.to_container(config.hydra.overrides.task, resolve=False))
+    if started != now:
+        differ = "; ".join(part for part in (
+            f"only then: {' '.join(sorted(started - now))}" if started - now else "",
+            f"only now: {' '.join(sorted(now - started))}" if now - started else "",
+        ) if part)
+        log.warning("This search resumes study %s (parent run %s) with other overrides than it started with (%s): its "
+                    "trials are compared with the earlier ones. If they are another experiment, give it its own "
+                    "hydra.sweeper.study_name.", config.hydra.sweeper.study_name, run_id, differ)
 
 
 def _wait_for_parent_attr(study: optuna.Study) -> str | None:
