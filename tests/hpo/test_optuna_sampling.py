@@ -21,11 +21,12 @@ PARAMS = {
 
 def worker(storage: str, seed: int = 42) -> tuple[DigitOptunaSweeperImpl, optuna.Study]:
     """One worker's sweeper and its own study object on ``storage``, as a process opens them."""
-    sweeper = DigitOptunaSweeperImpl({
+    settings = {
         "study_name": "search", "storage": storage, "direction": "maximize", "n_trials": 10,
         "sampler_seed": seed, "pruner": {"name": "median"}, "params": PARAMS, "heartbeat_interval": 60, "stale_after": 300,
-    })
-    sweeper.config = OmegaConf.create({"hydra": {"overrides": {"hydra": []}}})
+    }
+    sweeper = DigitOptunaSweeperImpl(settings)
+    sweeper.config = OmegaConf.create({"optimized_metric": "val_accuracy", "hydra": {"overrides": {"hydra": []}, "sweeper": settings}})
     return sweeper, sweeper._study()
 
 
