@@ -4,7 +4,8 @@ Writes a trained model as ``<output>/model.keras`` and ``<output>/saved_model/``
 files that load without MLflow (see :mod:`digit_experiments.inference.export`),
 and prints their paths. When ``model.keras`` holds a class of this package (the
 Deskew layer), a line on stderr names the import its loader needs first. A user
-mistake (a bad model URI, a list of models) is one paragraph and exit status 2.
+mistake (a bad model URI, a list of models, a ``sweep:`` reference, a SavedModel,
+which is already an export) is one paragraph and exit status 2.
 
 A thin Hydra wrapper: the work is imported only when the command runs, so
 ``--help`` stays fast and TensorFlow-free.
@@ -19,7 +20,6 @@ from typing import Any, Mapping
 from omegaconf import DictConfig
 
 from digit_experiments.core import startup
-from digit_experiments.core.errors import UserError
 
 startup.quiet_libraries()
 startup.register_resolvers()
@@ -36,14 +36,12 @@ def export(config: Mapping[str, Any]) -> tuple[Path, Path]:
     """
     startup.import_tensorflow()
     from digit_experiments import tracking
-    from digit_experiments.inference.export import check_export_folder, export_model, loading_note
+    from digit_experiments.inference.export import check_export_folder, export_model, export_reference, loading_note
     from digit_experiments.inference.loading import load_member, reads_tracking_store
 
-    if not isinstance(config["model_uri"], str):
-        raise UserError("Export takes one model: pass a single `model_uri=...`, not a list.")
     output = check_export_folder(str(config["output"]))
     tracking.connect(config["tracking"], used=reads_tracking_store(config["model_uri"]))
-    member = load_member(config["model_uri"])
+    member = load_member(export_reference(config["model_uri"]))
     written = export_model(member.model, output)
     for path in written:
         print(path)

@@ -8,7 +8,10 @@
   maps float32 ``(n, 28, 28, 1)`` images in [0, 1] to ``(n, 10)`` probabilities
   (TensorFlow Serving, ``tf.saved_model.load``); it needs nothing of this package.
 
-Both can be passed back as ``model_uri`` to evaluate and predict.
+Both can be passed back as ``model_uri`` to evaluate and predict. An export
+starts from one Keras model: not a list or a ``sweep:`` reference (several),
+and not a SavedModel, which holds a TensorFlow graph and no Keras model
+(:func:`export_reference`).
 """
 
 from __future__ import annotations
@@ -18,15 +21,24 @@ import logging
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
-from digit_experiments.core.errors import ConfigError
+import mlflow
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+from digit_experiments.core.errors import ConfigError, UserError
 from digit_experiments.core.output_folder import check_creatable
+from digit_experiments.hpo.report import sweep_parent_id
+from digit_experiments.inference.loading import as_references
 
 log = logging.getLogger(__name__)
 
 KERAS_FILE = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
+#: File systems the kernel fills with its own entries: no folder of a user can be made in them,
+#: although some let a probe folder be created (a cgroup file system makes it a control group).
+_KERNEL_FILE_SYSTEMS = {"proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "configfs", "bpf",
+                        "pstore", "devpts"}
 
 
 def check_export_folder(output: str) -> Path:
@@ -40,7 +52,7 @@ def check_export_folder(output: str) -> Path:
 
     Raises:
         ConfigError: when ``output`` is empty or looks like a file name (``.keras``).
-        UserError: when no folder can be created there (under a file, on a read-only mount).
+        UserError: when no folder can be created there (under a file, on a read-only mount, in ``/proc``).
     """
     fix = "Pass the folder to write `model.keras` and `saved_model/` into, e.g. `output=exports/digits`."
     if not str(output).strip():
@@ -49,8 +61,81 @@ def check_export_folder(output: str) -> Path:
     if folder.suffix in {".keras", ".h5"}:
         raise ConfigError(f"`output={output}` looks like a file name, but export writes a folder (it would hold "
                           f"{folder / KERAS_FILE}). {fix}")
+    kernel = _kernel_file_system(folder)
+    if kernel:
+        raise UserError(f"The output folder {folder} cannot be created: {kernel}. {fix}")
     check_creatable(folder, "output")
     return folder
+
+
+def _kernel_file_system(folder: Path) -> str | None:
+    """Why ``folder`` lies where the kernel keeps its own entries (``/proc``, ``/sys``), or None.
+
+    A probe there fails with a misleading reason (creating in ``/proc`` says "No such file or
+    directory"), so the mount is named instead. None where the mount table cannot be read (not Linux).
+    """
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    path = folder.resolve()
+    mounts = [(Path(fields[1].replace("\\040", " ")), fields[2]) for fields in (line.split() for line in lines)
+              if len(fields) > 2]
+    holding = [(mount, kind) for mount, kind in mounts if path == mount or mount in path.parents]
+    if not holding:
+        return None
+    mount, kind = max(holding, key=lambda item: len(item[0].parts))
+    if kind not in _KERNEL_FILE_SYSTEMS:
+        return None
+    return f"{mount} is the kernel's `{kind}` file system, which holds only the kernel's own entries, not users' files"
+
+
+def export_reference(model_uri: str | Sequence[str]) -> str:
+    """``model_uri`` as the one reference an export can write faithfully, refused before any model loads.
+
+    Raises:
+        UserError: for a list or a ``sweep:`` reference (several models: naming how to pick one), and
+            for a SavedModel folder, whose ``model.keras`` would not load (naming what to export from).
+    """
+    references = as_references(model_uri)
+    if len(references) != 1:
+        raise UserError("Export takes one model: pass a single `model_uri=...`, not a list.")
+    (reference,) = references
+    parent_id = sweep_parent_id(reference)
+    if parent_id is not None:
+        raise UserError(f"Export takes one model, and `{reference}` stands for a sweep's best jobs. "
+                        f"{_pick_a_job(parent_id)}")
+    if (Path(reference).expanduser() / "saved_model.pb").is_file():
+        raise UserError(_saved_model_refusal(reference))
+    return reference
+
+
+def _pick_a_job(run_id: str) -> str:
+    """The sentence naming the model to export for ``sweep:<run_id>``: the sweep's best job (the ``best_run_id``
+    tag its report sets on the parent run), or the run itself when it is a job of a sweep rather than its parent."""
+    try:
+        tags = mlflow.MlflowClient().get_run(run_id).data.tags
+    except Exception:  # noqa: BLE001  (an unknown run, or a store that failed: the generic sentence still applies)
+        tags = {}
+    if tags.get(MLFLOW_PARENT_RUN_ID):
+        return (f"Run {run_id} is not a sweep's parent run, though, but a job of sweep {tags[MLFLOW_PARENT_RUN_ID]}: "
+                f"export this job's model with `model_uri=runs:/{run_id}/model`.")
+    best = tags.get("best_run_id")
+    job = f"`model_uri=runs:/{best}/model`, its best job by the sweep's report" if best else (
+        "`model_uri=runs:/<run id>/model` of one job (the sweep's report, `report/sweep_report.md` in its parent run, "
+        "ranks them best first)")
+    return (f"Export {job}; or register the best with `promote run=sweep:{run_id} name=<name>` and export "
+            "`model_uri=models:/<name>@champion`.")
+
+
+def _saved_model_refusal(reference: str) -> str:
+    """Why a SavedModel folder is not exported, and what to export from instead (the ``model.keras`` beside it, if any)."""
+    sibling = Path(reference).expanduser().absolute().parent / KERAS_FILE
+    beside = f" (`model_uri={sibling}`, beside this SavedModel)" if sibling.is_file() else ""
+    return (f"`{reference}` is a TensorFlow SavedModel, which is already an export: it holds a TensorFlow graph and no "
+            f"Keras model, so its {KERAS_FILE} would not load. Evaluate, predict and TensorFlow Serving take it as it is; "
+            f"to export again, export from the model it came from: the run's `runs:/<run id>/model`, a "
+            f"`models:/<name>@<alias>` URI, or the `.keras` file{beside}.")
 
 
 def export_model(model: Any, output: Path) -> tuple[Path, Path]:

@@ -35,6 +35,15 @@ def test_an_output_that_cannot_be_an_export_folder_is_refused(output: str, messa
     assert not (tmp_path / "exports").exists(), "checking creates nothing"
 
 
+@pytest.mark.skipif(not Path("/proc/self/mounts").is_file(), reason="no /proc: not Linux")
+def test_an_output_in_a_kernel_file_system_names_it() -> None:
+    """Before: "/proc cannot be written to (No such file or directory)", although /proc exists."""
+    with pytest.raises(UserError) as error:
+        check_export_folder("/proc/nope")
+    assert "/proc is the kernel's `proc` file system, which holds only the kernel's own entries" in str(error.value)
+    assert "No such file or directory" not in str(error.value)
+
+
 def test_the_command_checks_the_folder_before_loading_the_model(tmp_path: Path) -> None:
     (tmp_path / "a_file").write_text("not a folder")
     result = run_cli("digit_experiments.export", ["model_uri=no/such.keras", "output=a_file"], cwd=tmp_path, timeout=120)
