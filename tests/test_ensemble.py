@@ -58,7 +58,7 @@ def test_ensemble_recipe_trains_members_and_evaluate_logs_on_the_parent(data_dir
 
     promoted = run_cli("digit_experiments.promote", [f"run=sweep:{parent.info.run_id}", "name=ensemble-best"], cwd=tmp_path)
     assert promoted.returncode == 0, promoted.stderr[-3000:]
-    assert "the 1 best of its 2 finished jobs" in promoted.stderr
+    assert "the 1 best of its 2 finished jobs" in promoted.stderr and "`top`" not in promoted.stderr, "promote has no `top`"
     assert promoted.stdout.strip() == "models:/ensemble-best@champion"
     champion = client.get_model_version_by_alias("ensemble-best", "champion")
     assert champion.run_id == parent.data.tags["best_run_id"], "the sweep's best job by validation, as its report ranks it"

@@ -63,11 +63,17 @@ def sweep_parent_id(reference: str) -> str | None:
     return reference[len(SWEEP_PREFIX):].strip("/") if reference.startswith(SWEEP_PREFIX) else None
 
 
-def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int) -> list[str]:
+def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int, count_key: str | None = "top") -> list[str]:
     """Run ids of the ``top`` best finished jobs of a sweep, best first, ranked as its report ranks them.
 
     The ranking is the sweep's own optimised metric at each job's selected
     epoch (validation data), never a test score.
+
+    Args:
+        client: A client on the sweep's tracking store.
+        parent_run_id: The sweep's parent run.
+        top: How many jobs to return.
+        count_key: The caller's option that sets ``top``, named in the log line; None for a caller without one.
 
     Raises:
         UserError: when the parent run does not exist or has no finished job, or
@@ -97,9 +103,9 @@ def best_job_ids(client: mlflow.MlflowClient, parent_run_id: str, top: int) -> l
         )
     best = ranked[:top]
     unranked = len(finished) - len(ranked)
-    logger.info("Sweep %s: the %d best of its %d finished jobs, ranked by best_%s (%s)%s; `top` sets how many.",
+    logger.info("Sweep %s: the %d best of its %d finished jobs, ranked by best_%s (%s)%s%s.",
                 parent_run_id, len(best), len(finished), metric, "validation" if validated else "training: all taken",
-                f", {unranked} without it left out" if unranked else "")
+                f", {unranked} without it left out" if unranked else "", f"; `{count_key}` sets how many" if count_key else "")
     return best
 
 

@@ -34,7 +34,14 @@ from digit_experiments.tracking.journal import journal_run_id
 from digit_experiments.tracking.registry import finished_training_runs_hint
 from digit_experiments.model import deskew  # noqa: F401  (registers the Deskew layer, so models that use it load)
 from digit_experiments.training import losses, schedules  # noqa: F401  (register their classes for checkpoints)
-from digit_experiments.inference.model_uris import missing_registered_version, missing_run_artifact, runs_uri_parts, runs_uri_without_path
+from digit_experiments.inference.model_uris import (
+    missing_registered_version,
+    missing_run_artifact,
+    misspelt_scheme,
+    runs_uri_parts,
+    runs_uri_without_path,
+    sweep_job_problem,
+)
 from digit_experiments.inference.scoring import predict_probabilities
 
 log = logging.getLogger(__name__)
@@ -141,9 +148,14 @@ def best_sweep_models(parent_run_id: str, top: int) -> list[str]:
     """``runs:/<id>/model`` of the ``top`` best finished jobs of a sweep, best first.
 
     Raises:
-        UserError: when the parent run does not exist or has no finished job with a logged model.
+        UserError: when the parent run does not exist, is a job of a sweep rather than its parent,
+            or has no finished job with a logged model.
     """
-    return [f"runs:/{run_id}/model" for run_id in best_job_ids(mlflow.MlflowClient(), parent_run_id, top)]
+    client = mlflow.MlflowClient()
+    problem = sweep_job_problem(client, parent_run_id, "model_uri", f"runs:/{parent_run_id}/model")
+    if problem:
+        raise _unloadable(f"sweep:{parent_run_id}", problem)
+    return [f"runs:/{run_id}/model" for run_id in best_job_ids(client, parent_run_id, top)]
 
 
 def load_member(uri: str) -> Member:
@@ -179,7 +191,7 @@ def _load_mlflow(uri: str) -> Member:
         run_id = mlflow.models.get_model_info(uri).run_id or _training_run_id(uri)
     except Exception as error:  # noqa: BLE001  (MLflow and the stores raise many types)
         client = mlflow.MlflowClient()
-        problem = missing_run_artifact(client, uri) or missing_registered_version(client, uri)
+        problem = misspelt_scheme(uri) or missing_run_artifact(client, uri) or missing_registered_version(client, uri)
         if problem:
             raise _unloadable(uri, problem) from error
         runs = finished_training_runs_hint(client) if uri.startswith("runs:/") else ""

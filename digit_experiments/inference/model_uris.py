@@ -3,14 +3,19 @@
 MLflow's own errors for a mistyped URI name neither the problem nor the fix:
 ``runs:/<id>`` without ``/model`` gives "Not a proper runs:/ URI", a run without
 a logged model "Failed to download artifacts", and ``models:/<name>`` without a
-version or alias "Logged model with ID ... not found". :mod:`.loading` asks these
-functions first when MLflow fails, and quotes MLflow only when none applies.
+version or alias "Logged model with ID ... not found", ``run:/<id>/model`` a list
+of every artifact scheme MLflow knows, and ``sweep:<id>`` of a sweep's job "no
+finished job". :mod:`.loading` (and ``promote``) ask these functions first, and
+quote MLflow only when none applies.
 """
 
 from __future__ import annotations
 
+import difflib
+
 import mlflow
 from mlflow.entities import Run
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from digit_experiments.tracking.registry import MODEL_ARTIFACT, finished_training_runs_hint
 
@@ -33,10 +38,11 @@ def runs_uri_without_path(client: mlflow.MlflowClient, run_id: str) -> str:
     return problem if MODEL_ARTIFACT in found[1] else f"{problem} {_no_logged_model(client, *found)}"
 
 
-def missing_run_artifact(client: mlflow.MlflowClient, uri: str) -> str | None:
+def missing_run_artifact(client: mlflow.MlflowClient, uri: str, key: str = "model_uri") -> str | None:
     """Why a ``runs:/`` URI of an existing run reaches nothing: the run has no such artifact (often: no logged model).
 
     None for other URIs, for an unknown run (the caller names the store's runs) and when the artifact exists.
+    ``key`` is the config key the URI was given in (``run`` for promote), for the URI to pass instead.
     """
     run_id, artifact_path = runs_uri_parts(uri)
     found = _run_artifacts(client, run_id) if run_id else None
@@ -46,8 +52,43 @@ def missing_run_artifact(client: mlflow.MlflowClient, uri: str) -> str | None:
     run, artifacts = found
     if MODEL_ARTIFACT in artifacts:
         return (f"run {run_id} has no `{top}` artifact ({_listing(artifacts)}); its model is at `{MODEL_ARTIFACT}`: "
-                f"pass `model_uri=runs:/{run_id}/{MODEL_ARTIFACT}`.")
+                f"pass `{key}=runs:/{run_id}/{MODEL_ARTIFACT}`.")
     return _no_logged_model(client, run, artifacts)
+
+
+def misspelt_scheme(uri: str) -> str | None:
+    """Why ``run:/...``, ``model:/...`` and the like reach nothing: the scheme is a near miss of ``runs:/`` or ``models:/``.
+
+    MLflow answers such a URI with the list of every artifact scheme it knows. None for a URI whose
+    scheme is right or no near miss (``s3://``, ``file:/``: MLflow's message then stands), and for no URI (a run id).
+    """
+    scheme, separator, rest = uri.partition(":/")
+    if not separator or scheme in ("runs", "models"):
+        return None
+    near = difflib.get_close_matches(scheme.lower(), ["runs", "models"], n=1, cutoff=0.6)
+    if not near:
+        return None
+    return (f"`{scheme}:/` is not a scheme MLflow knows; a run's model is `runs:/<run id>/{MODEL_ARTIFACT}` and a "
+            f"registered one `models:/<name>/<version>`: pass `{near[0]}:/{rest}`.")
+
+
+def sweep_job_problem(client: mlflow.MlflowClient, run_id: str, key: str, job_reference: str) -> str | None:
+    """Why ``sweep:<run id>`` of one of a sweep's jobs reaches nothing: ``sweep:`` takes the sweep's parent run.
+
+    A job carries MLflow's parent tag (``mlflow.parentRunId``); ranking the jobs *of the job* finds none.
+    ``key`` is the config key the reference was given in, and ``job_reference`` how that key takes the
+    job's own model (``runs:/<run id>/model`` for ``model_uri``, the run id for promote's ``run``).
+    None for any other run, and for one the store cannot read (the caller names the store's sweeps).
+    """
+    try:
+        parent_id = client.get_run(run_id).data.tags.get(MLFLOW_PARENT_RUN_ID)
+    except Exception:  # noqa: BLE001  (an unknown run, or a store that failed: the caller's message covers both)
+        return None
+    if not parent_id:
+        return None
+    return (f"run {run_id} is a job of sweep {parent_id}, not the sweep's parent run, and `sweep:` takes the parent "
+            f"run's id: pass `{key}=sweep:{parent_id}` to take the sweep's best, or `{key}={job_reference}` for this "
+            "job's own model.")
 
 
 def _no_logged_model(client: mlflow.MlflowClient, run: Run, artifacts: dict[str, bool]) -> str:
