@@ -18,7 +18,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from digit_experiments.dataset.io.image_files import MAX_IMAGE_PIXELS, decode_gray
+from digit_experiments.dataset.io.image_files import MAX_IMAGE_PIXELS, check_dimensions, decode_gray
 from digit_experiments.dataset.standardise import has_ink, standardise_images
 
 #: ``data:image/png;base64,`` and the like, as a browser's ``toDataURL`` writes it.
@@ -90,9 +90,14 @@ def standardise_files(
     decoded = []
     for index, data in enumerate(files):
         try:
+            check_dimensions(data, max_pixels)
+        except ValueError as error:  # a real format, only too large: the fix is a smaller image, not another format
+            fix = f"Send a smaller image, of at most {max_pixels:,} pixels (width x height)"
+            raise UnusableImage(index, _clause(error), fix) from None
+        try:
             image = decode_gray(data, max_pixels)
         except ValueError as error:
-            raise UnusableImage(index, str(error)) from None
+            raise UnusableImage(index, _clause(error)) from None
         if min(image.shape) < 2:
             raise UnusableImage(index, f"too small ({image.shape[1]}x{image.shape[0]} px)")
         decoded.append(image)
@@ -101,3 +106,8 @@ def standardise_files(
     if len(blank):
         raise UnusableImage(int(blank[0]), f"it {NO_INK}", SHOW_THE_DIGIT.capitalize())
     return images
+
+
+def _clause(error: ValueError) -> str:
+    """The decoder's reason without its closing full stop: :class:`UnusableImage` readers add their own before the fix."""
+    return str(error).rstrip(". ")
