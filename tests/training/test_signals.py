@@ -32,8 +32,8 @@ class SignalledWhileFinalised:
         time.sleep(0.5)  # the handler's KeyboardInterrupt is raised in here: Python prints "Exception ignored" and goes on
 
 
-class SignalAtBatch(keras.callbacks.Callback):
-    """Finalise a :class:`SignalledWhileFinalised` after batch 2 of the first epoch; count the batches trained."""
+class CountBatches(keras.callbacks.Callback):
+    """Count the batches trained."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -41,6 +41,13 @@ class SignalAtBatch(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         self.batches += 1
+
+
+class SignalAtBatch(CountBatches):
+    """Finalise a :class:`SignalledWhileFinalised` after batch 2 of the first epoch; count the batches trained."""
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        super().on_train_batch_end(batch, logs)
         if self.batches == 2:
             SignalledWhileFinalised()
 
@@ -97,17 +104,6 @@ def test_the_handling_is_installed_once_however_many_sweep_jobs_ask(restored_sig
     report = sys.unraisablehook
     startup.interrupt_on_termination_signals()
     assert sys.unraisablehook is report
-
-
-class CountBatches(keras.callbacks.Callback):
-    """Count the batches trained."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.batches = 0
-
-    def on_train_batch_end(self, batch: int, logs=None) -> None:
-        self.batches += 1
 
 
 def test_an_interrupt_lost_after_training_ends_the_run_killed_not_finished(
