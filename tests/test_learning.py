@@ -154,6 +154,8 @@ def test_two_runs_into_one_output_folder_both_finish(tmp_path: Path, monkeypatch
     assert all(deliver_pending(folder) == (0, 0) for folder in (previous, output)), "nothing of either run is left to send"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", client.tracking_uri)  # undone after the test; set_tracking_uri exports it
     mlflow.set_tracking_uri(client.tracking_uri)
+    stroke = np.zeros((28, 28))
+    stroke[4:24, 13:16] = 1.0  # a 1: the served model refuses a blank image
     for run in runs:
-        answers = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(pd.DataFrame({"pixels": [np.zeros((28, 28)).tolist()] * 2}))
+        answers = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(pd.DataFrame({"pixels": [stroke.tolist()] * 2}))
         assert np.stack(answers["probabilities"]).shape == (2, 10)

@@ -31,7 +31,7 @@ from omegaconf import DictConfig
 
 from digit_experiments import tracking
 from digit_experiments.core import startup
-from digit_experiments.core.errors import UserError, exit_for_user_error, exit_with_paragraph
+from digit_experiments.core.errors import ConfigError, exit_for_user_error, exit_with_paragraph
 from digit_experiments.hpo.parent_run import (
     close_parent_run,
     end_runs_left_running,
@@ -61,7 +61,7 @@ class MlflowSweepCallback(Callback):
             if sweep_id(config).startswith("optuna:"):
                 check_study_settings(config)
             self.parent_id = open_parent_run(config)
-        except UserError as error:  # a mistake in hydra.sweeper: the key and the fix, before any store is touched
+        except ConfigError as error:  # a mistake in hydra.sweeper: the key and the fix (a store's UserError falls through)
             exit_for_user_error(error)
         except Exception as error:
             uri = tracking.tracking_uri(config.tracking.uri)
