@@ -25,9 +25,14 @@ def test_a_file_in_the_way_is_named(tmp_path: Path) -> None:
     assert unwritable_reason(tmp_path, folder=False) == f"{tmp_path} is a folder, not a file"
 
 
-def test_a_place_nobody_can_write_is_found_by_trying_not_by_permission_bits() -> None:
-    """``/proc`` refuses even root, whose permission bits say yes everywhere."""
-    assert unwritable_reason(Path("/proc/digit_runs")).startswith("/proc cannot be written to (")
+@pytest.mark.skipif(not Path("/proc/self/mounts").is_file(), reason="no mount table: not Linux")
+def test_a_kernel_file_system_is_named_not_probed() -> None:
+    """``/proc`` refuses even root, whose permission bits say yes everywhere; the probe's reason for it was
+    "No such file or directory", although /proc exists. Train's ``hydra.run.dir`` and export's ``output`` both ask here."""
+    reason = unwritable_reason(Path("/proc/digit_runs"))
+    assert reason == "/proc is the kernel's `proc` file system, which holds only the kernel's own entries, not users' files"
+    with pytest.raises(UserError, match="kernel's `proc` file system.*Point `hydra.run.dir` at"):
+        check_creatable(Path("/proc/digit_runs/run"), "hydra.run.dir")
 
 
 def test_a_name_too_long_for_the_file_system_is_one_paragraph(tmp_path: Path) -> None:

@@ -21,6 +21,11 @@ from omegaconf import DictConfig
 
 from digit_experiments.core.errors import UserError, exit_for_user_error, first_line
 
+#: File systems the kernel fills with its own entries: no folder of a user can be made in them,
+#: although some let a probe folder be created (a cgroup file system makes it a control group).
+_KERNEL_FILE_SYSTEMS = {"proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "configfs", "bpf",
+                        "pstore", "devpts"}
+
 
 class OutputFolderCheck(Callback):
     """Stop a run or sweep with one paragraph (exit status 2) when its output folder cannot be created."""
@@ -55,7 +60,9 @@ def unwritable_reason(path: Path, folder: bool = True) -> str | None:
     """Why ``path`` cannot be written, or None when it can.
 
     Permission bits are not asked (they say yes to root on a read-only mount):
-    a temporary folder is made and removed in the nearest existing parent.
+    a temporary folder is made and removed in the nearest existing parent. A
+    path in one of the kernel's own file systems (``/proc``, ``/sys``) is named
+    as such first, since the probe's reason there misleads.
 
     Args:
         path: An absolute path.
@@ -64,6 +71,9 @@ def unwritable_reason(path: Path, folder: bool = True) -> str | None:
     Returns:
         The reason as a clause, e.g. ``/data/a_file is a file, not a folder``.
     """
+    kernel = _kernel_file_system(path)
+    if kernel:
+        return kernel
     try:
         if path.exists() and path.is_dir() != folder:
             return f"{path} is {'a file, not a folder' if folder else 'a folder, not a file'}"
@@ -87,3 +97,25 @@ def _check_or_exit(folder: str, key: str) -> None:
         check_creatable(Path(folder).expanduser().absolute(), key)
     except UserError as error:
         exit_for_user_error(error)
+
+
+def _kernel_file_system(folder: Path) -> str | None:
+    """Why ``folder`` lies where the kernel keeps its own entries (``/proc``, ``/sys``), or None.
+
+    A probe there fails with a misleading reason (creating in ``/proc`` says "No such file or
+    directory"), so the mount is named instead. None where the mount table cannot be read (not Linux).
+    """
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    path = folder.resolve()
+    mounts = [(Path(fields[1].replace("\\040", " ")), fields[2]) for fields in (line.split() for line in lines)
+              if len(fields) > 2]
+    holding = [(mount, kind) for mount, kind in mounts if path == mount or mount in path.parents]
+    if not holding:
+        return None
+    mount, kind = max(holding, key=lambda item: len(item[0].parts))
+    if kind not in _KERNEL_FILE_SYSTEMS:
+        return None
+    return f"{mount} is the kernel's `{kind}` file system, which holds only the kernel's own entries, not users' files"

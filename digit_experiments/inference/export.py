@@ -35,10 +35,6 @@ log = logging.getLogger(__name__)
 
 KERAS_FILE = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
-#: File systems the kernel fills with its own entries: no folder of a user can be made in them,
-#: although some let a probe folder be created (a cgroup file system makes it a control group).
-_KERNEL_FILE_SYSTEMS = {"proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "configfs", "bpf",
-                        "pstore", "devpts"}
 
 
 def check_export_folder(output: str) -> Path:
@@ -61,33 +57,8 @@ def check_export_folder(output: str) -> Path:
     if folder.suffix in {".keras", ".h5"}:
         raise ConfigError(f"`output={output}` looks like a file name, but export writes a folder (it would hold "
                           f"{folder / KERAS_FILE}). {fix}")
-    kernel = _kernel_file_system(folder)
-    if kernel:
-        raise UserError(f"The output folder {folder} cannot be created: {kernel}. {fix}")
     check_creatable(folder, "output")
     return folder
-
-
-def _kernel_file_system(folder: Path) -> str | None:
-    """Why ``folder`` lies where the kernel keeps its own entries (``/proc``, ``/sys``), or None.
-
-    A probe there fails with a misleading reason (creating in ``/proc`` says "No such file or
-    directory"), so the mount is named instead. None where the mount table cannot be read (not Linux).
-    """
-    try:
-        lines = Path("/proc/self/mounts").read_text().splitlines()
-    except OSError:
-        return None
-    path = folder.resolve()
-    mounts = [(Path(fields[1].replace("\\040", " ")), fields[2]) for fields in (line.split() for line in lines)
-              if len(fields) > 2]
-    holding = [(mount, kind) for mount, kind in mounts if path == mount or mount in path.parents]
-    if not holding:
-        return None
-    mount, kind = max(holding, key=lambda item: len(item[0].parts))
-    if kind not in _KERNEL_FILE_SYSTEMS:
-        return None
-    return f"{mount} is the kernel's `{kind}` file system, which holds only the kernel's own entries, not users' files"
 
 
 def export_reference(model_uri: str | Sequence[str]) -> str:
