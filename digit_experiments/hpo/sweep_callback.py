@@ -121,11 +121,9 @@ class MlflowSweepCallback(Callback):
         if failed:
             log.warning("%d of %d sweep jobs failed; see the report and the FAILED child runs.", failed, len(rows))
 
-    def _end_jobs_left_running(self, config: DictConfig, status: int, reason: str) -> None:
+    def _end_jobs_left_running(self, client: Any, config: DictConfig, status: int, reason: str) -> None:
         """End this sweep's job runs that a stopped worker left RUNNING (see :func:`~.parent_run.end_runs_left_running`)."""
         try:
-            tracking.check_reachable(config.tracking)
-            client, _ = tracking_client(config)
             ended = end_runs_left_running(client, self.parent_id, config.hydra.sweep.dir, status,
                                           f"{reason}: the sweep stopped its worker before the job could end its run")
         except Exception as error:  # the store may be what stopped the sweep
@@ -159,15 +157,19 @@ class MlflowSweepCallback(Callback):
         status, reason = RunStatus.KILLED, "interrupted"
         if not interrupted:
             status, reason = RunStatus.FAILED, "the sweep stopped before its end"
-        self._end_jobs_left_running(config, status, reason)
+        try:  # probed once: a server that is down costs one tracking.connect_timeout here, not one per step
+            tracking.check_reachable(config.tracking)  # the store may be what stopped the sweep: seconds, not minutes
+            client, _ = tracking_client(config)
+        except Exception as error:
+            log.warning("Could not end the sweep's parent run %s or its jobs' runs: %s", self.parent_id, error)
+            return
+        self._end_jobs_left_running(client, config, status, reason)
         others = trials_of_other_workers(watched_search(config))
         if others:
             log.warning("This worker stopped (%s); other workers still run trials %s, so the parent run %s stays "
                         "RUNNING and the last of them ends it.", reason, ", ".join(map(str, others)), self.parent_id)
             return
         try:
-            tracking.check_reachable(config.tracking)  # the store may be what stopped the sweep: seconds, not minutes
-            client, _ = tracking_client(config)
             close_parent_run(client, self.parent_id, status, f"{reason}; its console output says why")
         except Exception as error:
             log.warning("Could not end the sweep's parent run %s: %s", self.parent_id, error)
