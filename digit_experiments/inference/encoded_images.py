@@ -18,7 +18,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from digit_experiments.dataset.io.image_files import MAX_IMAGE_PIXELS, check_dimensions, decode_gray
+from digit_experiments.dataset.io.image_files import MAX_IMAGE_PIXELS, ImageTooLarge, decode_gray
 from digit_experiments.dataset.standardise import has_ink, standardise_images
 
 #: ``data:image/png;base64,`` and the like, as a browser's ``toDataURL`` writes it.
@@ -90,12 +90,10 @@ def standardise_files(
     decoded = []
     for index, data in enumerate(files):
         try:
-            check_dimensions(data, max_pixels)
-        except ValueError as error:  # a real format, only too large: the fix is a smaller image, not another format
+            image = decode_gray(data, max_pixels)
+        except ImageTooLarge as error:  # a real format, only too large: the fix is a smaller image, not another format
             fix = f"Send a smaller image, of at most {max_pixels:,} pixels (width x height)"
             raise UnusableImage(index, _clause(error), fix) from None
-        try:
-            image = decode_gray(data, max_pixels)
         except ValueError as error:
             raise UnusableImage(index, _clause(error)) from None
         if min(image.shape) < 2:

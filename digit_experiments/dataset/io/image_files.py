@@ -98,15 +98,19 @@ def tree_sha256(root: Path, files: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
+class ImageTooLarge(ValueError):
+    """An image whose header declares more pixels than the limit: a real format, refused unread for its size."""
+
+
 def check_dimensions(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> None:
     """Refuse an image whose header declares more than ``max_pixels`` pixels, before decoding it.
 
     Raises:
-        ValueError: naming the size and the limit.
+        ImageTooLarge: naming the size and the limit.
     """
     size = _declared_size(data)
     if size is not None and size[0] * size[1] > max_pixels:
-        raise ValueError(
+        raise ImageTooLarge(
             f"declares {size[0]} x {size[1]} pixels, over the limit of {max_pixels:,} (a decompression bomb?); "
             "refused unread. Raise the limit with max_image_pixels=... if the image is real."
         )
