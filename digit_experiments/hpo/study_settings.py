@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from digit_experiments.core.errors import ConfigError
 from digit_experiments.hpo.storage import JOURNAL_PREFIX
-from digit_experiments.training.selection import MODES, resolve_mode
+from digit_experiments.training.selection import checked_mode
 
 #: The study direction that finds the best value of a metric selected by its minimum or maximum.
 DIRECTIONS = {"min": "minimize", "max": "maximize"}
@@ -33,9 +33,8 @@ def study_direction(config: Any) -> str:
         ConfigError: for a direction that is neither, or one that contradicts ``optimized_metric``.
     """
     metric, mode = config.optimized_metric, config.get("optimized_mode", "auto")
-    if mode not in MODES:
-        raise ConfigError(f"Invalid value for `optimized_mode`: {mode!r}. It must be one of {', '.join(MODES)}.")
-    wanted = DIRECTIONS[resolve_mode(metric, mode)]
+    resolved = checked_mode(config)
+    wanted = DIRECTIONS[resolved]
     direction = config.hydra.sweeper.get("direction")
     if direction is None:
         return wanted
@@ -47,7 +46,7 @@ def study_direction(config: Any) -> str:
     if direction != wanted:
         raise ConfigError(
             f"hydra.sweeper.direction={direction} contradicts optimized_metric={metric}, which is selected by its "
-            f"{resolve_mode(metric, mode)}imum (optimized_mode={mode}): the search would look for the worst models, "
+            f"{resolved}imum (optimized_mode={mode}): the search would look for the worst models, "
             "while the sweep report ranks them the other way. Leave hydra.sweeper.direction out (it follows "
             f"optimized_metric), or set it to {wanted}."
         )

@@ -29,7 +29,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from digit_experiments.core.errors import ConfigError, UserError
 from digit_experiments.core.output_folder import check_creatable
 from digit_experiments.hpo.report import sweep_parent_id
-from digit_experiments.inference.loading import as_references
+from digit_experiments.inference.loading import as_references, is_saved_model
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def export_reference(model_uri: str | Sequence[str]) -> str:
     if parent_id is not None:
         raise UserError(f"Export takes one model, and `{reference}` stands for a sweep's best jobs. "
                         f"{_pick_a_job(parent_id)}")
-    if (Path(reference).expanduser() / "saved_model.pb").is_file():
+    if is_saved_model(Path(reference).expanduser()):
         raise UserError(_saved_model_refusal(reference))
     return reference
 

@@ -158,6 +158,11 @@ def best_sweep_models(parent_run_id: str, top: int) -> list[str]:
     return [f"runs:/{run_id}/model" for run_id in best_job_ids(client, parent_run_id, top)]
 
 
+def is_saved_model(path: Path) -> bool:
+    """Whether ``path`` is a TensorFlow SavedModel folder (it holds ``saved_model.pb``, as the export command writes)."""
+    return (path / "saved_model.pb").is_file()
+
+
 def load_member(uri: str) -> Member:
     """Load one model reference (not a list, not ``sweep:``).
 
@@ -176,7 +181,7 @@ def load_member(uri: str) -> Member:
         return Member(uri, _load_keras_file(path), _checkpoint_run_id(path))
     if (path / "MLmodel").exists():
         return _load_mlflow(str(path.absolute()))
-    if (path / "saved_model.pb").exists():
+    if is_saved_model(path):
         return Member(uri, _load_saved_model(path), None)
     raise UserError(f"Folder {uri!r} holds no model: expected an MLflow model (MLmodel) or a SavedModel (saved_model.pb).")
 

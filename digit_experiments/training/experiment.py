@@ -239,11 +239,11 @@ def _train(
         model = trainer.compile_model(build_model(config["model"]), optimizer, config["trainer"]["label_smoothing"])
     recorder.log_param("model.parameters", model.count_params())
     logged_through = tracking.last_logged_epoch(recorder) if config.get("resume") else -1
-    logged_lines = config["trainer"]["verbose"] == "log"
+    logged_lines, label = config["trainer"]["verbose"] == "log", _sweep_job_label()
     callbacks = build_callbacks(config["callbacks"], output_dir) + [
-        MlflowMetricsLogger(recorder, logged_through), EpochLog(logged_lines, _sweep_job_label()), *extra_callbacks,
+        MlflowMetricsLogger(recorder, logged_through), EpochLog(logged_lines, label), *extra_callbacks,
     ]
-    with keras_messages_logged(_sweep_job_label()) if logged_lines else contextlib.nullcontext():
+    with keras_messages_logged(label) if logged_lines else contextlib.nullcontext():
         result = trainer.fit(
             model, train, validation, config["epochs"], with_resume_state(callbacks, output_dir), config["trainer"]["verbose"]
         )

@@ -60,6 +60,18 @@ def selected_epoch(history: Mapping[str, Sequence[float]], metric: str, mode: st
     return best_epoch(values, mode) if restores_best else len(values) - 1
 
 
+def checked_mode(config: Mapping[str, Any]) -> str:
+    """``min`` or ``max``: ``optimized_mode`` of ``config`` resolved for its ``optimized_metric``.
+
+    Raises:
+        ConfigError: when ``optimized_mode`` is not one of :data:`MODES`.
+    """
+    mode = config.get("optimized_mode", "auto")
+    if mode not in MODES:
+        raise ConfigError(f"Invalid value for `optimized_mode`: {mode!r}. It must be one of auto, min, max.")
+    return resolve_mode(config["optimized_metric"], mode)
+
+
 def apply_selection(config: dict[str, Any]) -> None:
     """Resolve ``optimized_mode`` and give the selecting callbacks the same monitor and mode.
 
@@ -69,11 +81,7 @@ def apply_selection(config: dict[str, Any]) -> None:
             ``initial_value_threshold``) that would make it pick another epoch.
     """
     metric = config["optimized_metric"]
-    if config.get("optimized_mode", "auto") not in MODES:
-        raise ConfigError(
-            f"Invalid value for `optimized_mode`: {config['optimized_mode']!r}. It must be one of auto, min, max."
-        )
-    mode = resolve_mode(metric, config.get("optimized_mode", "auto"))
+    mode = checked_mode(config)
     config["optimized_mode"] = mode
     for name in SELECTING_CALLBACKS:
         options = (config.get("callbacks") or {}).get(name)
